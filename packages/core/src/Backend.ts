@@ -1,0 +1,70 @@
+/**
+ * The Backend service: buffer allocation and reading, and one kernel per
+ * primitive (nothing higher level). Tensors are evaluated on the Backend of
+ * the Effect that reads them; the default is the CPU backend, so providing
+ * `CpuBackend.layer` or `WebGLBackend.layer()` is the only change a program
+ * needs to move.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Backend, CpuBackend, Tensor } from "@diffect/core"
+ * const program = Effect.gen(function* () {
+ *   const backend = yield* Backend
+ *   return [backend.name, yield* Tensor.toArray(Tensor.add(1, Tensor.arange(3)))]
+ * })
+ * Effect.runPromise(program.pipe(Effect.provide(CpuBackend.layer)))
+ * ```
+ * @module
+ */
+import { Context } from "effect"
+import type { DType, HostArray } from "./DType.js"
+import type { Aval } from "./internal/bind.js"
+import { cpuBackend } from "./internal/cpu/backend.js"
+import type { Prim, PrimParams } from "./internal/primitives.js"
+
+export type { Aval } from "./internal/bind.js"
+export type { Prim, PrimParams } from "./internal/primitives.js"
+export { prims } from "./internal/primitives.js"
+
+/** A buffer argument of a kernel: the backend's handle with its shape and dtype. */
+export interface KernelArg {
+  readonly handle: unknown
+  readonly shape: ReadonlyArray<number>
+  readonly dtype: DType
+}
+
+/**
+ * A kernel: computes one primitive application and returns a new buffer
+ * handle for `out`. Kernels never modify their arguments (buffers are
+ * immutable, so a kernel may return an argument's handle unchanged, as
+ * `reshape` does on the CPU). A failure is thrown as a `BackendError`.
+ */
+export type Kernel<P extends Prim> = (args: ReadonlyArray<KernelArg>, params: PrimParams[P], out: Aval) => unknown
+
+/** What every backend implements. */
+export interface BackendShape {
+  /** A short name ("cpu", "webgl"). */
+  readonly name: string
+  /** Whether buffers of this dtype can be made. */
+  readonly supports: (dtype: DType) => boolean
+  /** Copies host data (complex64 interleaved) into a new buffer. */
+  readonly upload: (host: HostArray, aval: Aval) => unknown
+  /** Reads a buffer back to the host. */
+  readonly download: (handle: unknown, aval: Aval) => HostArray
+  /** Releases a buffer (called once per buffer; a no-op where the GC suffices). */
+  readonly dispose: (handle: unknown) => void
+  /** One kernel per primitive: a backend without one does not compile. */
+  readonly kernels: { readonly [P in Prim]: Kernel<P> }
+  /** The number of live buffers, for leak tests (where the backend counts them). */
+  readonly liveBuffers?: () => number
+}
+
+/**
+ * The current backend. A `Context.Reference` whose default is the CPU
+ * backend: provide a Layer (`CpuBackend.layer`, `WebGLBackend.layer()`) to
+ * choose another.
+ */
+export class Backend extends Context.Reference<BackendShape>("diffect/Backend", {
+  defaultValue: () => cpuBackend
+}) {}

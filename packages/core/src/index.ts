@@ -1,0 +1,27 @@
+/**
+ * @diffect/core: tensors, dtypes, pytrees, primitives and their rules, the
+ * Backend service with the CPU backend, and state Variables.
+ * @module
+ */
+export * as Tensor from "./Tensor.js"
+export * as Variable from "./Variable.js"
+export * as TrainVar from "./TrainVar.js"
+export * as Pytree from "./Pytree.js"
+export * as DType from "./DType.js"
+export * as CpuBackend from "./CpuBackend.js"
+export * as Errors from "./Errors.js"
+export { Backend, type BackendShape, type Kernel, type KernelArg, prims, type Prim, type PrimParams } from "./Backend.js"
+export {
+  ArgnumsError,
+  AuxError,
+  BackendError,
+  ConcretizationError,
+  DTypeError,
+  type DiffectError,
+  GradVarsError,
+  NonScalarOutputError,
+  ShapeError,
+  StateError,
+  type TensorError
+} from "./Errors.js"
+export * as Internal from "./internal/index.js"

@@ -1,0 +1,122 @@
+/**
+ * The CPU backend: the readable reference implementation of every primitive
+ * on typed arrays, for float32, float64, int32, bool and complex64. A buffer
+ * handle is the typed array itself (never mutated once made).
+ */
+import { allocHost, type DType, type HostArray } from "../../DType.js"
+import type { BackendShape, Kernel, KernelArg } from "../../Backend.js"
+import type { Prim } from "../primitives.js"
+import { sizeOf } from "../shape.js"
+import { binaryExpr, binaryReal, castHost, complexBinary, complexUnary, mapComplex1, mapComplex2, unaryExpr, unaryReal } from "./elementwise.js"
+import { matmulKernel } from "./matmul.js"
+import { broadcastKernel, concatKernel, padKernel, reduceKernel, sliceKernel, transposeKernel } from "./structure.js"
+
+const h = (x: KernelArg): HostArray => x.handle as HostArray
+
+const unary = (op: keyof typeof unaryExpr): Kernel<any> => ([a], _p, out) => {
+  if (a!.dtype === "complex64") {
+    if (op === "abs") {
+      const src = h(a!)
+      const res = new Float32Array(src.length / 2)
+      for (let i = 0; i < res.length; i++) res[i] = Math.hypot(src[2 * i]!, src[2 * i + 1]!)
+      return res
+    }
+    return mapComplex1(complexUnary[op]!, h(a!) as Float32Array)
+  }
+  return unaryReal(op, h(a!), a!.dtype, out.dtype)
+}
+
+const binary = (op: keyof typeof binaryExpr): Kernel<any> => ([a, b], _p, out) => {
+  if (a!.dtype === "complex64") {
+    if (op === "equal") {
+      const x = h(a!), y = h(b!)
+      const res = new Uint8Array(x.length / 2)
+      for (let i = 0; i < res.length; i++) res[i] = x[2 * i] === y[2 * i] && x[2 * i + 1] === y[2 * i + 1] ? 1 : 0
+      return res
+    }
+    return mapComplex2(complexBinary[op]!, h(a!) as Float32Array, h(b!) as Float32Array)
+  }
+  return binaryReal(op, h(a!), h(b!), a!.dtype, out.dtype)
+}
+
+const partOf = (which: 0 | 1): Kernel<any> => ([a]) => {
+  const src = h(a!)
+  if (a!.dtype !== "complex64") return which === 0 ? src : allocHost(a!.dtype, src.length)
+  const res = new Float32Array(src.length / 2)
+  for (let i = 0; i < res.length; i++) res[i] = src[2 * i + which]!
+  return res
+}
+
+const kernels: { readonly [P in Prim]: Kernel<P> } = {
+  neg: unary("neg"),
+  exp: unary("exp"),
+  log: unary("log"),
+  sin: unary("sin"),
+  cos: unary("cos"),
+  tanh: unary("tanh"),
+  sqrt: unary("sqrt"),
+  abs: unary("abs"),
+  sign: unary("sign"),
+  log1p: unary("log1p"),
+  expm1: unary("expm1"),
+  add: binary("add"),
+  sub: binary("sub"),
+  mul: binary("mul"),
+  div: binary("div"),
+  pow: binary("pow"),
+  max: binary("max"),
+  min: binary("min"),
+  greater: binary("greater"),
+  less: binary("less"),
+  equal: binary("equal"),
+  where: ([c, x, y], _p, out) => {
+    const cond = h(c!), a = h(x!), b = h(y!)
+    const res = allocHost(out.dtype, cond.length)
+    if (out.dtype === "complex64") {
+      for (let i = 0; i < cond.length; i++) {
+        const s = cond[i] ? a : b
+        res[2 * i] = s[2 * i]!
+        res[2 * i + 1] = s[2 * i + 1]!
+      }
+    } else for (let i = 0; i < cond.length; i++) res[i] = cond[i] ? a[i]! : b[i]!
+    return res
+  },
+  sum: ([a], { axes }, out) => reduceKernel(h(a!), a!.dtype, out.dtype, a!.shape, axes, "sum"),
+  reduceMax: ([a], { axes }, out) => reduceKernel(h(a!), a!.dtype, out.dtype, a!.shape, axes, "max"),
+  reshape: ([a]) => a!.handle,
+  broadcast: ([a], { shape, dims }) => broadcastKernel(h(a!), a!.dtype, a!.shape, shape, dims),
+  transpose: ([a], { perm }) => transposeKernel(h(a!), a!.dtype, a!.shape, perm),
+  slice: ([a], { starts, stops }) => sliceKernel(h(a!), a!.dtype, a!.shape, starts, stops),
+  pad: ([a], { before, after }) => padKernel(h(a!), a!.dtype, a!.shape, before, after),
+  concat: (args, { axis }, out) => concatKernel(args.map((x) => ({ data: h(x), shape: x.shape })), out.dtype, out.shape, axis),
+  matmul: ([a, b], _p, out) => {
+    const r = a!.shape.length
+    const m = a!.shape[r - 2]!, k = a!.shape[r - 1]!, n = b!.shape[r - 1]!
+    return matmulKernel(h(a!), h(b!), out.dtype, sizeOf(a!.shape.slice(0, r - 2)), m, k, n)
+  },
+  cast: ([a], { dtype }) => castHost(h(a!), a!.dtype, dtype),
+  stopGradient: ([a]) => a!.handle,
+  real: partOf(0),
+  imag: partOf(1),
+  complex: ([re, im]) => {
+    const x = h(re!), y = h(im!)
+    const res = new Float32Array(2 * x.length)
+    for (let i = 0; i < x.length; i++) {
+      res[2 * i] = x[i]!
+      res[2 * i + 1] = y[i]!
+    }
+    return res
+  },
+  conj: ([a]) => (a!.dtype === "complex64" ? mapComplex1(complexUnary.conj!, h(a!) as Float32Array) : a!.handle)
+}
+
+
+/** The CPU backend value (its Layer is `CpuBackend.layer`). */
+export const cpuBackend: BackendShape = {
+  name: "cpu",
+  supports: (_dtype: DType) => true,
+  upload: (host) => host,
+  download: (handle) => handle as HostArray,
+  dispose: () => {},
+  kernels
+}

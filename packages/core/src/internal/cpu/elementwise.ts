@@ -1,0 +1,175 @@
+/**
+ * Elementwise CPU kernels on typed arrays. Real dtypes use loops compiled
+ * once per (op, dtype) from a one-line expression, so every loop is
+ * monomorphic; complex64 (interleaved re, im) has explicit formulas.
+ */
+import { allocHost, type DType, type HostArray } from "../../DType.js"
+
+type Loop1 = (out: HostArray, a: HostArray, n: number) => void
+type Loop2 = (out: HostArray, a: HostArray, b: HostArray, n: number) => void
+
+const compile1 = (expr: string): Loop1 =>
+  new Function("out", "a", "n", `for (let i = 0; i < n; i++) { const x = a[i]; out[i] = ${expr}; }`) as Loop1
+const compile2 = (expr: string): Loop2 =>
+  new Function("out", "a", "b", "n", `for (let i = 0; i < n; i++) { const x = a[i], y = b[i]; out[i] = ${expr}; }`) as Loop2
+
+/** The real formulas (x, y are numbers; results are stored into the output's typed array). */
+export const unaryExpr = {
+  neg: "-x",
+  exp: "Math.exp(x)",
+  log: "Math.log(x)",
+  sin: "Math.sin(x)",
+  cos: "Math.cos(x)",
+  tanh: "Math.tanh(x)",
+  sqrt: "Math.sqrt(x)",
+  abs: "Math.abs(x)",
+  sign: "(x > 0 ? 1 : x < 0 ? -1 : x === 0 ? 0 : x)",
+  log1p: "Math.log1p(x)",
+  expm1: "Math.expm1(x)"
+} as const
+
+export const binaryExpr = {
+  add: "x + y",
+  sub: "x - y",
+  mul: "x * y",
+  div: "x / y",
+  pow: "Math.pow(x, y)",
+  max: "(x > y || x !== x ? x : y)",
+  min: "(x < y || x !== x ? x : y)",
+  greater: "(x > y ? 1 : 0)",
+  less: "(x < y ? 1 : 0)",
+  equal: "(x === y ? 1 : 0)"
+} as const
+
+/** int32 arithmetic wraps like C: `| 0` after the operation. */
+const intBinaryExpr: Partial<Record<keyof typeof binaryExpr, string>> = {
+  add: "(x + y) | 0",
+  sub: "(x - y) | 0",
+  mul: "Math.imul(x, y)"
+}
+
+const cache1 = new Map<string, Loop1>()
+const cache2 = new Map<string, Loop2>()
+
+export const unaryReal = (op: keyof typeof unaryExpr, a: HostArray, dtype: DType, outDtype: DType = dtype): HostArray => {
+  const key = op
+  let loop = cache1.get(key)
+  if (!loop) cache1.set(key, (loop = compile1(unaryExpr[op])))
+  const out = allocHost(outDtype, a.length)
+  loop(out, a, a.length)
+  return out
+}
+
+export const binaryReal = (op: keyof typeof binaryExpr, a: HostArray, b: HostArray, dtype: DType, outDtype: DType): HostArray => {
+  const isInt = dtype === "int32"
+  const key = isInt ? `i:${op}` : op
+  let loop = cache2.get(key)
+  if (!loop) cache2.set(key, (loop = compile2((isInt && intBinaryExpr[op]) || binaryExpr[op])))
+  const out = allocHost(outDtype, a.length)
+  loop(out, a, b, a.length)
+  return out
+}
+
+// ---------------------------------------------------------------- complex64
+
+type C = [number, number]
+const cexp = (re: number, im: number): C => {
+  const r = Math.exp(re)
+  return [r * Math.cos(im), r * Math.sin(im)]
+}
+const clog = (re: number, im: number): C => [Math.log(Math.hypot(re, im)), Math.atan2(im, re)]
+const cmul = (a: number, b: number, c: number, d: number): C => [a * c - b * d, a * d + b * c]
+const cdiv = (a: number, b: number, c: number, d: number): C => {
+  // Smith's algorithm avoids overflow in |c + di|^2
+  if (Math.abs(c) >= Math.abs(d)) {
+    const r = d / c
+    const den = c + d * r
+    return [(a + b * r) / den, (b - a * r) / den]
+  }
+  const r = c / d
+  const den = c * r + d
+  return [(a * r + b) / den, (b * r - a) / den]
+}
+const csqrt = (re: number, im: number): C => {
+  const m = Math.hypot(re, im)
+  const sr = Math.sqrt((m + re) / 2)
+  const si = Math.sqrt(Math.max(0, (m - re) / 2))
+  return [sr, im < 0 || (im === 0 && Object.is(im, -0)) ? -si : si]
+}
+
+export const complexUnary: Record<string, (re: number, im: number) => C> = {
+  neg: (re, im) => [-re, -im],
+  exp: cexp,
+  log: clog,
+  sin: (re, im) => [Math.sin(re) * Math.cosh(im), Math.cos(re) * Math.sinh(im)],
+  cos: (re, im) => [Math.cos(re) * Math.cosh(im), -Math.sin(re) * Math.sinh(im)],
+  tanh: (re, im) => {
+    // tanh(z) = (sinh 2a + i sin 2b) / (cosh 2a + cos 2b)
+    if (Math.abs(re) > 20) return [Math.sign(re), 0]
+    const den = Math.cosh(2 * re) + Math.cos(2 * im)
+    return [Math.sinh(2 * re) / den, Math.sin(2 * im) / den]
+  },
+  sqrt: csqrt,
+  sign: (re, im) => {
+    const m = Math.hypot(re, im)
+    return m === 0 ? [0, 0] : [re / m, im / m]
+  },
+  log1p: (re, im) => clog(1 + re, im),
+  expm1: (re, im) => {
+    const [a, b] = cexp(re, im)
+    return [a - 1, b]
+  },
+  conj: (re, im) => [re, -im]
+}
+
+export const complexBinary: Record<string, (a: number, b: number, c: number, d: number) => C> = {
+  add: (a, b, c, d) => [a + c, b + d],
+  sub: (a, b, c, d) => [a - c, b - d],
+  mul: cmul,
+  div: cdiv,
+  pow: (a, b, c, d) => {
+    if (a === 0 && b === 0) return c === 0 && d === 0 ? [1, 0] : [0, 0]
+    const [lr, li] = clog(a, b)
+    const [er, ei] = cmul(lr, li, c, d)
+    return cexp(er, ei)
+  }
+}
+
+export const mapComplex1 = (f: (re: number, im: number) => C, a: Float32Array): Float32Array => {
+  const out = new Float32Array(a.length)
+  for (let i = 0; i < a.length; i += 2) {
+    const [re, im] = f(a[i]!, a[i + 1]!)
+    out[i] = re
+    out[i + 1] = im
+  }
+  return out
+}
+
+export const mapComplex2 = (f: (a: number, b: number, c: number, d: number) => C, x: Float32Array, y: Float32Array): Float32Array => {
+  const out = new Float32Array(x.length)
+  for (let i = 0; i < x.length; i += 2) {
+    const [re, im] = f(x[i]!, x[i + 1]!, y[i]!, y[i + 1]!)
+    out[i] = re
+    out[i + 1] = im
+  }
+  return out
+}
+
+/** Converts between dtypes (complex → real keeps the real part; float → int truncates). */
+export const castHost = (a: HostArray, from: DType, to: DType): HostArray => {
+  if (from === to) return a
+  const n = from === "complex64" ? a.length / 2 : a.length
+  const out = allocHost(to, n)
+  if (from === "complex64") {
+    for (let i = 0; i < n; i++) out[i] = to === "bool" ? (a[2 * i] !== 0 || a[2 * i + 1] !== 0 ? 1 : 0) : a[2 * i]!
+  } else if (to === "complex64") {
+    for (let i = 0; i < n; i++) out[2 * i] = a[i]!
+  } else if (to === "bool") {
+    for (let i = 0; i < n; i++) out[i] = a[i] !== 0 ? 1 : 0
+  } else if (to === "int32") {
+    for (let i = 0; i < n; i++) out[i] = Math.trunc(a[i]!)
+  } else {
+    out.set(a)
+  }
+  return out
+}

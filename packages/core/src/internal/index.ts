@@ -1,0 +1,20 @@
+/**
+ * Internals shared with @diffect/transforms and the backends. Not a stable API.
+ * @internal
+ * @module
+ */
+export * from "./bind.js"
+export * from "./evaluate.js"
+export * from "./interpret.js"
+export * from "./primitives.js"
+export * from "./read.js"
+export * from "./settle.js"
+export * from "./shape.js"
+export * from "./tensor.js"
+export { scalar, resultDType, broadcastTo as broadcastToShape } from "./ops.js"
+export { zerosOf } from "./rules/jvp.js"
+export { batchRules, withBatch, type BatchArg } from "./rules/batch.js"
+export { jvpRules } from "./rules/jvp.js"
+export { vjpRules } from "./rules/vjp.js"
+export { abstractRules } from "./bind.js"
+export * as cpu from "./cpu/structure.js"

@@ -1,0 +1,122 @@
+/**
+ * The three interpreters of a tensor graph, each driven by its rule table:
+ * forward mode (`jvpGraph`), reverse mode (`vjpGraph`) and batching
+ * (`batchGraph`). They walk only the part of the graph that depends on the
+ * `input` nodes they are asked about, and build new graph nodes with
+ * differentiable ops, so their results can be interpreted again (nesting).
+ *
+ * An `input` node that an interpreter is not asked about stands for its
+ * bound value (the identity): this is how the results of an inner transform
+ * call stay differentiable by an outer one.
+ */
+import type { Prim } from "./primitives.js"
+import { batchRules, type BatchArg } from "./rules/batch.js"
+import { jvpRules, zerosOf } from "./rules/jvp.js"
+import { vjpRules } from "./rules/vjp.js"
+import * as O from "./ops.js"
+import type { Tensor } from "./tensor.js"
+
+/** The children of a node for traversal: an input stands for its value. */
+const children = (t: Tensor): ReadonlyArray<Tensor> => (t.op === "input" ? (t.value ? [t.value] : []) : t.inputs)
+
+/**
+ * The nodes between `roots` and `sources` that depend on a source, in
+ * topological order (inputs before users).
+ */
+export const dependentOrder = (roots: ReadonlyArray<Tensor>, sources: ReadonlySet<Tensor>): Tensor[] => {
+  const order: Tensor[] = []
+  const dep = new Map<Tensor, boolean>()
+  const stack: Array<[Tensor, boolean]> = roots.map((r) => [r, false])
+  while (stack.length > 0) {
+    const [t, expanded] = stack.pop()!
+    if (dep.has(t)) continue
+    if (!t.symbolic) {
+      dep.set(t, false)
+      continue
+    }
+    if (sources.has(t)) {
+      dep.set(t, true)
+      order.push(t)
+      continue
+    }
+    const cs = children(t)
+    if (!expanded) {
+      stack.push([t, true])
+      for (const c of cs) if (!dep.has(c)) stack.push([c, false])
+      continue
+    }
+    const d = cs.some((c) => dep.get(c) === true)
+    dep.set(t, d)
+    if (d) order.push(t)
+  }
+  return order
+}
+
+/** Forward mode: the tangents of `roots` given tangents of `input` nodes (null = zero). */
+export const jvpGraph = (roots: ReadonlyArray<Tensor>, seeds: ReadonlyMap<Tensor, Tensor>): Array<Tensor | null> => {
+  const tangent = new Map<Tensor, Tensor | null>(seeds)
+  for (const t of dependentOrder(roots, new Set(seeds.keys()))) {
+    if (tangent.has(t)) continue
+    if (t.op === "input") {
+      tangent.set(t, tangent.get(t.value!) ?? null)
+      continue
+    }
+    const ts = t.inputs.map((x) => tangent.get(x) ?? null)
+    const rule = jvpRules[t.op as Prim] as (ts: ReadonlyArray<Tensor | null>, xs: ReadonlyArray<Tensor>, p: unknown, out: Tensor) => Tensor | null
+    tangent.set(t, rule(ts, t.inputs, t.params, t))
+  }
+  return roots.map((r) => tangent.get(r) ?? null)
+}
+
+/**
+ * Reverse mode: the cotangents of `wrt` (input nodes) given cotangents of
+ * `roots`; zeros for an input the roots do not depend on.
+ */
+export const vjpGraph = (roots: ReadonlyArray<Tensor>, cts: ReadonlyArray<Tensor | null>, wrt: ReadonlyArray<Tensor>): Tensor[] => {
+  const sources = new Set(wrt)
+  const order = dependentOrder(roots, sources)
+  const acc = new Map<Tensor, Tensor>()
+  const accumulate = (t: Tensor, ct: Tensor | null) => {
+    if (ct === null) return
+    const prev = acc.get(t)
+    acc.set(t, prev === undefined ? ct : O.add(prev, ct))
+  }
+  roots.forEach((r, i) => accumulate(r, cts[i] ?? null))
+  const onPath = new Set(order)
+  for (let i = order.length - 1; i >= 0; i--) {
+    const t = order[i]!
+    const ct = acc.get(t)
+    if (ct === undefined || sources.has(t)) continue
+    if (t.op === "input") {
+      accumulate(t.value!, ct)
+      continue
+    }
+    const rule = vjpRules[t.op as Prim] as (ct: Tensor, xs: ReadonlyArray<Tensor>, p: unknown, out: Tensor) => ReadonlyArray<Tensor | null>
+    const cs = rule(ct, t.inputs, t.params, t)
+    t.inputs.forEach((x, k) => {
+      if (onPath.has(x)) accumulate(x, cs[k] ?? null)
+    })
+  }
+  return wrt.map((w) => acc.get(w) ?? zerosOf(w))
+}
+
+/**
+ * Batching: rewrites `roots` with the `input` nodes in `batched` replaced by
+ * values carrying a leading batch axis of size `n`. Returns each root with
+ * whether it carries the batch axis.
+ */
+export const batchGraph = (roots: ReadonlyArray<Tensor>, batched: ReadonlyMap<Tensor, Tensor>, n: number): BatchArg[] => {
+  const out = new Map<Tensor, BatchArg>()
+  for (const [k, v] of batched) out.set(k, { t: v, batched: true })
+  for (const t of dependentOrder(roots, new Set(batched.keys()))) {
+    if (out.has(t)) continue
+    if (t.op === "input") {
+      out.set(t, out.get(t.value!)!)
+      continue
+    }
+    const args = t.inputs.map((x) => out.get(x) ?? { t: x, batched: false })
+    const rule = batchRules[t.op as Prim] as (a: ReadonlyArray<BatchArg>, p: unknown, n: number) => Tensor
+    out.set(t, { t: rule(args, t.params, n), batched: true })
+  }
+  return roots.map((r) => out.get(r) ?? { t: r, batched: false })
+}

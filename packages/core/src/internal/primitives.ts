@@ -1,0 +1,84 @@
+/**
+ * The closed set of primitives. Only these have backend kernels and
+ * differentiation / batching rules; every public op is composed from them.
+ *
+ * Conventions that keep the rules short:
+ * - elementwise binary primitives take operands of *equal* shape and dtype
+ *   (the frontend inserts explicit `broadcast` and `cast` nodes);
+ * - `broadcast` is JAX's broadcast_in_dim: input axis i maps to output axis
+ *   `dims[i]`, where its size must equal the output size or be 1;
+ * - `matmul` is batched: `[...b, m, k] @ [...b, k, n]` with equal batch dims.
+ */
+import type { DType } from "../DType.js"
+
+export interface PrimParams {
+  // unary elementwise
+  neg: {}
+  exp: {}
+  log: {}
+  sin: {}
+  cos: {}
+  tanh: {}
+  sqrt: {}
+  abs: {}
+  sign: {}
+  log1p: {}
+  expm1: {}
+  // binary elementwise (equal shapes)
+  add: {}
+  sub: {}
+  mul: {}
+  div: {}
+  pow: {}
+  max: {}
+  min: {}
+  // comparisons (output bool)
+  greater: {}
+  less: {}
+  equal: {}
+  // select: where(cond, x, y)
+  where: {}
+  // reductions over sorted distinct axes, dropping them
+  sum: { readonly axes: ReadonlyArray<number> }
+  reduceMax: { readonly axes: ReadonlyArray<number> }
+  // structure
+  reshape: { readonly shape: ReadonlyArray<number> }
+  broadcast: { readonly shape: ReadonlyArray<number>; readonly dims: ReadonlyArray<number> }
+  transpose: { readonly perm: ReadonlyArray<number> }
+  slice: { readonly starts: ReadonlyArray<number>; readonly stops: ReadonlyArray<number> }
+  pad: { readonly before: ReadonlyArray<number>; readonly after: ReadonlyArray<number> }
+  concat: { readonly axis: number }
+  // linear algebra
+  matmul: {}
+  // dtypes
+  cast: { readonly dtype: DType }
+  // autodiff
+  stopGradient: {}
+  // complex numbers
+  real: {}
+  imag: {}
+  complex: {}
+  conj: {}
+}
+
+/** A primitive's name. */
+export type Prim = keyof PrimParams
+
+/** Every primitive, once (used to check tables at run time in tests too). */
+export const prims: ReadonlyArray<Prim> = [
+  "neg", "exp", "log", "sin", "cos", "tanh", "sqrt", "abs", "sign", "log1p", "expm1",
+  "add", "sub", "mul", "div", "pow", "max", "min",
+  "greater", "less", "equal", "where",
+  "sum", "reduceMax",
+  "reshape", "broadcast", "transpose", "slice", "pad", "concat",
+  "matmul", "cast", "stopGradient",
+  "real", "imag", "complex", "conj"
+]
+
+export type UnaryPrim = "neg" | "exp" | "log" | "sin" | "cos" | "tanh" | "sqrt" | "abs" | "sign" | "log1p" | "expm1"
+export type BinaryPrim = "add" | "sub" | "mul" | "div" | "pow" | "max" | "min"
+export type ComparePrim = "greater" | "less" | "equal"
+
+export const unaryPrims: ReadonlyArray<UnaryPrim> = ["neg", "exp", "log", "sin", "cos", "tanh", "sqrt", "abs", "sign", "log1p", "expm1"]
+export const binaryPrims: ReadonlyArray<BinaryPrim> = ["add", "sub", "mul", "div", "pow", "max", "min"]
+export const comparePrims: ReadonlyArray<ComparePrim> = ["greater", "less", "equal"]

@@ -1,0 +1,55 @@
+/** Reading tensors back: the only place evaluation meets the Effect world. */
+import { Effect } from "effect"
+import { Backend, type BackendShape } from "../Backend.js"
+import type { HostArray } from "../DType.js"
+import { BackendError, ConcretizationError, DTypeError, ShapeError, type TensorError } from "../Errors.js"
+import { EvalFailure, materializeMany, readHost } from "./evaluate.js"
+import { fmt } from "./shape.js"
+import type { Tensor } from "./tensor.js"
+
+/** Runs a synchronous evaluation step, turning its failures into typed errors. */
+export const runEval = <A>(f: () => A): Effect.Effect<A, TensorError> =>
+  Effect.suspend(() => {
+    try {
+      return Effect.succeed(f())
+    } catch (e) {
+      if (e instanceof EvalFailure) return Effect.fail(e.error)
+      if (e instanceof BackendError || e instanceof ShapeError || e instanceof DTypeError || e instanceof ConcretizationError) return Effect.fail(e)
+      return Effect.die(e)
+    }
+  })
+
+/** Evaluates with the current backend. */
+export const withBackend = <A>(f: (backend: BackendShape) => A): Effect.Effect<A, TensorError> =>
+  Effect.flatMap(Effect.service(Backend), (backend) => runEval(() => f(backend)))
+
+export const data = (t: Tensor): Effect.Effect<HostArray, TensorError> => withBackend((b) => readHost(b, t))
+
+/** Evaluates tensors and returns consts holding their values (see materializeMany). */
+export const materialize = (ts: ReadonlyArray<Tensor>): Effect.Effect<Tensor[], TensorError> =>
+  ts.length === 0 ? Effect.succeed([]) : withBackend((b) => materializeMany(b, ts))
+
+/** Nested arrays as `toArray` returns them. */
+export type Nested = number | boolean | ReadonlyArray<Nested>
+
+const nest = (flat: ArrayLike<number>, shape: ReadonlyArray<number>, conv: (i: number) => Nested): Nested => {
+  const build = (d: number, offset: number): Nested => {
+    if (d === shape.length) return conv(offset)
+    const stride = shape.slice(d + 1).reduce((a, b) => a * b, 1)
+    return Array.from({ length: shape[d]! }, (_, i) => build(d + 1, offset + i * stride))
+  }
+  void flat
+  return build(0, 0)
+}
+
+export const toArray = (t: Tensor): Effect.Effect<Nested, TensorError> =>
+  Effect.map(data(t), (host) =>
+    nest(host, t.shape, (i) =>
+      t.dtype === "bool" ? host[i] === 1 : t.dtype === "complex64" ? [host[2 * i]!, host[2 * i + 1]!] : host[i]!
+    )
+  )
+
+export const item = (t: Tensor): Effect.Effect<number, TensorError> =>
+  t.size === 1 || t.op === "error"
+    ? Effect.map(data(t), (host) => host[0]!)
+    : Effect.fail(new ShapeError({ message: `item: expected a tensor with one element, got shape ${fmt(t.shape)}` }))

@@ -1,0 +1,92 @@
+/**
+ * Reverse-mode rules: the cotangent of each input given the cotangent of the
+ * output (`null`: no contribution). For complex numbers the rules use the
+ * plain (non-conjugating) transpose, as JAX, so `grad(f, { holomorphic })`
+ * gives f'(z). Written with differentiable ops: any order of nesting works.
+ */
+import { isInexact } from "../../DType.js"
+import { bind } from "../bind.js"
+import * as O from "../ops.js"
+import type { Prim, PrimParams } from "../primitives.js"
+import { invertPerm } from "../shape.js"
+import type { Tensor } from "../tensor.js"
+import { maxShare, safeLog, unreduce } from "./jvp.js"
+
+type T = Tensor | null
+export type VjpRule<P extends Prim> = (ct: Tensor, primals: ReadonlyArray<Tensor>, params: PrimParams[P], out: Tensor) => ReadonlyArray<T>
+
+const unary = <P extends Prim>(deriv: (x: Tensor, out: Tensor) => Tensor): VjpRule<P> => (ct, [x], _p, out) => [O.mul(ct, deriv(x!, out))]
+const none: VjpRule<any> = (_ct, xs) => xs.map(() => null)
+
+/** Swaps the last two axes. */
+const mT = (x: Tensor): Tensor => {
+  const r = x.ndim
+  return bind("transpose", [x], { perm: [...Array.from({ length: r - 2 }, (_, i) => i), r - 1, r - 2] })
+}
+
+export const vjpRules: { readonly [P in Prim]: VjpRule<P> } = {
+  neg: (ct) => [O.neg(ct)],
+  exp: unary((_x, y) => y),
+  log: (ct, [x]) => [O.div(ct, x!)],
+  sin: unary((x) => O.cos(x)),
+  cos: unary((x) => O.neg(O.sin(x))),
+  tanh: unary((_x, y) => O.sub(1, O.mul(y, y))),
+  sqrt: (ct, _x, _p, y) => [O.div(ct, O.mul(y, 2))],
+  abs: (ct, [x], _p, y) =>
+    x!.dtype === "complex64" ? [O.mul(O.cast(ct, "complex64"), O.div(O.conj(x!), O.cast(y, "complex64")))] : [O.mul(ct, O.sign(x!))],
+  sign: none,
+  log1p: (ct, [x]) => [O.div(ct, O.add(x!, 1))],
+  expm1: unary((_x, y) => O.add(y, 1)),
+  add: (ct) => [ct, ct],
+  sub: (ct) => [ct, O.neg(ct)],
+  mul: (ct, [a, b]) => [O.mul(ct, b!), O.mul(ct, a!)],
+  div: (ct, [_a, b], _p, y) => [O.div(ct, b!), O.neg(O.div(O.mul(ct, y), b!))],
+  pow: (ct, [x, p], _p, y) => [O.mul(ct, O.mul(p!, O.pow(x!, O.sub(p!, 1)))), O.mul(ct, O.mul(safeLog(x!), y))],
+  max: (ct, [a, b]) => {
+    const s = maxShare(a!, b!, O.greater(a!, b!))
+    return [O.mul(ct, s), O.mul(ct, O.sub(1, s))]
+  },
+  min: (ct, [a, b]) => {
+    const s = maxShare(a!, b!, O.less(a!, b!))
+    return [O.mul(ct, s), O.mul(ct, O.sub(1, s))]
+  },
+  greater: none,
+  less: none,
+  equal: none,
+  where: (ct, [c]) => [null, O.where(c!, ct, 0), O.where(c!, 0, ct)],
+  sum: (ct, [x], { axes }) => [unreduce(ct, x!, axes)],
+  reduceMax: (ct, [x], { axes }, y) => {
+    const mask = O.cast(O.equal(x!, unreduce(y, x!, axes)), x!.dtype)
+    const count = bind("sum", [mask], { axes })
+    return [O.mul(unreduce(O.div(ct, count), x!, axes), mask)]
+  },
+  reshape: (ct, [x]) => [bind("reshape", [ct], { shape: x!.shape })],
+  broadcast: (ct, [x], { shape, dims }) => {
+    // sum over the added axes and over the axes that were stretched from 1
+    const axes = shape.map((_, i) => i).filter((i) => {
+      const k = dims.indexOf(i)
+      return k < 0 || (x!.shape[k] === 1 && shape[i] !== 1)
+    })
+    const summed = axes.length === 0 ? ct : bind("sum", [ct], { axes })
+    return [summed.shape.length === x!.shape.length && summed.shape.every((d, i) => d === x!.shape[i]) ? summed : bind("reshape", [summed], { shape: x!.shape })]
+  },
+  transpose: (ct, _x, { perm }) => [bind("transpose", [ct], { perm: invertPerm(perm) })],
+  slice: (ct, [x], { starts, stops }) => [bind("pad", [ct], { before: starts, after: stops.map((s, i) => x!.shape[i]! - s) })],
+  pad: (ct, [x], { before }) => [bind("slice", [ct], { starts: before, stops: before.map((b, i) => b + x!.shape[i]!) })],
+  concat: (ct, xs, { axis }) => {
+    let at = 0
+    return xs.map((x) => {
+      const starts = x.shape.map((_, i) => (i === axis ? at : 0))
+      const stops = x.shape.map((d, i) => (i === axis ? at + d : d))
+      at += x.shape[axis]!
+      return bind("slice", [ct], { starts, stops })
+    })
+  },
+  matmul: (ct, [a, b]) => [bind("matmul", [ct, mT(b!)], {}), bind("matmul", [mT(a!), ct], {})], // ct·bᵀ, aᵀ·ct
+  cast: (ct, [x], { dtype }) => [isInexact(dtype) && isInexact(x!.dtype) ? O.cast(ct, x!.dtype) : null],
+  stopGradient: none,
+  real: (ct, [x]) => [O.cast(ct, x!.dtype)], // complex: ct + 0i
+  imag: (ct, [x]) => [x!.dtype === "complex64" ? O.complex(O.broadcastTo(O.scalar(0), ct.shape), O.neg(ct)) : null], // −i·ct
+  complex: (ct) => [O.real(ct), O.neg(O.imag(ct))],
+  conj: (ct) => [O.conj(ct)]
+}

@@ -1,0 +1,34 @@
+/** Cutting graphs once no transform can still differentiate through them. */
+import { Effect } from "effect"
+import type { TensorError } from "../Errors.js"
+import { materialize } from "./read.js"
+import type { Tensor } from "./tensor.js"
+
+/** Whether a transform call that is still running can see through these tensors. */
+export const hasLiveInputs = (roots: ReadonlyArray<Tensor>): boolean => {
+  const seen = new Set<Tensor>()
+  const stack = roots.filter((r) => r.symbolic)
+  while (stack.length > 0) {
+    const t = stack.pop()!
+    if (seen.has(t)) continue
+    seen.add(t)
+    if (t.op === "input") {
+      if (t.live || t.value === undefined) return true
+      if (t.value.symbolic) stack.push(t.value)
+      continue
+    }
+    for (const x of t.inputs) if (x.symbolic && !seen.has(x)) stack.push(x)
+  }
+  return false
+}
+
+/**
+ * Evaluates tensors into consts when no running transform depends on them
+ * (outermost level); otherwise returns them unchanged, still differentiable.
+ * Errors carried by the tensors fail here either way.
+ */
+export const settle = (ts: ReadonlyArray<Tensor>): Effect.Effect<ReadonlyArray<Tensor>, TensorError> => {
+  const bad = ts.find((t) => t.op === "error")
+  if (bad) return Effect.fail(bad.error!)
+  return hasLiveInputs(ts) ? Effect.succeed(ts) : materialize(ts)
+}

@@ -1,0 +1,119 @@
+/**
+ * The Tensor value: an immutable node of a lazy expression graph.
+ *
+ * A tensor is one of
+ * - `const`: data on the host and/or a device buffer,
+ * - a primitive application (`op` is a {@link Prim}) of other tensors,
+ * - `input`: a fresh symbol introduced by one transform call (bound to the
+ *   argument's value, or unbound under `vmap`),
+ * - `error`: a shape or dtype mistake, carried until the value is read or the
+ *   tensor reaches a transform boundary.
+ *
+ * Pure ops only build nodes; evaluation happens in an Effect that uses the
+ * current Backend. A node that does not depend on any `input` is replaced in
+ * place by its buffer once evaluated, so histories do not accumulate.
+ */
+import { type Pipeable, pipeArguments } from "effect/Pipeable"
+import type { DType, HostArray } from "../DType.js"
+import type { TensorError } from "../Errors.js"
+import type { Prim, PrimParams } from "./primitives.js"
+import { type Shape, sizeOf } from "./shape.js"
+
+/** A buffer owned by a backend. */
+export interface DeviceBuffer {
+  readonly backend: object
+  readonly handle: unknown
+}
+
+export type NodeOp = Prim | "const" | "input" | "error"
+
+let nextId = 0
+
+export const TensorTypeId: unique symbol = Symbol.for("diffect/Tensor")
+
+/** An immutable n-dimensional array (see the `Tensor` module for its API). */
+export class Tensor implements Pipeable {
+  readonly [TensorTypeId] = TensorTypeId
+  /** The size of each axis. */
+  readonly shape: ReadonlyArray<number>
+  /** The element type. */
+  readonly dtype: DType
+  /** The number of elements. */
+  readonly size: number
+  /** @internal */ readonly id: number = nextId++
+  /** @internal */ op: NodeOp
+  /** @internal */ params: unknown
+  /** @internal */ inputs: ReadonlyArray<Tensor>
+  /** @internal whether the value depends on an `input` node */
+  readonly symbolic: boolean
+  /** @internal host data of a const */ host: HostArray | undefined
+  /** @internal cached device buffer */ buf: DeviceBuffer | undefined
+  /** @internal the failure an `error` node carries */ readonly error: TensorError | undefined
+  /** @internal the value an `input` node is bound to */ readonly value: Tensor | undefined
+  /** @internal whether the transform call that made this `input` is running */ live: boolean
+
+  /** @internal use the constructors of the Tensor module. */
+  constructor(fields: {
+    shape: Shape
+    dtype: DType
+    op: NodeOp
+    params?: unknown
+    inputs?: ReadonlyArray<Tensor>
+    host?: HostArray
+    buf?: DeviceBuffer
+    error?: TensorError
+    value?: Tensor
+  }) {
+    this.shape = fields.shape
+    this.dtype = fields.dtype
+    this.size = sizeOf(fields.shape)
+    this.op = fields.op
+    this.params = fields.params
+    this.inputs = fields.inputs ?? []
+    this.host = fields.host
+    this.buf = fields.buf
+    this.error = fields.error
+    this.value = fields.value
+    this.live = fields.op === "input"
+    this.symbolic = fields.op === "input" || this.inputs.some((t) => t.symbolic)
+  }
+
+  /** The number of axes. */
+  get ndim(): number {
+    return this.shape.length
+  }
+
+  pipe() {
+    // eslint-disable-next-line prefer-rest-params
+    return pipeArguments(this, arguments)
+  }
+
+  toString(): string {
+    return `Tensor(${this.dtype}[${this.shape.join(", ")}])`
+  }
+}
+
+/** Whether `u` is a Tensor. */
+export const isTensor = (u: unknown): u is Tensor => typeof u === "object" && u !== null && TensorTypeId in u
+
+/** Builds a primitive application node (no checking: see `bind`). */
+export const makeNode = <P extends Prim>(
+  prim: P,
+  inputs: ReadonlyArray<Tensor>,
+  params: PrimParams[P],
+  shape: Shape,
+  dtype: DType
+): Tensor => new Tensor({ shape, dtype, op: prim, params, inputs })
+
+export const constTensor = (host: HostArray, shape: Shape, dtype: DType): Tensor =>
+  new Tensor({ shape, dtype, op: "const", host })
+
+export const errorTensor = (error: TensorError, dtype: DType = "float32", shape: Shape = []): Tensor =>
+  new Tensor({ shape, dtype, op: "error", error })
+
+/** A fresh symbol standing for `value` (or for an unknown value of that shape under vmap). */
+export const inputTensor = (shape: Shape, dtype: DType, value?: Tensor): Tensor =>
+  new Tensor(value === undefined ? { shape, dtype, op: "input" } : { shape, dtype, op: "input", value })
+
+/** The first error among `ts`, if any. */
+export const firstError = (ts: ReadonlyArray<Tensor>): Tensor | undefined => ts.find((t) => t.op === "error")
