@@ -43,6 +43,9 @@ export class BackendError extends Data.TaggedError("BackendError")<{ readonly me
  */
 export class ConcretizationError extends Data.TaggedError("ConcretizationError")<{ readonly message: string }> {}
 
+/** A transform option of the wrong type (e.g. `hasAux: "yes"`). */
+export class OptionsError extends Data.TaggedError("OptionsError")<{ readonly message: string }> {}
+
 /** Every error diffect itself can produce. */
 export type DiffectError =
   | ShapeError
@@ -54,6 +57,7 @@ export type DiffectError =
   | StateError
   | BackendError
   | ConcretizationError
+  | OptionsError
 
 /** The errors a pure tensor op can carry until its result is read. */
 export type TensorError = ShapeError | DTypeError | BackendError | ConcretizationError

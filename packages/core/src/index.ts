@@ -10,6 +10,7 @@ export * as Pytree from "./Pytree.js"
 export * as DType from "./DType.js"
 export * as CpuBackend from "./CpuBackend.js"
 export * as Errors from "./Errors.js"
+export * as Random from "./Random.js"
 export { Backend, type BackendShape, type Kernel, type KernelArg, prims, type Prim, type PrimParams } from "./Backend.js"
 export {
   ArgnumsError,
@@ -20,6 +21,7 @@ export {
   type DiffectError,
   GradVarsError,
   NonScalarOutputError,
+  OptionsError,
   ShapeError,
   StateError,
   type TensorError

@@ -1,1 +1,11 @@
-export {}
+/**
+ * @diffect/transforms: jvp, vjp, vmap, grad, valueAndGrad, vectorGrad,
+ * jacrev/jacobian, jacfwd, hessian and stopGradient, as effect transformers
+ * that capture state (see SPEC.md for the return structures).
+ * @module
+ */
+export { grad, valueAndGrad, vectorGrad } from "./grad.js"
+export { hessian, jacfwd, jacobian, jacrev } from "./jacobian.js"
+export { jvp, stopGradient, vjp } from "./forward.js"
+export { vmap, type InAxes, type OutAxes, type VmapOptions } from "./vmap.js"
+export type * from "./types.js"

@@ -1,0 +1,115 @@
+/**
+ * Reverse-mode transforms of scalar (and summed) outputs: `grad`,
+ * `valueAndGrad` and `vectorGrad`, with brainpy's options.
+ * @module
+ */
+import { Effect } from "effect"
+import { Internal, NonScalarOutputError, Pytree, Tensor } from "@diffect/core"
+import { type GradOptions, type Resolved, resolve } from "./internal/options.js"
+import { closeInputs, numbersToTensors, trace, type Traced } from "./internal/trace.js"
+import { checkOutputs, collectWrt, formatResult } from "./internal/wrt.js"
+import type { Fn, GradResult, Transformed, ValueAndGradResult } from "./types.js"
+
+type Mode = "grad" | "vectorGrad" | "valueAndGrad"
+
+interface Computed {
+  readonly g: unknown
+  readonly value: unknown
+  readonly aux: unknown
+  readonly o: Resolved
+}
+
+const ones = (t: Tensor.Tensor): Tensor.Tensor => Internal.broadcastToShape(Internal.scalar(1, t.dtype), t.shape)
+
+/** The shared body: trace, pull back ones, settle, commit. */
+const run = (mode: Mode, f: Fn<ReadonlyArray<unknown>, unknown, unknown, unknown>, options: GradOptions, args: ReadonlyArray<unknown>) =>
+  Effect.gen(function* () {
+    const o = yield* resolve(mode, options, args.length)
+    let tr: Traced | undefined
+    return yield* Effect.gen(function* () {
+      tr = yield* trace(mode, f, numbersToTensors(args, o.argnums ?? []), o.argnums ?? [], o.vars, o.hasAux)
+      const outs = tr.outLeaves
+      if (mode !== "vectorGrad" && (outs.length !== 1 || outs[0]!.ndim !== 0))
+        return yield* Effect.fail(
+          new NonScalarOutputError({
+            message: `${mode}: output must be a scalar, got ${outs.length === 1 ? `shape [${outs[0]!.shape.join(", ")}]` : Pytree.describe(tr.outDef)}; use vectorGrad or jacrev`
+          })
+        )
+      const bad = checkOutputs(mode, outs, o)
+      if (bad) return yield* Effect.fail(bad)
+      const wrt = yield* collectWrt(mode, tr, o)
+      const active = wrt.leaves.filter((_, i) => !wrt.isInt[i])
+      const grads = Internal.vjpGraph(outs, outs.map(ones), active)
+      let k = 0
+      const perLeaf = wrt.leaves.map((t, i) => (wrt.isInt[i] ? Internal.zerosOf(t) : grads[k++]!))
+      const [auxLeaves, auxDef] = Pytree.flatten(tr.aux)
+      closeInputs(tr)
+      const settled = yield* Internal.settle([...perLeaf, ...outs, ...auxLeaves])
+      yield* tr.tx.commit()
+      const g = wrt.build(settled.slice(0, perLeaf.length))
+      const value = Pytree.unflatten(tr.outDef, settled.slice(perLeaf.length, perLeaf.length + outs.length))
+      const aux = Pytree.unflatten(auxDef, settled.slice(perLeaf.length + outs.length))
+      return { g, value, aux, o } satisfies Computed
+    }).pipe(Effect.onExit(() => Effect.sync(() => closeInputs(tr))))
+  })
+
+/** Builds a transform that accepts both `t(f, options)` and the curried `t(options)(f)`. */
+export const curried =
+  <T extends (f: any, options?: any) => any>(impl: T) =>
+  (fOrOptions: unknown, options?: unknown): unknown =>
+    typeof fOrOptions === "function" ? impl(fOrOptions, options ?? {}) : (f: unknown) => impl(f, fOrOptions ?? {})
+
+const gradImpl = (f: Fn<ReadonlyArray<unknown>, unknown, unknown, unknown>, options: GradOptions = {}) =>
+  (...args: ReadonlyArray<unknown>) => Effect.map(run("grad", f, options, args), (c) => formatResult(c.g, c.value, c.aux, c.o))
+
+const vectorGradImpl = (f: Fn<ReadonlyArray<unknown>, unknown, unknown, unknown>, options: GradOptions = {}) =>
+  (...args: ReadonlyArray<unknown>) => Effect.map(run("vectorGrad", f, options, args), (c) => formatResult(c.g, c.value, c.aux, c.o))
+
+const valueAndGradImpl = (f: Fn<ReadonlyArray<unknown>, unknown, unknown, unknown>, options: GradOptions = {}) =>
+  (...args: ReadonlyArray<unknown>) =>
+    Effect.map(run("valueAndGrad", f, { ...options, returnValue: false }, args), (c) => (c.o.hasAux ? [[c.value, c.aux], c.g] : [c.value, c.g]))
+
+/**
+ * The gradient of a scalar-valued function, with respect to `argnums`
+ * (default 0) and/or the Variables in `gradVars`. Returns SPEC.md's
+ * structure: `argGrads`, `varGrads` or `[varGrads, argGrads]`, with
+ * `value` and `aux` appended by `returnValue` and `hasAux`.
+ *
+ * @example
+ * ```ts
+ * const f = (x: Tensor.Tensor) => Tensor.sum(Tensor.square(x))
+ * const g = yield* grad(f)(Tensor.make([1, 2, 3])) // [2, 4, 6]
+ * const [[gw, gx], loss] = yield* grad(loss, { gradVars: [w], argnums: 0, returnValue: true })(x)
+ * ```
+ */
+export const grad: {
+  <Args extends ReadonlyArray<unknown>, Ret, E, R, const O extends GradOptions = {}>(f: Fn<Args, Ret, E, R>, options?: O): Transformed<Args, GradResult<Args, Ret, O>, E, R>
+  <const O extends GradOptions>(options: O): <Args extends ReadonlyArray<unknown>, Ret, E, R>(f: Fn<Args, Ret, E, R>) => Transformed<Args, GradResult<Args, Ret, O>, E, R>
+} = curried(gradImpl) as never
+
+/**
+ * The gradient of the sum of the outputs (brainpy's vector_grad): for an
+ * elementwise function, the elementwise derivative. Same options and
+ * structure as `grad`.
+ * @example
+ * ```ts
+ * const d = yield* vectorGrad(Tensor.sin)(x) // cos(x)
+ * ```
+ */
+export const vectorGrad: {
+  <Args extends ReadonlyArray<unknown>, Ret, E, R, const O extends GradOptions = {}>(f: Fn<Args, Ret, E, R>, options?: O): Transformed<Args, GradResult<Args, Ret, O>, E, R>
+  <const O extends GradOptions>(options: O): <Args extends ReadonlyArray<unknown>, Ret, E, R>(f: Fn<Args, Ret, E, R>) => Transformed<Args, GradResult<Args, Ret, O>, E, R>
+} = curried(vectorGradImpl) as never
+
+/**
+ * The value and the gradient, in JAX order: `[value, grads]` (with hasAux:
+ * `[[value, aux], grads]`). `returnValue` is implied.
+ * @example
+ * ```ts
+ * const [loss, grads] = yield* valueAndGrad(lossFn, { gradVars: params })(batch)
+ * ```
+ */
+export const valueAndGrad: {
+  <Args extends ReadonlyArray<unknown>, Ret, E, R, const O extends GradOptions = {}>(f: Fn<Args, Ret, E, R>, options?: O): Transformed<Args, ValueAndGradResult<Args, Ret, O>, E, R>
+  <const O extends GradOptions>(options: O): <Args extends ReadonlyArray<unknown>, Ret, E, R>(f: Fn<Args, Ret, E, R>) => Transformed<Args, ValueAndGradResult<Args, Ret, O>, E, R>
+} = curried(valueAndGradImpl) as never

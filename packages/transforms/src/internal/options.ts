@@ -1,0 +1,108 @@
+/**
+ * Transform options, validated with effect/Schema: the structural checks
+ * (booleans, integer argnums) by a Schema, the checks that depend on the
+ * call (argnums in range and distinct, gradVars made of Variables) by hand;
+ * every failure becomes the tagged error SPEC.md names.
+ */
+import { Effect, Schema } from "effect"
+import { ArgnumsError, GradVarsError, OptionsError, Variable } from "@diffect/core"
+
+/** The variables to differentiate: one, an array, or a record. */
+export type GradVarsSpec = Variable.Variable<any> | ReadonlyArray<Variable.Variable<any>> | { readonly [k: string]: Variable.Variable<any> }
+
+/** Options shared by the grad family (camel-cased brainpy options). */
+export interface GradOptions {
+  readonly gradVars?: GradVarsSpec | undefined
+  readonly argnums?: number | ReadonlyArray<number> | undefined
+  readonly hasAux?: boolean | undefined
+  readonly returnValue?: boolean | undefined
+  readonly holomorphic?: boolean | undefined
+  readonly allowInt?: boolean | undefined
+}
+
+const ArgnumsSchema = Schema.UndefinedOr(Schema.Union([Schema.Int, Schema.Array(Schema.Int)]))
+
+const FlagsSchema = Schema.Struct({
+  hasAux: Schema.optional(Schema.Boolean),
+  returnValue: Schema.optional(Schema.Boolean),
+  holomorphic: Schema.optional(Schema.Boolean),
+  allowInt: Schema.optional(Schema.Boolean)
+})
+
+/** The resolved options of one call. */
+export interface Resolved {
+  /** The argument positions, or undefined when only gradVars are asked for. */
+  readonly argnums: ReadonlyArray<number> | undefined
+  /** Whether `argnums` was a single number. */
+  readonly singleArg: boolean
+  readonly vars: ReadonlyArray<Variable.Variable<unknown>>
+  /** How the var gradients are shaped: one, an array, or a record's keys. */
+  readonly varsShape: { readonly kind: "none" } | { readonly kind: "one" } | { readonly kind: "array" } | { readonly kind: "record"; readonly keys: ReadonlyArray<string> }
+  readonly hasAux: boolean
+  readonly returnValue: boolean
+  readonly holomorphic: boolean
+  readonly allowInt: boolean
+}
+
+const describe = (u: unknown): string =>
+  u === null ? "null" : Array.isArray(u) ? "an array" : typeof u === "object" ? (u.constructor?.name ?? "an object") : `${typeof u} ${String(u)}`
+
+/** Validates options against a call with `nargs` arguments. */
+export const resolve = (name: string, options: GradOptions, nargs: number): Effect.Effect<Resolved, ArgnumsError | GradVarsError | OptionsError> =>
+  Effect.gen(function* () {
+    const { gradVars: _gv, argnums: rawArgnums, ...flags } = options as Record<string, unknown>
+    const decoded = yield* Schema.decodeUnknownEffect(FlagsSchema)(flags).pipe(
+      Effect.mapError((issue) => new OptionsError({ message: `${name}: invalid options: ${String(issue)}` }))
+    )
+    const given = yield* Schema.decodeUnknownEffect(ArgnumsSchema)(rawArgnums).pipe(
+      Effect.mapError(
+        () => new ArgnumsError({ message: `${name}: argnums must be an integer or an array of integers, got ${JSON.stringify(rawArgnums)}` })
+      )
+    )
+    const gv = options.gradVars
+    let vars: Variable.Variable<unknown>[] = []
+    let varsShape: Resolved["varsShape"] = { kind: "none" }
+    if (gv !== undefined) {
+      if (Variable.isVariable(gv)) {
+        vars = [gv as Variable.Variable<unknown>]
+        varsShape = { kind: "one" }
+      } else if (Array.isArray(gv)) {
+        vars = [...gv]
+        varsShape = { kind: "array" }
+      } else if (typeof gv === "object" && gv !== null) {
+        const keys = Object.keys(gv)
+        vars = keys.map((k) => (gv as Record<string, Variable.Variable<unknown>>)[k]!)
+        varsShape = { kind: "record", keys }
+      } else {
+        return yield* Effect.fail(new GradVarsError({ message: `${name}: gradVars must be a Variable, an array or a record of Variables, got ${describe(gv)}` }))
+      }
+      const bad = vars.findIndex((v) => !Variable.isVariable(v))
+      if (bad >= 0) {
+        const where = varsShape.kind === "record" ? `gradVars.${varsShape.keys[bad]}` : `gradVars[${bad}]`
+        return yield* Effect.fail(new GradVarsError({ message: `${name}: ${where} is not a Variable, got ${describe(vars[bad])}` }))
+      }
+    }
+    const argnums = given === undefined ? (gv === undefined ? [0] : undefined) : typeof given === "number" ? [given] : [...given]
+    if (argnums !== undefined) {
+      for (const a of argnums) {
+        if (a < 0 || a >= nargs)
+          return yield* Effect.fail(
+            new ArgnumsError({ message: `${name}: argnums ${JSON.stringify(given ?? 0)} is out of range for a call with ${nargs} argument${nargs === 1 ? "" : "s"} (expected integers in [0, ${nargs - 1}])` })
+          )
+      }
+      if (new Set(argnums).size !== argnums.length)
+        return yield* Effect.fail(new ArgnumsError({ message: `${name}: argnums ${JSON.stringify(given)} contains duplicates` }))
+      if (argnums.length === 0 && gv === undefined)
+        return yield* Effect.fail(new ArgnumsError({ message: `${name}: argnums is empty and no gradVars are given: nothing to differentiate` }))
+    }
+    return {
+      argnums,
+      singleArg: given === undefined ? gv === undefined : typeof given === "number",
+      vars,
+      varsShape,
+      hasAux: decoded.hasAux ?? false,
+      returnValue: decoded.returnValue ?? false,
+      holomorphic: decoded.holomorphic ?? false,
+      allowInt: decoded.allowInt ?? false
+    }
+  })

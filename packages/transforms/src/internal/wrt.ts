@@ -1,0 +1,95 @@
+/**
+ * What a call differentiates with respect to: the gradVars' and the
+ * argnums' input nodes, checked for dtype (allowInt, holomorphic), and how
+ * per-leaf results are put back into the return structure of SPEC.md
+ * (`varGrads`, `argGrads`, or `[varGrads, argGrads]`).
+ */
+import { Effect } from "effect"
+import { DType, DTypeError, Pytree, Tensor, type TensorError } from "@diffect/core"
+import type { Resolved } from "./options.js"
+import type { Traced } from "./trace.js"
+
+export interface Wrt {
+  /** Every leaf, vars first (in gradVars order), then args (in argnums order). */
+  readonly leaves: ReadonlyArray<Tensor.Tensor>
+  /** Integer leaves (allowInt): they get zero gradients and are not differentiated. */
+  readonly isInt: ReadonlyArray<boolean>
+  /** Puts one value per leaf back into the return structure. */
+  readonly build: <L>(perLeaf: ReadonlyArray<L>) => unknown
+}
+
+const where = (o: Resolved, k: number, nVars: number): string => {
+  if (k < nVars) return o.varsShape.kind === "record" ? `gradVars.${o.varsShape.keys[k]}` : o.vars.length > 1 ? `gradVars[${k}]` : `gradVars (${o.vars[k]!.label})`
+  return `argument ${o.argnums![k - nVars]}`
+}
+
+export const collectWrt = (name: string, tr: Traced, o: Resolved): Effect.Effect<Wrt, DTypeError | TensorError> =>
+  Effect.gen(function* () {
+    const groups: Array<{ def: Pytree.TreeDef; inputs: ReadonlyArray<Tensor.Tensor> }> = []
+    for (const v of o.vars) {
+      const inputs = yield* tr.tx.inputsOf(v)
+      groups.push({ def: v.def, inputs })
+    }
+    const nVars = groups.length
+    for (const a of tr.args) groups.push(a)
+    const isInt: boolean[] = []
+    for (let k = 0; k < groups.length; k++) {
+      for (const t of groups[k]!.inputs) {
+        const integral = DType.isIntegral(t.dtype)
+        if (integral && !o.allowInt)
+          return yield* Effect.fail(
+            new DTypeError({
+              message: `${name}: ${where(o, k, nVars)} has dtype ${t.dtype} (shape [${t.shape.join(", ")}]); differentiation needs float or complex inputs (pass allowInt: true to get zero gradients for integer inputs)`
+            })
+          )
+        if (o.holomorphic && !integral && !DType.isComplex(t.dtype))
+          return yield* Effect.fail(
+            new DTypeError({ message: `${name}: holomorphic: true needs complex inputs, but ${where(o, k, nVars)} has dtype ${t.dtype}` })
+          )
+        isInt.push(integral)
+      }
+    }
+    const leaves = groups.flatMap((g) => g.inputs)
+    const build = <L>(perLeaf: ReadonlyArray<L>): unknown => {
+      let i = 0
+      const trees = groups.map((g) => {
+        const tree = Pytree.unflatten(g.def, perLeaf.slice(i, i + g.inputs.length))
+        i += g.inputs.length
+        return tree
+      })
+      const varTrees = trees.slice(0, nVars)
+      const argTrees = trees.slice(nVars)
+      const varGrads =
+        o.varsShape.kind === "one"
+          ? varTrees[0]
+          : o.varsShape.kind === "record"
+            ? Object.fromEntries(o.varsShape.keys.map((key, j) => [key, varTrees[j]]))
+            : varTrees
+      const argGrads = o.singleArg ? argTrees[0] : argTrees
+      if (o.vars.length === 0 && o.varsShape.kind === "none") return argGrads
+      if (o.argnums === undefined) return varGrads
+      return [varGrads, argGrads]
+    }
+    return { leaves, isInt, build }
+  })
+
+/** Checks the output dtypes against `holomorphic`. */
+export const checkOutputs = (name: string, outs: ReadonlyArray<Tensor.Tensor>, o: Resolved): DTypeError | undefined => {
+  for (const t of outs) {
+    if (DType.isComplex(t.dtype) && !o.holomorphic)
+      return new DTypeError({ message: `${name}: the output has dtype complex64; differentiating a complex output needs holomorphic: true` })
+    if (o.holomorphic && !DType.isComplex(t.dtype))
+      return new DTypeError({ message: `${name}: holomorphic: true needs a complex output, got ${t.dtype}` })
+    if (!DType.isInexact(t.dtype))
+      return new DTypeError({ message: `${name}: the output has dtype ${t.dtype}; only float or complex outputs can be differentiated` })
+  }
+  return undefined
+}
+
+/** The result structure of SPEC.md's table, given G, the value and aux. */
+export const formatResult = (g: unknown, value: unknown, aux: unknown, o: Resolved): unknown => {
+  if (o.hasAux && o.returnValue) return [g, value, aux]
+  if (o.hasAux) return [g, aux]
+  if (o.returnValue) return [g, value]
+  return g
+}
