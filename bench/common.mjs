@@ -1,0 +1,197 @@
+// Shared by the harness and every child: the workloads, their deterministic
+// float32 inputs, float64 references, and the result check.
+
+/** mulberry32: a small deterministic PRNG (same numbers in every process). */
+const rng = (seed) => {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/** n float32 values uniform in [lo, hi). */
+export const uniform = (seed, n, lo = -1, hi = 1) => {
+  const r = rng(seed)
+  const out = new Float32Array(n)
+  for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * r()
+  return out
+}
+
+export const MLP = { batch: 128, inp: 784, hidden: 256, out: 10 }
+export const ELEM_N = 1_000_000
+export const OPS_CHAIN = 1000
+
+/**
+ * The workloads, in table order. `kind`: how the row is reported ("time",
+ * "gflops" adds GFLOP/s, "perop" reports µs per op).
+ */
+export const workloads = [
+  { id: "matmul64", label: "matmul 64×64 (GFLOP/s)", kind: "gflops", flops: 2 * 64 ** 3 },
+  { id: "matmul256", label: "matmul 256×256 (GFLOP/s)", kind: "gflops", flops: 2 * 256 ** 3 },
+  { id: "matmul512", label: "matmul 512×512 (GFLOP/s)", kind: "gflops", flops: 2 * 512 ** 3 },
+  { id: "mlp", label: "MLP 784-256-10 b128 value+grad", kind: "time" },
+  { id: "hess32", label: "hessian sum(tanh(Ax)²) n=32", kind: "time" },
+  { id: "hess128", label: "hessian sum(tanh(Ax)²) n=128", kind: "time" },
+  { id: "jacrev128", label: "jacrev tanh(Ax) n=128", kind: "time" },
+  { id: "jacfwd128", label: "jacfwd tanh(Ax) n=128", kind: "time" },
+  { id: "elem", label: "sin·cos+exp(−x²), 10⁶", kind: "time" },
+  { id: "elemGrad", label: "grad of sum of it, 10⁶", kind: "time" },
+  { id: "opChain", label: `1-element op chain (µs/op, ${OPS_CHAIN} adds)`, kind: "perop", ops: OPS_CHAIN },
+  { id: "opBuild", label: "  diffect: graph building only (µs/op)", kind: "perop", ops: OPS_CHAIN, only: "diffect" },
+  { id: "effectRead", label: "  diffect: Effect.runSync(Tensor.data) of a const (µs/call)", kind: "perop", ops: OPS_CHAIN, only: "diffect" }
+]
+
+const memo = new Map()
+const cached = (key, f) => {
+  if (!memo.has(key)) memo.set(key, f())
+  return memo.get(key)
+}
+
+/** The float32 inputs of a workload (the same in every process). */
+export const inputs = (id) =>
+  cached(`in:${id}`, () => {
+    if (id.startsWith("matmul")) {
+      const n = Number(id.slice(6))
+      return { n, a: uniform(11 + n, n * n), b: uniform(13 + n, n * n) }
+    }
+    if (id === "mlp" || id === "firstCall") {
+      const { batch, inp, hidden, out } = MLP
+      const labels = new Int32Array(batch)
+      const r = rng(7)
+      for (let i = 0; i < batch; i++) labels[i] = Math.floor(r() * out)
+      const onehot = new Float32Array(batch * out)
+      for (let i = 0; i < batch; i++) onehot[i * out + labels[i]] = 1
+      const g1 = Math.sqrt(6 / (inp + hidden))
+      const g2 = Math.sqrt(6 / (hidden + out))
+      return {
+        ...MLP,
+        x: uniform(1, batch * inp, 0, 1),
+        onehot,
+        w1: uniform(2, inp * hidden, -g1, g1),
+        b1: uniform(3, hidden, -0.1, 0.1),
+        w2: uniform(4, hidden * out, -g2, g2),
+        b2: uniform(5, out, -0.1, 0.1)
+      }
+    }
+    if (id.startsWith("hess") || id.startsWith("jac")) {
+      const n = Number(id.replace(/\D+/g, ""))
+      const s = 1 / Math.sqrt(n)
+      return { n, a: uniform(21 + n, n * n, -2 * s, 2 * s), x: uniform(23 + n, n, -1, 1) }
+    }
+    if (id === "elem" || id === "elemGrad") return { n: ELEM_N, x: uniform(31, ELEM_N, -3, 3) }
+    if (id === "opChain" || id === "opBuild" || id === "effectRead") return { n: OPS_CHAIN, x: Float32Array.of(0.5) }
+    throw new Error(`no inputs for ${id}`)
+  })
+
+// ------------------------------------------------------------------ float64 references
+
+const matmul64 = (a, b, m, k, n) => {
+  const out = new Float64Array(m * n)
+  for (let i = 0; i < m; i++)
+    for (let p = 0; p < k; p++) {
+      const x = a[i * k + p]
+      if (x === 0) continue
+      for (let j = 0; j < n; j++) out[i * n + j] += x * b[p * n + j]
+    }
+  return out
+}
+const transpose64 = (a, m, n) => {
+  const out = new Float64Array(m * n)
+  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) out[j * m + i] = a[i * n + j]
+  return out
+}
+
+/** The float64 reference outputs (an array of arrays, in the order adapters return them). */
+export const reference = (id) =>
+  cached(`ref:${id}`, () => {
+    const I = inputs(id)
+    if (id.startsWith("matmul")) return [matmul64(I.a, I.b, I.n, I.n, I.n)]
+    if (id === "mlp" || id === "firstCall") {
+      const { batch: B, inp, hidden: H, out: O } = I
+      const pre = matmul64(I.x, I.w1, B, inp, H)
+      for (let i = 0; i < B; i++) for (let j = 0; j < H; j++) pre[i * H + j] += I.b1[j]
+      const h = pre.map((v) => (v > 0 ? v : 0))
+      const z = matmul64(h, I.w2, B, H, O)
+      for (let i = 0; i < B; i++) for (let j = 0; j < O; j++) z[i * O + j] += I.b2[j]
+      let loss = 0
+      const dz = new Float64Array(B * O)
+      for (let i = 0; i < B; i++) {
+        let mx = -Infinity
+        for (let j = 0; j < O; j++) mx = Math.max(mx, z[i * O + j])
+        let s = 0
+        for (let j = 0; j < O; j++) s += Math.exp(z[i * O + j] - mx)
+        const lse = mx + Math.log(s)
+        for (let j = 0; j < O; j++) {
+          const logp = z[i * O + j] - lse
+          loss -= (I.onehot[i * O + j] * logp) / B
+          dz[i * O + j] = (Math.exp(logp) - I.onehot[i * O + j]) / B
+        }
+      }
+      const dw2 = matmul64(transpose64(h, B, H), dz, H, B, O)
+      const db2 = new Float64Array(O)
+      for (let i = 0; i < B; i++) for (let j = 0; j < O; j++) db2[j] += dz[i * O + j]
+      const dh = matmul64(dz, transpose64(I.w2, H, O), B, O, H)
+      for (let i = 0; i < B * H; i++) if (!(pre[i] > 0)) dh[i] = 0
+      const dw1 = matmul64(transpose64(I.x, B, inp), dh, inp, B, H)
+      const db1 = new Float64Array(H)
+      for (let i = 0; i < B; i++) for (let j = 0; j < H; j++) db1[j] += dh[i * H + j]
+      return [Float64Array.of(loss), dw1, db1, dw2, db2]
+    }
+    if (id.startsWith("hess") || id.startsWith("jac")) {
+      const { n, a, x } = I
+      const t = matmul64(a, x, n, n, 1).map(Math.tanh)
+      if (id.startsWith("jac")) {
+        // J[i, j] = (1 - t_i²) A[i, j]
+        const J = new Float64Array(n * n)
+        for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) J[i * n + j] = (1 - t[i] ** 2) * a[i * n + j]
+        return [J]
+      }
+      // f = Σ t², H = Aᵀ diag((2 − 6t²)(1 − t²)) A
+      const w = t.map((ti) => (2 - 6 * ti * ti) * (1 - ti * ti))
+      const H = new Float64Array(n * n)
+      for (let k = 0; k < n; k++)
+        for (let i = 0; i < n; i++) {
+          const aki = a[k * n + i] * w[k]
+          for (let j = 0; j < n; j++) H[i * n + j] += aki * a[k * n + j]
+        }
+      return [H]
+    }
+    if (id === "elem") return [Float64Array.from(I.x, (x) => Math.sin(x) * Math.cos(x) + Math.exp(-x * x))]
+    if (id === "elemGrad") return [Float64Array.from(I.x, (x) => Math.cos(2 * x) - 2 * x * Math.exp(-x * x))]
+    if (id === "opChain" || id === "opBuild" || id === "effectRead") return [Float64Array.of(0.5 + OPS_CHAIN)]
+    throw new Error(`no reference for ${id}`)
+  })
+
+/**
+ * Compares outputs with the reference: for each output the largest absolute
+ * difference scaled by the largest reference magnitude. Returns
+ * `{ ok, err, why }`; float32 results pass within `tol`.
+ */
+export const check = (id, outs, tol = 1e-3) => {
+  const ref = reference(id)
+  if (!Array.isArray(outs) || outs.length !== ref.length) return { ok: false, err: Infinity, why: `expected ${ref.length} outputs, got ${outs?.length}` }
+  let worst = 0
+  for (let k = 0; k < ref.length; k++) {
+    const r = ref[k], y = outs[k]
+    if (!y || y.length !== r.length) return { ok: false, err: Infinity, why: `output ${k}: expected ${r.length} values, got ${y?.length}` }
+    let scale = 0
+    for (let i = 0; i < r.length; i++) scale = Math.max(scale, Math.abs(r[i]))
+    scale = Math.max(scale, 1e-12)
+    for (let i = 0; i < r.length; i++) {
+      const e = Math.abs(y[i] - r[i]) / scale
+      if (!(e <= tol)) return { ok: false, err: e, why: `output ${k}[${i}] = ${y[i]}, reference ${r[i]}` }
+      if (e > worst) worst = e
+    }
+  }
+  return { ok: true, err: worst }
+}
+
+export const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
+}

@@ -1,0 +1,100 @@
+// diffect, imported from the built packages (run `npm run build` first).
+import { Effect } from "effect"
+import { Tensor, Variable } from "@diffect/core"
+
+let T = {}
+const f32 = (data, shape) => Tensor.make(data, { shape })
+const read = (t) => Effect.runSync(Tensor.data(t))
+const readAll = (ts) => Effect.runSync(Effect.all(ts.map(Tensor.data)))
+/** Runs an Effect that may be asynchronous. */
+const run = (eff) => Effect.runPromise(eff)
+
+const elemChain = (x) => Tensor.add(Tensor.mul(Tensor.sin(x), Tensor.cos(x)), Tensor.exp(Tensor.neg(Tensor.square(x))))
+
+export default {
+  name: "diffect",
+  async init() {
+    try {
+      T = await import("@diffect/transforms")
+    } catch {
+      T = {}
+    }
+  },
+  async prepare(id, I) {
+    if (id.startsWith("matmul")) {
+      const a = f32(I.a, [I.n, I.n]), b = f32(I.b, [I.n, I.n])
+      return () => [read(Tensor.matmul(a, b))]
+    }
+    if (id === "elem") {
+      const x = f32(I.x, [I.n])
+      return () => [read(elemChain(x))]
+    }
+    if (id === "elemGrad") {
+      if (typeof T.grad !== "function") return undefined
+      const x = f32(I.x, [I.n])
+      const g = T.grad((x) => Tensor.sum(elemChain(x)))
+      return () => run(Effect.flatMap(g(x), (d) => Tensor.data(d))).then((d) => [d])
+    }
+    if (id === "mlp") {
+      if (typeof T.valueAndGrad !== "function") return undefined
+      const { batch, inp, hidden, out } = I
+      const x = f32(I.x, [batch, inp]), onehot = f32(I.onehot, [batch, out])
+      const vars = Effect.runSync(
+        Effect.all([
+          Variable.make(f32(I.w1, [inp, hidden])),
+          Variable.make(f32(I.b1, [hidden])),
+          Variable.make(f32(I.w2, [hidden, out])),
+          Variable.make(f32(I.b2, [out]))
+        ])
+      )
+      const loss = () =>
+        Effect.gen(function* () {
+          const [w1, b1, w2, b2] = yield* Effect.all(vars.map((v) => Variable.get(v)))
+          const h = Tensor.relu(Tensor.add(Tensor.matmul(x, w1), b1))
+          const logits = Tensor.add(Tensor.matmul(h, w2), b2)
+          return Tensor.div(Tensor.neg(Tensor.sum(Tensor.mul(onehot, Tensor.logSoftmax(logits)))), batch)
+        })
+      const vg = T.valueAndGrad(loss, { gradVars: vars })
+      return () =>
+        run(Effect.flatMap(vg(), ([value, grads]) => Effect.all([value, ...grads].map(Tensor.data))))
+    }
+    if (id.startsWith("hess") || id.startsWith("jac")) {
+      const kind = id.replace(/\d+/g, "")
+      const name = kind === "hess" ? "hessian" : kind
+      if (typeof T[name] !== "function") return undefined
+      const a = f32(I.a, [I.n, I.n]), x = f32(I.x, [I.n])
+      const f =
+        kind === "hess"
+          ? (x) => Tensor.sum(Tensor.square(Tensor.tanh(Tensor.matmul(a, x))))
+          : (x) => Tensor.tanh(Tensor.matmul(a, x))
+      const t = T[name](f)
+      return () => run(Effect.flatMap(t(x), (h) => Tensor.data(h))).then((d) => [d])
+    }
+    if (id === "opChain") {
+      const x = f32(I.x, [1])
+      return () => {
+        let y = x
+        for (let i = 0; i < I.n; i++) y = Tensor.add(y, 1)
+        return [read(y)]
+      }
+    }
+    // diffect-only rows: the parts of the per-op cost
+    if (id === "opBuild") {
+      const x = f32(I.x, [1])
+      return () => {
+        let y = x
+        for (let i = 0; i < I.n; i++) y = Tensor.add(y, 1)
+        return y.shape.length === 1 ? [Float32Array.of(0.5 + I.n)] : []
+      }
+    }
+    if (id === "effectRead") {
+      const x = f32(I.x, [1])
+      return () => {
+        let d
+        for (let i = 0; i < I.n; i++) d = read(x)
+        return [Float32Array.of(d[0] + I.n)]
+      }
+    }
+    return undefined
+  }
+}

@@ -1,0 +1,2 @@
+import { makeJax } from "./jax.mjs"
+export default makeJax(false)

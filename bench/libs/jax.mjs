@@ -1,0 +1,73 @@
+// jax-js on its `wasm` device (single-threaded in Node: no global Worker).
+// jax-js counts references: every argument is consumed, so inputs that are
+// reused are passed as `x.ref`; `dataSync()` consumes its array.
+import * as jax from "@jax-js/jax"
+
+const np = jax.numpy
+const arr = (data, shape) => np.array(data).reshape(shape)
+const readAll = (ts) => ts.map((t) => t.dataSync())
+const elemChain = (x) => np.sin(x.ref).mul(np.cos(x.ref)).add(np.exp(np.square(x).mul(-1)))
+
+export const makeJax = (useJit) => {
+  const J = useJit ? jax.jit : (f) => f
+  return {
+    name: useJit ? "jax-js-jit" : "jax-js",
+    async init() {
+      const devices = await jax.init("wasm")
+      if (!devices.includes("wasm")) throw new Error("jax-js wasm device unavailable")
+      jax.defaultDevice("wasm")
+    },
+    async prepare(id, I) {
+      if (id.startsWith("matmul")) {
+        const a = arr(I.a, [I.n, I.n]), b = arr(I.b, [I.n, I.n])
+        const mm = J((a, b) => np.matmul(a, b))
+        return () => readAll([mm(a.ref, b.ref)])
+      }
+      if (id === "elem") {
+        const x = arr(I.x, [I.n])
+        const f = J(elemChain)
+        return () => readAll([f(x.ref)])
+      }
+      if (id === "elemGrad") {
+        const x = arr(I.x, [I.n])
+        const g = J(jax.grad((x) => np.sum(elemChain(x))))
+        return () => readAll([g(x.ref)])
+      }
+      if (id === "mlp") {
+        const { batch, inp, hidden, out } = I
+        const x = arr(I.x, [batch, inp]), onehot = arr(I.onehot, [batch, out])
+        const params = [arr(I.w1, [inp, hidden]), arr(I.b1, [hidden]), arr(I.w2, [hidden, out]), arr(I.b2, [out])]
+        const loss = ([w1, b1, w2, b2], x, onehot) => {
+          const h = jax.nn.relu(np.matmul(x, w1).add(b1))
+          const logits = np.matmul(h, w2).add(b2)
+          return np.sum(onehot.mul(jax.nn.logSoftmax(logits))).mul(-1 / batch)
+        }
+        const vg = J(jax.valueAndGrad(loss))
+        return () => {
+          const [value, grads] = vg(params.map((p) => p.ref), x.ref, onehot.ref)
+          return readAll([value, ...grads])
+        }
+      }
+      if (id.startsWith("hess") || id.startsWith("jac")) {
+        const kind = id.replace(/\d+/g, "")
+        const a = arr(I.a, [I.n, I.n]), x = arr(I.x, [I.n])
+        const f =
+          kind === "hess"
+            ? (x) => np.sum(np.square(np.tanh(np.matmul(a.ref, x))))
+            : (x) => np.tanh(np.matmul(a.ref, x))
+        const t = J(jax[kind === "hess" ? "hessian" : kind](f))
+        return () => readAll([t(x.ref)])
+      }
+      if (id === "opChain") {
+        if (useJit) return undefined // a jitted chain is one kernel: not a per-op cost
+        const x = arr(I.x, [1])
+        return () => {
+          let y = x.ref
+          for (let i = 0; i < I.n; i++) y = y.add(1)
+          return readAll([y])
+        }
+      }
+      return undefined
+    }
+  }
+}

@@ -1,0 +1,2 @@
+import { makeTfjs } from "./tfjs.mjs"
+export default makeTfjs("cpu")
