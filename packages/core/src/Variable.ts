@@ -141,8 +141,11 @@ export class Transaction implements StateHandler {
     readonly gradVars: ReadonlySet<Variable<unknown>>
   ) {}
 
-  read = (v: Variable<unknown>): Effect.Effect<unknown, TensorError> => {
-    if (this.writes.has(v)) return Effect.succeed(this.writes.get(v))
+  read = (v: Variable<unknown>): Effect.Effect<unknown, TensorError> =>
+    this.writes.has(v) ? Effect.succeed(this.writes.get(v)) : this.enter(v)
+
+  /** The value `v` had when this call began (taken from the parent once). */
+  private enter = (v: Variable<unknown>): Effect.Effect<unknown, TensorError> => {
     if (this.snapshot.has(v)) return Effect.succeed(this.snapshot.get(v))
     return Effect.map(this.parent.read(v), (value) => {
       let seen = value
@@ -162,9 +165,12 @@ export class Transaction implements StateHandler {
       for (const [v, x] of entries) this.writes.set(v, x)
     })
 
-  /** The input nodes of a gradVar, reading it now if `f` never did. */
+  /**
+   * The input nodes of a gradVar, reading its entry value now if `f` never
+   * did (also when `f` only wrote it: the gradient is then zero).
+   */
   inputsOf = (v: Variable<unknown>): Effect.Effect<ReadonlyArray<Tensor>, TensorError> =>
-    this.inputs.has(v) ? Effect.succeed(this.inputs.get(v)!) : Effect.map(this.read(v), () => this.inputs.get(v)!)
+    this.inputs.has(v) ? Effect.succeed(this.inputs.get(v)!) : Effect.map(this.enter(v), () => this.inputs.get(v)!)
 
   /** Hands the pending writes to the parent, all together. */
   commit = (): Effect.Effect<void, TensorError> =>
