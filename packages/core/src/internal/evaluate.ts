@@ -93,7 +93,7 @@ export const evaluateMany = (
         stack.pop()
         continue
       }
-      if (t.op === "input") {
+      if (t.op === "input" || t.op === "custom") {
         const v = t.value
         if (v === undefined)
           throw new EvalFailure(

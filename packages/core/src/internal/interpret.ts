@@ -14,16 +14,30 @@ import { batchRules, type BatchArg } from "./rules/batch.js"
 import { jvpRules, zerosOf } from "./rules/jvp.js"
 import { vjpRules } from "./rules/vjp.js"
 import * as O from "./ops.js"
-import type { Tensor } from "./tensor.js"
+import { type CustomRules, inputTensor, type Tensor } from "./tensor.js"
 
-/** The children of a node for traversal: an input stands for its value. */
-const children = (t: Tensor): ReadonlyArray<Tensor> => (t.op === "input" ? (t.value ? [t.value] : []) : t.inputs)
+type Mode = "jvp" | "vjp" | "batch"
+
+/** The custom rules of a node, when it has one for this mode. */
+const customRule = (t: Tensor, mode: Mode): boolean => {
+  if (t.op !== "custom") return false
+  const rules = t.params as CustomRules
+  return mode === "jvp" ? rules.jvp !== undefined : mode === "vjp" ? rules.vjp !== undefined || rules.jvp !== undefined : false
+}
+
+/**
+ * The children of a node for traversal: an input stands for its value; a
+ * custom node is seen through its rule (its inputs) when it has one for the
+ * mode, else through its value.
+ */
+const children = (t: Tensor, mode: Mode): ReadonlyArray<Tensor> =>
+  t.op === "input" ? (t.value ? [t.value] : []) : t.op === "custom" ? (customRule(t, mode) ? t.inputs : [t.value!]) : t.inputs
 
 /**
  * The nodes between `roots` and `sources` that depend on a source, in
  * topological order (inputs before users).
  */
-export const dependentOrder = (roots: ReadonlyArray<Tensor>, sources: ReadonlySet<Tensor>): Tensor[] => {
+export const dependentOrder = (roots: ReadonlyArray<Tensor>, sources: ReadonlySet<Tensor>, mode: Mode = "vjp"): Tensor[] => {
   const order: Tensor[] = []
   const dep = new Map<Tensor, boolean>()
   const stack: Array<[Tensor, boolean]> = roots.map((r) => [r, false])
@@ -39,7 +53,7 @@ export const dependentOrder = (roots: ReadonlyArray<Tensor>, sources: ReadonlySe
       order.push(t)
       continue
     }
-    const cs = children(t)
+    const cs = children(t, mode)
     if (!expanded) {
       stack.push([t, true])
       for (const c of cs) if (!dep.has(c)) stack.push([c, false])
@@ -55,10 +69,15 @@ export const dependentOrder = (roots: ReadonlyArray<Tensor>, sources: ReadonlySe
 /** Forward mode: the tangents of `roots` given tangents of `input` nodes (null = zero). */
 export const jvpGraph = (roots: ReadonlyArray<Tensor>, seeds: ReadonlyMap<Tensor, Tensor>): Array<Tensor | null> => {
   const tangent = new Map<Tensor, Tensor | null>(seeds)
-  for (const t of dependentOrder(roots, new Set(seeds.keys()))) {
+  for (const t of dependentOrder(roots, new Set(seeds.keys()), "jvp")) {
     if (tangent.has(t)) continue
-    if (t.op === "input") {
+    if (t.op === "input" || (t.op === "custom" && !customRule(t, "jvp"))) {
       tangent.set(t, tangent.get(t.value!) ?? null)
+      continue
+    }
+    if (t.op === "custom") {
+      const ts = t.inputs.map((x) => tangent.get(x) ?? zerosOf(x))
+      tangent.set(t, (t.params as CustomRules).jvp!(t.inputs, ts, t))
       continue
     }
     const ts = t.inputs.map((x) => tangent.get(x) ?? null)
@@ -74,7 +93,7 @@ export const jvpGraph = (roots: ReadonlyArray<Tensor>, seeds: ReadonlyMap<Tensor
  */
 export const vjpGraph = (roots: ReadonlyArray<Tensor>, cts: ReadonlyArray<Tensor | null>, wrt: ReadonlyArray<Tensor>): Tensor[] => {
   const sources = new Set(wrt)
-  const order = dependentOrder(roots, sources)
+  const order = dependentOrder(roots, sources, "vjp")
   const acc = new Map<Tensor, Tensor>()
   const accumulate = (t: Tensor, ct: Tensor | null) => {
     if (ct === null) return
@@ -87,8 +106,15 @@ export const vjpGraph = (roots: ReadonlyArray<Tensor>, cts: ReadonlyArray<Tensor
     const t = order[i]!
     const ct = acc.get(t)
     if (ct === undefined || sources.has(t)) continue
-    if (t.op === "input") {
+    if (t.op === "input" || (t.op === "custom" && !customRule(t, "vjp"))) {
       accumulate(t.value!, ct)
+      continue
+    }
+    if (t.op === "custom") {
+      const cs = customVjp(t, ct)
+      t.inputs.forEach((x, k) => {
+        if (onPath.has(x)) accumulate(x, cs[k] ?? null)
+      })
       continue
     }
     const rule = vjpRules[t.op as Prim] as (ct: Tensor, xs: ReadonlyArray<Tensor>, p: unknown, out: Tensor) => ReadonlyArray<Tensor | null>
@@ -101,6 +127,21 @@ export const vjpGraph = (roots: ReadonlyArray<Tensor>, cts: ReadonlyArray<Tensor
 }
 
 /**
+ * The cotangents of a custom node's inputs: its vjp rule, or else its jvp
+ * rule transposed (the jvp is linear in the tangents, so differentiating it
+ * with respect to symbolic tangents applies its transpose to `ct`).
+ */
+const customVjp = (t: Tensor, ct: Tensor): ReadonlyArray<Tensor | null> => {
+  const rules = t.params as CustomRules
+  if (rules.vjp) return rules.vjp(t.inputs, t, ct)
+  const tangents = t.inputs.map((x) => inputTensor(x.shape, x.dtype))
+  const out = rules.jvp!(t.inputs, tangents, t)
+  const cts = vjpGraph([out], [ct], tangents)
+  for (const tan of tangents) tan.live = false
+  return cts
+}
+
+/**
  * Batching: rewrites `roots` with the `input` nodes in `batched` replaced by
  * values carrying a leading batch axis of size `n`. Returns each root with
  * whether it carries the batch axis.
@@ -108,9 +149,9 @@ export const vjpGraph = (roots: ReadonlyArray<Tensor>, cts: ReadonlyArray<Tensor
 export const batchGraph = (roots: ReadonlyArray<Tensor>, batched: ReadonlyMap<Tensor, Tensor>, n: number): BatchArg[] => {
   const out = new Map<Tensor, BatchArg>()
   for (const [k, v] of batched) out.set(k, { t: v, batched: true })
-  for (const t of dependentOrder(roots, new Set(batched.keys()))) {
+  for (const t of dependentOrder(roots, new Set(batched.keys()), "batch")) {
     if (out.has(t)) continue
-    if (t.op === "input") {
+    if (t.op === "input" || t.op === "custom") {
       out.set(t, out.get(t.value!)!)
       continue
     }

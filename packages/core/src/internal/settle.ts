@@ -18,6 +18,7 @@ export const hasLiveInputs = (roots: ReadonlyArray<Tensor>): boolean => {
       continue
     }
     for (const x of t.inputs) if (x.symbolic && !seen.has(x)) stack.push(x)
+    if (t.op === "custom" && t.value!.symbolic) stack.push(t.value!)
   }
   return false
 }

@@ -25,7 +25,17 @@ export interface DeviceBuffer {
   readonly handle: unknown
 }
 
-export type NodeOp = Prim | "const" | "input" | "error"
+export type NodeOp = Prim | "const" | "input" | "error" | "custom"
+
+/**
+ * The rules of a `custom` node: a function of `inputs` whose value is the
+ * graph `value`, differentiated by these rules instead of through `value`.
+ */
+export interface CustomRules {
+  readonly name: string
+  readonly jvp?: ((primals: ReadonlyArray<Tensor>, tangents: ReadonlyArray<Tensor>, out: Tensor) => Tensor) | undefined
+  readonly vjp?: ((primals: ReadonlyArray<Tensor>, out: Tensor, cotangent: Tensor) => ReadonlyArray<Tensor | null>) | undefined
+}
 
 let nextId = 0
 
@@ -75,7 +85,8 @@ export class Tensor implements Pipeable {
     this.error = fields.error
     this.value = fields.value
     this.live = fields.op === "input"
-    this.symbolic = fields.op === "input" || this.inputs.some((t) => t.symbolic)
+    this.symbolic =
+      fields.op === "input" || this.inputs.some((t) => t.symbolic) || (fields.op === "custom" && fields.value!.symbolic)
   }
 
   /** The number of axes. */
@@ -114,6 +125,10 @@ export const errorTensor = (error: TensorError, dtype: DType = "float32", shape:
 /** A fresh symbol standing for `value` (or for an unknown value of that shape under vmap). */
 export const inputTensor = (shape: Shape, dtype: DType, value?: Tensor): Tensor =>
   new Tensor(value === undefined ? { shape, dtype, op: "input" } : { shape, dtype, op: "input", value })
+
+/** A function application with its own differentiation rules (see CustomRules). */
+export const customTensor = (inputs: ReadonlyArray<Tensor>, value: Tensor, rules: CustomRules): Tensor =>
+  new Tensor({ shape: value.shape, dtype: value.dtype, op: "custom", inputs, value, params: rules })
 
 /** The first error among `ts`, if any. */
 export const firstError = (ts: ReadonlyArray<Tensor>): Tensor | undefined => ts.find((t) => t.op === "error")
