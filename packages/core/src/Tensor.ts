@@ -230,6 +230,8 @@ export const real = O.real
 export const imag = O.imag
 /** The complex conjugate. @example `Tensor.conj(z)` */
 export const conj = O.conj
+/** The argument (phase) of complex numbers, in (−π, π]. @example `Tensor.angle(z)` */
+export const angle: (x: Tensor) => Tensor = O.angle
 /** A complex64 tensor from real and imaginary parts. @example `Tensor.complex(re, im)` */
 export const complex: Binary = binary(O.complex)
 

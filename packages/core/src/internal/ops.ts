@@ -151,6 +151,10 @@ export const complex = (re: TensorLike, im: TensorLike): Tensor => {
   return Array.isArray(ts) ? bind("complex", ts, {}) : ts
 }
 
+/** The argument of a complex number (atan2(imag, real)); for reals, π below 0 and 0 elsewhere. */
+export const angle = (x: Tensor): Tensor =>
+  isComplex(x.dtype) ? imag(log(x)) : where(less(x, 0), cast(scalar(Math.PI), toInexact(x.dtype)), 0)
+
 /** Fails (as an error tensor) unless `x` has an inexact dtype. */
 export const requireInexact = (op: string, x: Tensor): Tensor =>
   isInexact(x.dtype) ? x : errorTensor(new DTypeError({ message: `${op}: expected a float tensor, got ${x.dtype}` }), x.dtype)
