@@ -69,7 +69,7 @@ export const resolve = (name: string, options: GradOptions, nargs: number): Effe
       } else if (Array.isArray(gv)) {
         vars = [...gv]
         varsShape = { kind: "array" }
-      } else if (typeof gv === "object" && gv !== null) {
+      } else if (typeof gv === "object" && gv !== null && [Object.prototype, null].includes(Object.getPrototypeOf(gv))) {
         const keys = Object.keys(gv)
         vars = keys.map((k) => (gv as Record<string, Variable.Variable<unknown>>)[k]!)
         varsShape = { kind: "record", keys }
