@@ -2,10 +2,13 @@ import { fileURLToPath } from "node:url"
 import { defineConfig } from "vitest/config"
 
 const src = (p: string) => fileURLToPath(new URL(`./packages/${p}/src/index.ts`, import.meta.url))
+const srcOf = (p: string) => fileURLToPath(new URL(`./packages/${p}`, import.meta.url))
 
 export default defineConfig({
   resolve: {
     alias: {
+      // subpath entries first: an alias also matches "<key>/..." imports
+      "@diffect/transforms/testing": srcOf("transforms/src/testing/index.ts"),
       "@diffect/core": src("core"),
       "@diffect/transforms": src("transforms"),
       "@diffect/backend-webgl": src("backend-webgl")
