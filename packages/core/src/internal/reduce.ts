@@ -40,7 +40,9 @@ export const sum = (x: Tensor, options: ReduceOptions = {}): Tensor => {
   if (x.op === "error") return x
   const axes = resolveAxes("sum", x, options.axis)
   if (!Array.isArray(axes)) return axes
-  return finish(x, axes, axes.length === 0 ? x : bind("sum", [x], { axes }), options.keepdims)
+  // no axis to reduce: still the sum's dtype (bool counts as int32)
+  if (axes.length === 0) return finish(x, axes, x.dtype === "bool" ? cast(x, "int32") : x, options.keepdims)
+  return finish(x, axes, bind("sum", [x], { axes }), options.keepdims)
 }
 
 export const max = (x: Tensor, options: ReduceOptions = {}): Tensor => {
