@@ -73,7 +73,9 @@ export const concat = (xs: ReadonlyArray<TensorLike>, axis = 0): Tensor => {
 
 /** Inserts a size-1 axis. */
 export const expandDims = (x: Tensor, axis: number): Tensor => {
-  const ax = axis < 0 ? axis + x.ndim + 1 : axis
+  if (x.op === "error") return x
+  const ax = normAxis(axis, x.ndim + 1)
+  if (ax === undefined) return shapeError(x.dtype, `expandDims: axis ${axis} is out of range for ${fmt(x.shape)} (expected an integer in [${-x.ndim - 1}, ${x.ndim}])`)
   return reshape(x, [...x.shape.slice(0, ax), 1, ...x.shape.slice(ax)])
 }
 
