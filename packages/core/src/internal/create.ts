@@ -104,18 +104,21 @@ export interface DTypeOption {
 }
 
 const checkShape = (op: string, shape: ReadonlyArray<number>, dtype: DType): Tensor | undefined =>
-  shape.every((d) => Number.isInteger(d) && d >= 0) ? undefined : fail(`${op}: invalid shape ${fmt(shape)}`, dtype)
+  !isDType(dtype)
+    ? errorTensor(new DTypeError({ message: `${op}: unknown dtype ${String(dtype)}` }), "float32")
+    : shape.every((d) => Number.isInteger(d) && d >= 0) ? undefined : fail(`${op}: invalid shape ${fmt(shape)}`, dtype)
 
-export const full = (shape: ReadonlyArray<number>, value: number, options: DTypeOption = {}): Tensor => {
+const fill = (op: string, shape: ReadonlyArray<number>, value: number, options: DTypeOption): Tensor => {
   const dtype = options.dtype ?? "float32"
-  const bad = checkShape("full", shape, dtype)
+  const bad = checkShape(op, shape, dtype)
   if (bad) return bad
-  return broadcastTo(scalar(value, dtype), shape, "full")
+  return broadcastTo(scalar(value, dtype), shape, op)
 }
-export const zeros = (shape: ReadonlyArray<number>, options: DTypeOption = {}) => full(shape, 0, options)
-export const ones = (shape: ReadonlyArray<number>, options: DTypeOption = {}) => full(shape, 1, options)
-export const zerosLike = (t: Tensor, options: DTypeOption = {}) => full(t.shape, 0, { dtype: options.dtype ?? t.dtype })
-export const onesLike = (t: Tensor, options: DTypeOption = {}) => full(t.shape, 1, { dtype: options.dtype ?? t.dtype })
+export const full = (shape: ReadonlyArray<number>, value: number, options: DTypeOption = {}): Tensor => fill("full", shape, value, options)
+export const zeros = (shape: ReadonlyArray<number>, options: DTypeOption = {}) => fill("zeros", shape, 0, options)
+export const ones = (shape: ReadonlyArray<number>, options: DTypeOption = {}) => fill("ones", shape, 1, options)
+export const zerosLike = (t: Tensor, options: DTypeOption = {}) => fill("zerosLike", t.shape, 0, { dtype: options.dtype ?? t.dtype })
+export const onesLike = (t: Tensor, options: DTypeOption = {}) => fill("onesLike", t.shape, 1, { dtype: options.dtype ?? t.dtype })
 
 const filled = (dtype: DType, n: number, f: (i: number) => number): HostArray => {
   const host = allocHost(dtype, n)
@@ -130,6 +133,7 @@ const filled = (dtype: DType, n: number, f: (i: number) => number): HostArray =>
 export const arange = (start: number, stop?: number, step = 1, options: DTypeOption = {}): Tensor => {
   const [a, b] = stop === undefined ? [0, start] : [start, stop]
   const dtype = options.dtype ?? ([a, b, step].every(Number.isInteger) ? "int32" : "float32")
+  if (!isDType(dtype)) return errorTensor(new DTypeError({ message: `arange: unknown dtype ${String(dtype)}` }), "float32")
   if (step === 0 || !Number.isFinite(step)) return fail(`arange: step must be a non-zero finite number, got ${step}`, dtype)
   const n = Math.max(0, Math.ceil((b - a) / step))
   return constTensor(filled(dtype, n, (i) => a + i * step), [n], dtype)
@@ -138,6 +142,7 @@ export const arange = (start: number, stop?: number, step = 1, options: DTypeOpt
 /** `num` evenly spaced values from start to stop (both included). */
 export const linspace = (start: number, stop: number, num = 50, options: DTypeOption = {}): Tensor => {
   const dtype = options.dtype ?? "float32"
+  if (!isDType(dtype)) return errorTensor(new DTypeError({ message: `linspace: unknown dtype ${String(dtype)}` }), "float32")
   if (!Number.isInteger(num) || num < 0) return fail(`linspace: num must be a non-negative integer, got ${num}`, dtype)
   const step = num > 1 ? (stop - start) / (num - 1) : 0
   return constTensor(filled(dtype, num, (i) => (i === num - 1 && num > 1 ? stop : start + i * step)), [num], dtype)
