@@ -134,6 +134,7 @@ export const arange = (start: number, stop?: number, step = 1, options: DTypeOpt
   const [a, b] = stop === undefined ? [0, start] : [start, stop]
   const dtype = options.dtype ?? ([a, b, step].every(Number.isInteger) ? "int32" : "float32")
   if (!isDType(dtype)) return errorTensor(new DTypeError({ message: `arange: unknown dtype ${String(dtype)}` }), "float32")
+  if (!Number.isFinite(a) || !Number.isFinite(b)) return fail(`arange: start and stop must be finite numbers, got ${a} and ${b}`, dtype)
   if (step === 0 || !Number.isFinite(step)) return fail(`arange: step must be a non-zero finite number, got ${step}`, dtype)
   const n = Math.max(0, Math.ceil((b - a) / step))
   return constTensor(filled(dtype, n, (i) => a + i * step), [n], dtype)
