@@ -11,6 +11,7 @@ export * as DType from "./DType.js"
 export * as CpuBackend from "./CpuBackend.js"
 export * as Errors from "./Errors.js"
 export * as Random from "./Random.js"
+export * as Codec from "./Codec.js"
 export { Backend, type BackendShape, type Kernel, type KernelArg, prims, type Prim, type PrimParams } from "./Backend.js"
 export {
   ArgnumsError,
