@@ -39,7 +39,7 @@ export const asTensor = (x: TensorLike, dtype: DType): Tensor => (typeof x === "
 export const broadcastTo = (x: Tensor, shape: Shape, op = "broadcastTo"): Tensor => {
   if (shapeEq(x.shape, shape) || x.op === "error") return x
   const out = broadcastShapes(x.shape, shape)
-  if (out === undefined || !shapeEq(out, shape))
+  if (out === undefined || !shapeEq(out, shape) || shape.some((d) => !Number.isInteger(d) || d < 0))
     return errorTensor(new ShapeError({ message: `${op}: cannot broadcast ${fmt(x.shape)} to ${fmt(shape)}` }), x.dtype)
   const r = shape.length - x.shape.length
   return bind("broadcast", [x], { shape, dims: range(x.shape.length).map((i) => i + r) })
