@@ -117,8 +117,8 @@ const fill = (op: string, shape: ReadonlyArray<number>, value: number, options: 
 export const full = (shape: ReadonlyArray<number>, value: number, options: DTypeOption = {}): Tensor => fill("full", shape, value, options)
 export const zeros = (shape: ReadonlyArray<number>, options: DTypeOption = {}) => fill("zeros", shape, 0, options)
 export const ones = (shape: ReadonlyArray<number>, options: DTypeOption = {}) => fill("ones", shape, 1, options)
-export const zerosLike = (t: Tensor, options: DTypeOption = {}) => fill("zerosLike", t.shape, 0, { dtype: options.dtype ?? t.dtype })
-export const onesLike = (t: Tensor, options: DTypeOption = {}) => fill("onesLike", t.shape, 1, { dtype: options.dtype ?? t.dtype })
+export const zerosLike = (t: Tensor, options: DTypeOption = {}) => (t.op === "error" ? t : fill("zerosLike", t.shape, 0, { dtype: options.dtype ?? t.dtype }))
+export const onesLike = (t: Tensor, options: DTypeOption = {}) => (t.op === "error" ? t : fill("onesLike", t.shape, 1, { dtype: options.dtype ?? t.dtype }))
 
 const filled = (dtype: DType, n: number, f: (i: number) => number): HostArray => {
   const host = allocHost(dtype, n)
