@@ -259,7 +259,10 @@ export const saveVariables = (vars: Readonly<Record<string, Variable.Variable<an
     return { format: "diffect-checkpoint", version: 1, variables } satisfies Checkpoint
   })
 
-/** Options of `restoreVariables`. */
+/**
+ * Options of `restoreVariables`.
+ * @example `yield* Codec.restoreVariables({ encoder }, fullModelCheckpoint, { strict: false })`
+ */
 export interface RestoreOptions {
   /** Fail when the checkpoint has variables that are not restored (default true). */
   readonly strict?: boolean | undefined

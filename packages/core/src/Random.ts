@@ -152,7 +152,10 @@ export const foldIn = (k: Key, data: number): Effect.Effect<Key, RandomError> =>
 
 // ------------------------------------------------------------------ samplers
 
-/** A shape argument: non-negative integer axis sizes. */
+/**
+ * A shape argument: non-negative integer axis sizes.
+ * @example `const shape: Random.Shape = [128, 784]`
+ */
 export type Shape = ReadonlyArray<number>
 
 const badShape = (op: string, shape: Shape): ShapeError | undefined =>
@@ -176,7 +179,10 @@ export const bits = (k: Key, shape: Shape = []): Effect.Effect<Tensor, RandomErr
   return draw(k, "bits", (s0, s1) => makeTensor(new Int32Array(TF.words(s0, s1, sizeOf(shape)).buffer, 0, sizeOf(shape)), { shape, dtype: "int32" }))
 }
 
-/** Options of `uniform`. */
+/**
+ * Options of `uniform`.
+ * @example `const o: Random.UniformOptions = { minval: -1, maxval: 1, dtype: "float64" }`
+ */
 export interface UniformOptions {
   /** Inclusive lower bound (default 0). */
   readonly minval?: number | undefined
@@ -248,7 +254,10 @@ export const uniform = (k: Key, shape: Shape = [], options: UniformOptions = {})
   })
 }
 
-/** Options of `normal`. */
+/**
+ * Options of `normal`.
+ * @example `const o: Random.NormalOptions = { mean: 0, stddev: 0.02 }`
+ */
 export interface NormalOptions {
   /** The mean (default 0; for complex64, added to the real part). */
   readonly mean?: number | undefined
