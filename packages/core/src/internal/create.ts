@@ -84,6 +84,7 @@ export const make = (data: NestedArray | TypedArrayLike | ComplexParts, options:
   }
   const inferred = inferShape(data as NestedArray)
   if (typeof inferred === "string") return fail(`make: ${inferred}`, dtype)
+  if (options.shape?.some((d) => !Number.isInteger(d) || d < 0)) return fail(`make: invalid shape ${fmt(options.shape)}`, dtype)
   const flat: number[] = []
   flatten(data as NestedArray, flat)
   if (dtype === "complex64") {
