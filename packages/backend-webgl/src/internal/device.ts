@@ -1,0 +1,253 @@
+/**
+ * The WebGL2 device: textures (pooled, reference counted), programs
+ * (compiled once, cached by key), one framebuffer, and the draw call that
+ * runs a kernel. Every entry point checks for context loss first and throws
+ * `BackendError`, which the evaluator turns into a typed failure.
+ */
+import { BackendError } from "@diffect/core"
+import { prelude, vertexShader } from "./glsl.js"
+import { type Layout, layoutOf } from "./layout.js"
+
+/** A texture with the number of handles that share it. */
+interface Texture {
+  readonly tex: WebGLTexture
+  readonly width: number
+  readonly height: number
+  refs: number
+}
+
+/**
+ * A buffer handle as the evaluator sees it. Each kernel returns a new
+ * handle; several handles may share one texture (reshape), which is
+ * released when the last of them is disposed. Disposing twice is harmless.
+ */
+export class Handle {
+  disposed = false
+  constructor(
+    readonly layout: Layout,
+    /** Absent for empty tensors. */
+    readonly texture: Texture | undefined
+  ) {}
+}
+
+interface Program {
+  readonly program: WebGLProgram
+  readonly samplers: ReadonlyArray<WebGLUniformLocation | null>
+}
+
+const POOL_BYTES = 256 * 1024 * 1024
+const POOL_PER_SIZE = 32
+
+export class Device {
+  lost = false
+  closed = false
+  private readonly programs = new Map<string, Program>()
+  private readonly pool = new Map<string, Texture[]>()
+  private pooledBytes = 0
+  private readonly live = new Set<Texture>()
+  private readonly fbo: WebGLFramebuffer
+  private readonly vao: WebGLVertexArrayObject
+  private readonly vs: WebGLShader
+  private readonly dummy: WebGLTexture
+  readonly maxSize: number
+
+  constructor(
+    readonly gl: WebGL2RenderingContext,
+    readonly maxWidth: number
+  ) {
+    this.maxSize = gl.getParameter(gl.MAX_TEXTURE_SIZE) as number
+    this.fbo = gl.createFramebuffer()!
+    this.vao = gl.createVertexArray()!
+    this.vs = this.compile(gl.VERTEX_SHADER, vertexShader)
+    this.dummy = this.createTexture(1, 1)
+    gl.disable(gl.DEPTH_TEST)
+    gl.disable(gl.BLEND)
+    gl.disable(gl.SCISSOR_TEST)
+  }
+
+  /** Throws `BackendError` when the context is lost or the backend released. */
+  check(what: string): void {
+    if (this.closed) throw new BackendError({ message: `webgl backend: ${what} after the backend's scope was closed` })
+    if (this.lost || this.gl.isContextLost()) {
+      this.lost = true
+      throw new BackendError({ message: `webgl backend: the WebGL context was lost (during ${what})` })
+    }
+  }
+
+  layout(n: number): Layout {
+    const l = layoutOf(n, this.maxWidth, this.maxSize)
+    if (l === undefined) throw new BackendError({ message: `webgl backend: a tensor of ${n} elements does not fit in a ${this.maxSize}x${this.maxSize} texture` })
+    return l
+  }
+
+  /** Textures in use by live handles. */
+  liveCount(): number {
+    return this.live.size
+  }
+
+  private createTexture(width: number, height: number): WebGLTexture {
+    const gl = this.gl
+    const tex = gl.createTexture()
+    if (tex === null) throw new BackendError({ message: `webgl backend: could not create a ${width}x${height} texture` })
+    gl.bindTexture(gl.TEXTURE_2D, tex)
+    gl.texStorage2D(gl.TEXTURE_2D, 1, gl.RGBA32F, width, height)
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.NEAREST)
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.NEAREST)
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE)
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE)
+    return tex
+  }
+
+  /** A new handle owning a texture for `n` elements (from the pool when possible). */
+  alloc(n: number): Handle {
+    const layout = this.layout(n)
+    if (n === 0) return new Handle(layout, undefined)
+    const key = `${layout.width}x${layout.height}`
+    const pooled = this.pool.get(key)?.pop()
+    let texture: Texture
+    if (pooled !== undefined) {
+      this.pooledBytes -= layout.width * layout.height * 16
+      texture = pooled
+      texture.refs = 1
+    } else texture = { tex: this.createTexture(layout.width, layout.height), width: layout.width, height: layout.height, refs: 1 }
+    this.live.add(texture)
+    return new Handle(layout, texture)
+  }
+
+  /** A new handle on the same texture (a reshape: same elements, same layout). */
+  share(h: Handle): Handle {
+    if (h.texture !== undefined) h.texture.refs++
+    return new Handle(h.layout, h.texture)
+  }
+
+  dispose(h: Handle): void {
+    if (h.disposed) return
+    h.disposed = true
+    const t = h.texture
+    if (t === undefined || this.closed) return
+    if (--t.refs > 0) return
+    this.live.delete(t)
+    if (this.lost) return
+    const key = `${t.width}x${t.height}`
+    const bytes = t.width * t.height * 16
+    const list = this.pool.get(key) ?? []
+    if (list.length < POOL_PER_SIZE && this.pooledBytes + bytes <= POOL_BYTES) {
+      list.push(t)
+      this.pool.set(key, list)
+      this.pooledBytes += bytes
+    } else this.gl.deleteTexture(t.tex)
+  }
+
+  upload(values: ArrayLike<number>): Handle {
+    const h = this.alloc(values.length)
+    const t = h.texture
+    if (t === undefined) return h
+    const gl = this.gl
+    const { width, height } = h.layout
+    const rows = Math.ceil(h.layout.texels / width)
+    let data: Float32Array
+    if (values instanceof Float32Array && values.length === rows * width * 4) data = values
+    else {
+      data = new Float32Array(rows * width * 4)
+      data.set(values)
+    }
+    gl.bindTexture(gl.TEXTURE_2D, t.tex)
+    gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, width, Math.min(rows, height), gl.RGBA, gl.FLOAT, data)
+    return h
+  }
+
+  /** The first `n` elements of a handle's texture. */
+  download(h: Handle): Float32Array {
+    const { n, width, texels } = h.layout
+    const t = h.texture
+    if (t === undefined || n === 0) return new Float32Array(0)
+    if (h.disposed) throw new Error("internal: download of a disposed webgl buffer")
+    const gl = this.gl
+    const rows = Math.ceil(texels / width)
+    const out = new Float32Array(rows * width * 4)
+    gl.bindFramebuffer(gl.FRAMEBUFFER, this.fbo)
+    gl.framebufferTexture2D(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0, gl.TEXTURE_2D, t.tex, 0)
+    gl.readPixels(0, 0, width, rows, gl.RGBA, gl.FLOAT, out)
+    return out.length === n ? out : out.subarray(0, n)
+  }
+
+  private compile(type: number, source: string): WebGLShader {
+    const gl = this.gl
+    const sh = gl.createShader(type)!
+    gl.shaderSource(sh, source)
+    gl.compileShader(sh)
+    if (!gl.getShaderParameter(sh, gl.COMPILE_STATUS) && !gl.isContextLost()) {
+      const log = gl.getShaderInfoLog(sh)
+      gl.deleteShader(sh)
+      throw new BackendError({ message: `webgl backend: shader compilation failed: ${log}\n${source}` })
+    }
+    return sh
+  }
+
+  private program(key: string, inputs: ReadonlyArray<Layout>, out: Layout, body: () => string): Program {
+    const fullKey = `${key}|${inputs.map((l) => l.width).join(",")}|${out.width}`
+    const cached = this.programs.get(fullKey)
+    if (cached) return cached
+    const gl = this.gl
+    const fs = this.compile(gl.FRAGMENT_SHADER, prelude(inputs, out) + body())
+    const program = gl.createProgram()!
+    gl.attachShader(program, this.vs)
+    gl.attachShader(program, fs)
+    gl.linkProgram(program)
+    gl.deleteShader(fs)
+    if (!gl.getProgramParameter(program, gl.LINK_STATUS) && !gl.isContextLost())
+      throw new BackendError({ message: `webgl backend: program link failed: ${gl.getProgramInfoLog(program)}` })
+    const samplers = inputs.map((_, k) => gl.getUniformLocation(program, `A${k}`))
+    const p = { program, samplers }
+    this.programs.set(fullKey, p)
+    return p
+  }
+
+  /**
+   * Runs the fragment shader `body` (cached under `key`) over a new output of
+   * `n` elements, with `inputs` bound as `A0..Ak`.
+   */
+  run(key: string, inputs: ReadonlyArray<Handle>, n: number, body: () => string): Handle {
+    const out = this.alloc(n)
+    if (n === 0) return out
+    const gl = this.gl
+    try {
+      const { program, samplers } = this.program(key, inputs.map((h) => h.layout), out.layout, body)
+      gl.useProgram(program)
+      inputs.forEach((h, k) => {
+        gl.activeTexture(gl.TEXTURE0 + k)
+        gl.bindTexture(gl.TEXTURE_2D, h.texture?.tex ?? this.dummy)
+        gl.uniform1i(samplers[k] ?? null, k)
+      })
+      gl.bindFramebuffer(gl.FRAMEBUFFER, this.fbo)
+      gl.framebufferTexture2D(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0, gl.TEXTURE_2D, out.texture!.tex, 0)
+      const rows = Math.ceil(out.layout.texels / out.layout.width)
+      gl.viewport(0, 0, out.layout.width, rows)
+      gl.bindVertexArray(this.vao)
+      gl.drawArrays(gl.TRIANGLES, 0, 3)
+      gl.activeTexture(gl.TEXTURE0)
+      return out
+    } catch (e) {
+      this.dispose(out)
+      throw e
+    }
+  }
+
+  /** Deletes every GL object (the layer's release). */
+  destroy(): void {
+    if (this.closed) return
+    this.closed = true
+    if (this.lost || this.gl.isContextLost()) return
+    const gl = this.gl
+    for (const list of this.pool.values()) for (const t of list) gl.deleteTexture(t.tex)
+    this.pool.clear()
+    for (const t of this.live) gl.deleteTexture(t.tex)
+    this.live.clear()
+    for (const p of this.programs.values()) gl.deleteProgram(p.program)
+    this.programs.clear()
+    gl.deleteShader(this.vs)
+    gl.deleteTexture(this.dummy)
+    gl.deleteFramebuffer(this.fbo)
+    gl.deleteVertexArray(this.vao)
+  }
+}

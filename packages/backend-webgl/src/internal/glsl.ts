@@ -1,0 +1,108 @@
+/**
+ * GLSL ES 3.00 building blocks shared by every kernel: the full-screen
+ * vertex shader, the fragment prelude (input samplers with fetch helpers in
+ * the flat layout of `layout.ts`), and float helpers (infinities, NaN, and
+ * accurate expm1 / log1p / tanh / pow, which GPUs do not all provide well).
+ */
+import type { Layout } from "./layout.js"
+
+/** One triangle covering the viewport; no vertex buffers (gl_VertexID). */
+export const vertexShader = `#version 300 es
+void main() {
+  vec2 p = vec2(float((gl_VertexID << 1) & 2), float(gl_VertexID & 2));
+  gl_Position = vec4(p * 2.0 - 1.0, 0.0, 1.0);
+}`
+
+const log2 = (w: number): number => Math.round(Math.log2(w))
+
+/**
+ * The fragment prelude: `A0..Ak` samplers, `texelK(t)` returning texel `t`
+ * of input K and `elemK(i)` returning its element `i`; `outTexel()` is the
+ * index of the texel this fragment writes. The prelude depends only on the
+ * row widths, so a program's cache key is its body's key plus those widths.
+ */
+export const prelude = (inputs: ReadonlyArray<Layout>, out: Layout): string => {
+  const lines = [
+    "#version 300 es",
+    "precision highp float;",
+    "precision highp int;",
+    "precision highp sampler2D;",
+    "out vec4 outColor;"
+  ]
+  inputs.forEach((l, k) => {
+    const lw = log2(l.width)
+    lines.push(
+      `uniform sampler2D A${k};`,
+      `vec4 texel${k}(int t) { return texelFetch(A${k}, ivec2(t & ${l.width - 1}, t >> ${lw}), 0); }`,
+      `float elem${k}(int i) { return texel${k}(i >> 2)[i & 3]; }`
+    )
+  })
+  lines.push(`int outTexel() { return (int(gl_FragCoord.y) << ${log2(out.width)}) + int(gl_FragCoord.x); }`)
+  return lines.join("\n") + "\n"
+}
+
+/** Infinity and NaN built from bits (literals like 1.0/0.0 may be folded away). */
+export const specials = `
+const float INF = uintBitsToFloat(0x7f800000u);
+const float NAN = uintBitsToFloat(0x7fc00000u);
+`
+
+/** Vectorised transcendental helpers with the CPU backend's edge cases. */
+export const mathLib = `${specials}
+vec4 logv(vec4 x) {
+  vec4 r = log(max(x, vec4(1e-45)));
+  r = mix(r, vec4(-INF), equal(x, vec4(0.0)));
+  r = mix(r, vec4(INF), equal(x, vec4(INF)));
+  return mix(r, vec4(NAN), lessThan(x, vec4(0.0)));
+}
+// x mod 2π with a two-part 2π (Cody-Waite), so sin / cos stay accurate for larger arguments
+vec4 reduce2pi(vec4 x) {
+  vec4 k = floor(x * 0.15915494309189535 + 0.5);
+  return (x - k * 6.28125) - k * 0.0019353071795864769;
+}
+vec4 sqrtv(vec4 x) {
+  return mix(sqrt(max(x, vec4(0.0))), vec4(NAN), lessThan(x, vec4(0.0)));
+}
+vec4 expm1v(vec4 x) {
+  vec4 s = x * (1.0 + x * (1.0 / 2.0 + x * (1.0 / 6.0 + x * (1.0 / 24.0 + x * (1.0 / 120.0
+    + x * (1.0 / 720.0 + x * (1.0 / 5040.0 + x * (1.0 / 40320.0 + x * (1.0 / 362880.0)))))))));
+  return mix(exp(x) - 1.0, s, lessThan(abs(x), vec4(0.5)));
+}
+vec4 log1pv(vec4 x) {
+  vec4 s = x / (2.0 + x);
+  vec4 s2 = s * s;
+  vec4 series = 2.0 * s * (1.0 + s2 * (1.0 / 3.0 + s2 * (1.0 / 5.0 + s2 * (1.0 / 7.0 + s2 * (1.0 / 9.0
+    + s2 * (1.0 / 11.0 + s2 * (1.0 / 13.0 + s2 * (1.0 / 15.0))))))));
+  return mix(logv(1.0 + x), series, lessThan(abs(x), vec4(0.5)));
+}
+vec4 tanhv(vec4 x) {
+  vec4 e = expm1v(-2.0 * abs(x));
+  vec4 r = -e / (e + 2.0);
+  return mix(sign(x) * r, x, isnan(x));
+}
+float powf(float x, float y) {
+  if (y == 0.0) return 1.0;
+  if (isnan(x) || isnan(y)) return NAN;
+  bool integral = floor(y) == y;
+  if (integral && abs(y) <= 64.0) {
+    // exact for integers: binary exponentiation
+    float b = y < 0.0 ? 1.0 / x : x;
+    int e = int(abs(y));
+    float r = 1.0;
+    for (int k = 0; k < 7; k++) {
+      if ((e & 1) == 1) r *= b;
+      e >>= 1;
+      b *= b;
+    }
+    return r;
+  }
+  if (x == 0.0) return y > 0.0 ? 0.0 : INF;
+  if (x < 0.0) {
+    if (!integral) return NAN;
+    float m = exp2(y * log2(-x));
+    return mod(y, 2.0) == 1.0 ? -m : m;
+  }
+  return exp2(y * log2(x));
+}
+vec4 powv(vec4 x, vec4 y) { return vec4(powf(x.x, y.x), powf(x.y, y.y), powf(x.z, y.z), powf(x.w, y.w)); }
+`

@@ -1,0 +1,82 @@
+/**
+ * The kernel table: one entry per primitive (the `{ [P in Prim]: Kernel<P> }`
+ * type makes a missing one a compile error). Every kernel returns a new
+ * handle, never one of its arguments: reshape-like primitives share the
+ * texture through a new, reference-counted handle.
+ */
+import { BackendError, type BackendShape, type Kernel, type KernelArg, type Prim } from "@diffect/core"
+import type { Device, Handle } from "../device.js"
+import { binary, cast, unary, where, zeros } from "./elementwise.js"
+import { broadcast, concat, pad, slice, transpose } from "./gather.js"
+import { matmul } from "./matmul.js"
+import { reduce } from "./reduce.js"
+
+const h = (x: KernelArg | undefined): Handle => x!.handle as Handle
+
+const complexUnsupported = (what: string): never => {
+  throw new BackendError({ message: `webgl backend: ${what} needs complex64, which is not supported` })
+}
+
+export const makeKernels = (device: Device): BackendShape["kernels"] => {
+  const guard =
+    <P extends Prim>(name: P, k: Kernel<P>): Kernel<P> =>
+    (args, params, out) => {
+      device.check(name)
+      return k(args, params, out)
+    }
+  const un = (op: "neg" | "exp" | "log" | "sin" | "cos" | "tanh" | "sqrt" | "abs" | "sign" | "log1p" | "expm1"): Kernel<any> =>
+    guard(op, ([a], _p, out) => unary(device, op, h(a), out.dtype))
+  const bin = (op: "add" | "sub" | "mul" | "div" | "pow" | "max" | "min" | "greater" | "less" | "equal"): Kernel<any> =>
+    guard(op, ([a, b], _p, out) => binary(device, op, h(a), h(b), out.dtype))
+  const share = (name: Prim): Kernel<any> => guard(name, ([a]) => device.share(h(a)))
+  return {
+    neg: un("neg"),
+    exp: un("exp"),
+    log: un("log"),
+    sin: un("sin"),
+    cos: un("cos"),
+    tanh: un("tanh"),
+    sqrt: un("sqrt"),
+    abs: un("abs"),
+    sign: un("sign"),
+    log1p: un("log1p"),
+    expm1: un("expm1"),
+    add: bin("add"),
+    sub: bin("sub"),
+    mul: bin("mul"),
+    div: bin("div"),
+    pow: bin("pow"),
+    max: bin("max"),
+    min: bin("min"),
+    greater: bin("greater"),
+    less: bin("less"),
+    equal: bin("equal"),
+    where: guard("where", ([c, x, y], _p, out) => where(device, h(c), h(x), h(y), out.dtype)),
+    sum: guard("sum", ([a], { axes }) => reduce(device, "sum", h(a), a!.shape, axes)),
+    reduceMax: guard("reduceMax", ([a], { axes }) => reduce(device, "max", h(a), a!.shape, axes)),
+    reshape: share("reshape"),
+    broadcast: guard("broadcast", ([a], { shape, dims }) => broadcast(device, h(a), a!.shape, shape, dims)),
+    transpose: guard("transpose", ([a], { perm }) => transpose(device, h(a), a!.shape, perm)),
+    slice: guard("slice", ([a], { starts, stops }) => slice(device, h(a), a!.shape, starts, stops)),
+    pad: guard("pad", ([a], { before, after }) => pad(device, h(a), a!.shape, before, after)),
+    concat: guard("concat", (args, { axis }, out) =>
+      concat(device, args.map((x) => ({ handle: h(x), shape: x.shape })), axis, out.shape)
+    ),
+    matmul: guard("matmul", ([a, b]) => {
+      const r = a!.shape.length
+      const m = a!.shape[r - 2]!, k = a!.shape[r - 1]!, n = b!.shape[r - 1]!
+      const batch = a!.shape.slice(0, r - 2).reduce((x, y) => x * y, 1)
+      return matmul(device, h(a), h(b), batch, m, k, n)
+    }),
+    // bool and int32 are stored as exact floats: widening keeps the texture
+    cast: guard("cast", ([a], { dtype }) =>
+      a!.dtype === dtype || dtype === "float32" || (dtype === "int32" && a!.dtype === "bool") ? device.share(h(a)) : cast(device, h(a), dtype)
+    ),
+    stopGradient: share("stopGradient"),
+    // real dtypes only (complex64 is refused before a kernel runs)
+    real: guard("real", ([a]) => (a!.dtype === "complex64" ? complexUnsupported("real") : device.share(h(a)))),
+    imag: guard("imag", ([a]) => (a!.dtype === "complex64" ? complexUnsupported("imag") : zeros(device, h(a).layout.n))),
+    complex: guard("complex", () => complexUnsupported("complex")),
+    conj: guard("conj", ([a]) => (a!.dtype === "complex64" ? complexUnsupported("conj") : device.share(h(a))))
+  }
+}

@@ -1,0 +1,4 @@
+import { CpuBackend } from "@diffect/core"
+import { conformanceSuite } from "./suite.js"
+
+conformanceSuite("cpu", CpuBackend.layer)

@@ -1,0 +1,108 @@
+/**
+ * The backend conformance suite: one set of cases run against any backend
+ * Layer, each compared with the CPU backend (the reference) within float32
+ * tolerance, and with known values where a case has them. Node runs it on
+ * `CpuBackend.layer` (test/conformance/cpu.test.ts); headless Chromium runs it
+ * on `WebGLBackend.layer()` (test/browser/webgl.test.ts).
+ */
+import { Backend, CpuBackend, type Prim, prims, Tensor } from "@diffect/core"
+import { Cause, Effect, Exit, type Layer, ManagedRuntime } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { binaryCases, broadcastingCases, type Case, dtypeCases, edgeCases, type Output, reduceCases, unaryCases } from "./cases.js"
+import { mismatch, type Value } from "./data.js"
+import { castCases, matmulCases, movementCases } from "./structureCases.js"
+import { transformCases } from "./transformCases.js"
+
+export const primitiveCases: ReadonlyArray<Case> = [
+  ...unaryCases,
+  ...edgeCases,
+  ...binaryCases,
+  ...broadcastingCases,
+  ...reduceCases,
+  ...movementCases,
+  ...matmulCases,
+  ...castCases,
+  ...dtypeCases
+]
+
+const flatten = (o: Output, acc: Tensor.Tensor[] = []): Tensor.Tensor[] => {
+  if (Tensor.isTensor(o)) acc.push(o)
+  else if (Array.isArray(o)) for (const x of o) flatten(x, acc)
+  else for (const k of Object.keys(o).sort()) flatten((o as Record<string, Output>)[k]!, acc)
+  return acc
+}
+
+/** Runs a case and reads every output tensor back. */
+export const readCase = (c: Case) =>
+  Effect.gen(function* () {
+    const r = c.run()
+    const out: Output = Effect.isEffect(r) ? yield* (r as Effect.Effect<Output, unknown>) : (r as Output)
+    const values: Value[] = []
+    for (const t of flatten(out)) {
+      const data = yield* Tensor.data(t)
+      values.push({ shape: [...t.shape], dtype: t.dtype, data: Array.from(data as ArrayLike<number>) })
+    }
+    return values
+  })
+
+const compare = (got: ReadonlyArray<Value>, want: ReadonlyArray<Value>, c: Case, what: string): void => {
+  expect(got.length, `${what}: number of outputs`).toBe(want.length)
+  got.forEach((g, i) => {
+    const m = mismatch(g, want[i]!, c.tol)
+    if (m !== undefined) expect.fail(`${c.name}: output ${i} vs ${what}: ${m}`)
+  })
+}
+
+export interface SuiteOptions {
+  /** Cases in addition to the primitive cases (e.g. the transform cases). */
+  readonly extraCases?: ReadonlyArray<Case>
+}
+
+/**
+ * Registers the conformance suite for `layer`: every case is evaluated on
+ * it and compared with the CPU backend.
+ */
+export const conformanceSuite = (name: string, layer: Layer.Layer<never, unknown>, options: SuiteOptions = {}): void => {
+  const cases = [...primitiveCases, ...transformCases, ...(options.extraCases ?? [])]
+  describe(`backend conformance: ${name}`, () => {
+    let runtime: ManagedRuntime.ManagedRuntime<never, unknown>
+    beforeAll(async () => {
+      runtime = ManagedRuntime.make(layer)
+      await runtime.runPromise(Effect.void)
+    })
+    afterAll(async () => {
+      await runtime?.dispose()
+    })
+
+    it("covers every primitive", () => {
+      const covered = new Set<Prim>(cases.flatMap((c) => c.prims))
+      expect(prims.filter((p) => !covered.has(p))).toEqual([])
+    })
+
+    for (const c of cases) {
+      it(c.name, async () => {
+        const supports = await runtime.runPromise(Effect.map(Effect.service(Backend), (b) => b.supports))
+        const unsupported = (c.needs ?? []).filter((d) => !supports(d))
+        const exit = await runtime.runPromiseExit(readCase(c))
+        if (unsupported.length > 0) {
+          // the backend must refuse with a typed BackendError naming the dtype
+          expect(Exit.isFailure(exit), "expected a failure").toBe(true)
+          if (Exit.isFailure(exit)) {
+            const e = Cause.squash(exit.cause) as { _tag?: string; message?: string }
+            expect(e._tag).toBe("BackendError")
+            expect(e.message).toContain(unsupported[0])
+          }
+          return
+        }
+        if (Exit.isFailure(exit)) expect.fail(`${c.name} failed: ${Cause.pretty(exit.cause)}`)
+        const got = (exit as Exit.Success<Value[]>).value
+        if (c.expected !== undefined) {
+          const known = c.expected.map((data, i): Value => ({ shape: got[i]?.shape ?? [], dtype: got[i]?.dtype ?? "", data }))
+          compare(got, known, c, "known values")
+        }
+        const want = await Effect.runPromise(readCase(c).pipe(Effect.provide(CpuBackend.layer)))
+        compare(got, want, c, "the CPU backend")
+      })
+    }
+  })
+}
