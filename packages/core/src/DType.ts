@@ -84,7 +84,7 @@ export const allocHost = (dtype: DType, size: number): HostArray => {
 /** Copies plain numbers into host storage of a dtype (complex: interleaved input). */
 export const hostFrom = (dtype: DType, values: ArrayLike<number>): HostArray => {
   const out = allocHost(dtype, dtype === "complex64" ? values.length / 2 : values.length)
-  if (dtype === "bool") for (let i = 0; i < values.length; i++) out[i] = values[i] ? 1 : 0
+  if (dtype === "bool") for (let i = 0; i < values.length; i++) out[i] = values[i] !== 0 ? 1 : 0
   else if (dtype === "int32") for (let i = 0; i < values.length; i++) out[i] = Math.trunc(values[i]!)
   else out.set(values as ArrayLike<number>)
   return out

@@ -17,7 +17,7 @@ export type TensorLike = Tensor | number
 /** A scalar const of a dtype. */
 export const scalar = (x: number, dtype: DType = defaultNumberDType): Tensor => {
   const host = allocHost(dtype, 1)
-  host[0] = dtype === "bool" ? (x ? 1 : 0) : x
+  host[0] = dtype === "bool" ? (x !== 0 ? 1 : 0) : x
   return constTensor(host, [], dtype)
 }
 
