@@ -1,74 +1,212 @@
 /**
  * Batched matrix product on the CPU: `[batch, m, k] @ [batch, k, n]`.
  *
- * Real dtypes use a register-tiled kernel: four rows of the output are
- * accumulated together while walking one row of `b`, so each loaded `b`
- * element feeds four multiply-adds; `k` is blocked so that the active rows of
- * `b` stay in cache. The inner loops allocate nothing.
+ * Floats (float32, float64) use a blocked, register-tiled GEMM in the style
+ * of GotoBLAS / BLIS, in plain JavaScript:
+ * - `k` is cut into blocks of `KC` and `n` into blocks of `NC`; each block of
+ *   `b` is packed once into panels `NR` columns wide (contiguous along `k`),
+ *   and each `MR`-row strip of `a` into a panel `MR` rows tall, so the inner
+ *   loop reads two arrays sequentially whatever the operands' layouts;
+ * - the micro-kernel keeps an `MR × NR` tile of the output in local
+ *   variables (registers) across the whole `KC` block: each step loads
+ *   `MR + NR` numbers for `MR · NR` multiply-adds;
+ * - packing reads through strides, so a transposed operand costs nothing
+ *   (`transA` / `transB`), and converts to float64 once, so the micro-kernel
+ *   does no conversions; it accumulates in float64;
+ * - the packing buffers are reused across calls: the loops allocate nothing.
+ *
+ * int32 wraps like C (`Math.imul`, `| 0`) with an exact i-p-j loop;
+ * complex64 (interleaved) has its own loop.
  */
 import { allocHost, type DType, type HostArray } from "../../DType.js"
 
-const KB = 256
+/** Micro-tile (rows × columns of the output held in registers). */
+export const MR = 4
+export const NR = 4
+/** Cache blocks: a `KC × NR` panel of `b` stays in L1, a `KC × NC` block in L2. */
+const KC = 256
+const NC = 512
 
-const matmulReal = (a: HostArray, b: HostArray, out: HostArray, aOff: number, bOff: number, oOff: number, m: number, k: number, n: number): void => {
-  for (let k0 = 0; k0 < k; k0 += KB) {
-    const k1 = Math.min(k, k0 + KB)
-    let i = 0
-    for (; i + 3 < m; i += 4) {
-      const r0 = oOff + i * n
-      const r1 = r0 + n
-      const r2 = r1 + n
-      const r3 = r2 + n
-      const a0 = aOff + i * k
-      const a1 = a0 + k
-      const a2 = a1 + k
-      const a3 = a2 + k
-      for (let p = k0; p < k1; p++) {
-        const x0 = a[a0 + p]!
-        const x1 = a[a1 + p]!
-        const x2 = a[a2 + p]!
-        const x3 = a[a3 + p]!
-        const bRow = bOff + p * n
-        for (let j = 0; j < n; j++) {
-          const y = b[bRow + j]!
-          out[r0 + j] = out[r0 + j]! + x0 * y
-          out[r1 + j] = out[r1 + j]! + x1 * y
-          out[r2 + j] = out[r2 + j]! + x2 * y
-          out[r3 + j] = out[r3 + j]! + x3 * y
+/** How an operand is laid out: element (i, j) of matrix t is at `off + t·batchStride + i·rs + j·cs`. */
+export interface Strided {
+  readonly rs: number
+  readonly cs: number
+}
+
+let aPack = new Float64Array(KC * MR)
+let bPack = new Float64Array(KC * NC)
+/** The output tile of an edge (fewer than MR rows or NR columns). */
+const edge = new Float64Array(MR * NR)
+
+/**
+ * Packs `b[k0 : k0 + kc, n0 : n0 + nc]` into `NR`-wide panels: element
+ * (p, j0 + c) at `(j0 / NR) · kc · NR + p · NR + c`, zero-padded on the right.
+ */
+const packB = (b: HostArray, off: number, rs: number, cs: number, k0: number, kc: number, n0: number, nc: number): void => {
+  const bp = bPack
+  let q = 0
+  for (let j0 = 0; j0 < nc; j0 += NR) {
+    const w = Math.min(NR, nc - j0)
+    const col = off + (n0 + j0) * cs
+    if (w === NR) {
+      for (let p = 0, at = col + k0 * rs; p < kc; p++, at += rs, q += NR) {
+        bp[q] = b[at]!
+        bp[q + 1] = b[at + cs]!
+        bp[q + 2] = b[at + 2 * cs]!
+        bp[q + 3] = b[at + 3 * cs]!
+      }
+    } else {
+      for (let p = 0, at = col + k0 * rs; p < kc; p++, at += rs, q += NR)
+        for (let c = 0; c < NR; c++) bp[q + c] = c < w ? b[at + c * cs]! : 0
+    }
+  }
+}
+
+/** Packs rows `i0 .. i0 + h` of `a[:, k0 : k0 + kc]`: element (i0 + r, p) at `p · MR + r`. */
+const packA = (a: HostArray, off: number, rs: number, cs: number, i0: number, h: number, k0: number, kc: number): void => {
+  const ap = aPack
+  const row = off + i0 * rs + k0 * cs
+  if (h === MR) {
+    for (let p = 0, q = 0, at = row; p < kc; p++, q += MR, at += cs) {
+      ap[q] = a[at]!
+      ap[q + 1] = a[at + rs]!
+      ap[q + 2] = a[at + 2 * rs]!
+      ap[q + 3] = a[at + 3 * rs]!
+    }
+  } else {
+    for (let p = 0, q = 0, at = row; p < kc; p++, q += MR, at += cs)
+      for (let r = 0; r < MR; r++) ap[q + r] = r < h ? a[at + r * rs]! : 0
+  }
+}
+
+/**
+ * The micro-kernel: C[i0 .. i0+4, j .. j+4] (=|+=) Ap · Bp over `kc`. `out`
+ * is row-major with row length `ldc`; `acc` says whether to add to it (every
+ * `k` block but the first); `h × w` is the valid part of the tile.
+ */
+type Micro = (ap: Float64Array, bp: Float64Array, bOff: number, kc: number, out: HostArray, o: number, ldc: number, acc: boolean, h: number, w: number, edge: Float64Array) => void
+
+const microSource = `
+  let c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0
+  let c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0
+  for (let p = 0, ai = 0, bi = bOff; p < kc; p++, ai += 4, bi += 4) {
+    const b0 = bp[bi], b1 = bp[bi + 1], b2 = bp[bi + 2], b3 = bp[bi + 3]
+    const a0 = ap[ai], a1 = ap[ai + 1], a2 = ap[ai + 2], a3 = ap[ai + 3]
+    c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3
+    c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3
+    c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3
+    c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3
+  }
+  if (h === 4 && w === 4) {
+    const o1 = o + ldc, o2 = o1 + ldc, o3 = o2 + ldc
+    if (acc) {
+      out[o] += c00; out[o + 1] += c01; out[o + 2] += c02; out[o + 3] += c03
+      out[o1] += c10; out[o1 + 1] += c11; out[o1 + 2] += c12; out[o1 + 3] += c13
+      out[o2] += c20; out[o2 + 1] += c21; out[o2 + 2] += c22; out[o2 + 3] += c23
+      out[o3] += c30; out[o3 + 1] += c31; out[o3 + 2] += c32; out[o3 + 3] += c33
+    } else {
+      out[o] = c00; out[o + 1] = c01; out[o + 2] = c02; out[o + 3] = c03
+      out[o1] = c10; out[o1 + 1] = c11; out[o1 + 2] = c12; out[o1 + 3] = c13
+      out[o2] = c20; out[o2 + 1] = c21; out[o2 + 2] = c22; out[o2 + 3] = c23
+      out[o3] = c30; out[o3 + 1] = c31; out[o3 + 2] = c32; out[o3 + 3] = c33
+    }
+    return
+  }
+  edge[0] = c00; edge[1] = c01; edge[2] = c02; edge[3] = c03
+  edge[4] = c10; edge[5] = c11; edge[6] = c12; edge[7] = c13
+  edge[8] = c20; edge[9] = c21; edge[10] = c22; edge[11] = c23
+  edge[12] = c30; edge[13] = c31; edge[14] = c32; edge[15] = c33
+  for (let r = 0; r < h; r++)
+    for (let c = 0; c < w; c++) {
+      const at = o + r * ldc + c
+      out[at] = (acc ? out[at] : 0) + edge[r * 4 + c]
+    }
+`
+// One compiled copy per output array type, so each stays monomorphic.
+const makeMicro = (): Micro => new Function("ap", "bp", "bOff", "kc", "out", "o", "ldc", "acc", "h", "w", "edge", microSource) as Micro
+const micro32 = makeMicro()
+const micro64 = makeMicro()
+
+/**
+ * out[oOff + i·n + j] = Σ_p a(i, p) · b(p, j) for one matrix of the batch,
+ * with a(i, p) = a[aOff + i·A.rs + p·A.cs] and b(p, j) = b[bOff + p·B.rs + j·B.cs].
+ */
+export const gemmFloat = (
+  a: HostArray, aOff: number, A: Strided,
+  b: HostArray, bOff: number, B: Strided,
+  out: Float32Array | Float64Array, oOff: number,
+  m: number, k: number, n: number
+): void => {
+  const micro = out instanceof Float32Array ? micro32 : micro64
+  if (k === 0) {
+    out.fill(0, oOff, oOff + m * n)
+    return
+  }
+  for (let k0 = 0; k0 < k; k0 += KC) {
+    const kc = Math.min(KC, k - k0)
+    const acc = k0 > 0
+    for (let n0 = 0; n0 < n; n0 += NC) {
+      const nc = Math.min(NC, n - n0)
+      packB(b, bOff, B.rs, B.cs, k0, kc, n0, nc)
+      for (let i0 = 0; i0 < m; i0 += MR) {
+        const h = Math.min(MR, m - i0)
+        packA(a, aOff, A.rs, A.cs, i0, h, k0, kc)
+        for (let j0 = 0; j0 < nc; j0 += NR) {
+          micro(aPack, bPack, j0 * kc, kc, out, oOff + i0 * n + n0 + j0, n, acc, h, Math.min(NR, nc - j0), edge)
         }
       }
     }
-    for (; i < m; i++) {
-      const r0 = oOff + i * n
-      const a0 = aOff + i * k
-      for (let p = k0; p < k1; p++) {
-        const x0 = a[a0 + p]!
-        const bRow = bOff + p * n
-        for (let j = 0; j < n; j++) out[r0 + j] = out[r0 + j]! + x0 * b[bRow + j]!
-      }
+  }
+}
+
+/** int32: exact C-like wrapping arithmetic. */
+const gemmInt = (a: HostArray, aOff: number, A: Strided, b: HostArray, bOff: number, B: Strided, out: HostArray, oOff: number, m: number, k: number, n: number): void => {
+  for (let i = 0; i < m; i++) {
+    const r = oOff + i * n
+    for (let p = 0; p < k; p++) {
+      const x = a[aOff + i * A.rs + p * A.cs]! | 0
+      if (x === 0) continue
+      const bRow = bOff + p * B.rs
+      for (let j = 0; j < n; j++) out[r + j] = (out[r + j]! + Math.imul(x, b[bRow + j * B.cs]! | 0)) | 0
     }
   }
 }
 
-const matmulComplex = (a: HostArray, b: HostArray, out: HostArray, aOff: number, bOff: number, oOff: number, m: number, k: number, n: number): void => {
+/** complex64, interleaved (re, im); strides are in complex elements. */
+const gemmComplex = (a: HostArray, aOff: number, A: Strided, b: HostArray, bOff: number, B: Strided, out: HostArray, oOff: number, m: number, k: number, n: number): void => {
   for (let i = 0; i < m; i++) {
     for (let p = 0; p < k; p++) {
-      const ar = a[2 * (aOff + i * k + p)]!
-      const ai = a[2 * (aOff + i * k + p) + 1]!
+      const ai = 2 * (aOff + i * A.rs + p * A.cs)
+      const ar = a[ai]!
+      const am = a[ai + 1]!
       for (let j = 0; j < n; j++) {
-        const bi = 2 * (bOff + p * n + j)
+        const bi = 2 * (bOff + p * B.rs + j * B.cs)
         const oi = 2 * (oOff + i * n + j)
-        out[oi] = out[oi]! + ar * b[bi]! - ai * b[bi + 1]!
-        out[oi + 1] = out[oi + 1]! + ar * b[bi + 1]! + ai * b[bi]!
+        out[oi] = out[oi]! + ar * b[bi]! - am * b[bi + 1]!
+        out[oi + 1] = out[oi + 1]! + ar * b[bi + 1]! + am * b[bi]!
       }
     }
   }
 }
 
-export const matmulKernel = (a: HostArray, b: HostArray, dtype: DType, batch: number, m: number, k: number, n: number): HostArray => {
+/** Optional layouts of the operands: `transA` reads `a` as `[batch, k, m]`, `transB` reads `b` as `[batch, n, k]`. */
+export interface MatmulLayout {
+  readonly transA?: boolean | undefined
+  readonly transB?: boolean | undefined
+}
+
+/**
+ * The matmul kernel: `batch` products of `m × k` by `k × n`, into a new
+ * row-major `[batch, m, n]` buffer. Inputs are never modified.
+ */
+export const matmulKernel = (a: HostArray, b: HostArray, dtype: DType, batch: number, m: number, k: number, n: number, layout: MatmulLayout = {}): HostArray => {
   const out = allocHost(dtype, batch * m * n)
-  const f = dtype === "complex64" ? matmulComplex : matmulReal
-  for (let t = 0; t < batch; t++) f(a, b, out, t * m * k, t * k * n, t * m * n, m, k, n)
-  if (dtype === "int32") for (let i = 0; i < out.length; i++) out[i] = out[i]! | 0
+  const A: Strided = layout.transA ? { rs: 1, cs: m } : { rs: k, cs: 1 }
+  const B: Strided = layout.transB ? { rs: 1, cs: k } : { rs: n, cs: 1 }
+  const f = dtype === "complex64" ? gemmComplex : dtype === "int32" ? gemmInt : undefined
+  for (let t = 0; t < batch; t++) {
+    if (f) f(a, t * m * k, A, b, t * k * n, B, out, t * m * n, m, k, n)
+    else gemmFloat(a, t * m * k, A, b, t * k * n, B, out as Float32Array | Float64Array, t * m * n, m, k, n)
+  }
   return out
 }

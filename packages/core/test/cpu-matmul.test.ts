@@ -1,0 +1,73 @@
+import { describe, expect, it } from "vitest"
+import { matmulKernel } from "../src/internal/cpu/matmul.js"
+import type { DType, HostArray } from "../src/DType.js"
+import { allocHost } from "../src/DType.js"
+
+/** A deterministic pseudo-random fill. */
+const fill = (dtype: DType, n: number, seed: number): HostArray => {
+  const out = allocHost(dtype, n)
+  let s = seed >>> 0
+  const len = dtype === "complex64" ? 2 * n : n
+  for (let i = 0; i < len; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0
+    out[i] = dtype === "int32" ? (s % 2001) - 1000 : s / 2 ** 32 - 0.5
+  }
+  return out
+}
+
+/** The naive product in float64 (or exact int32 wrapping), reading transposed layouts. */
+const naive = (a: HostArray, b: HostArray, dtype: DType, batch: number, m: number, k: number, n: number, tA: boolean, tB: boolean) => {
+  const w = dtype === "complex64" ? 2 : 1
+  const out = new Float64Array(batch * m * n * w)
+  for (let t = 0; t < batch; t++)
+    for (let i = 0; i < m; i++)
+      for (let j = 0; j < n; j++) {
+        let re = 0, im = 0, acc = 0
+        for (let p = 0; p < k; p++) {
+          const ai = t * m * k + (tA ? p * m + i : i * k + p)
+          const bi = t * k * n + (tB ? j * k + p : p * n + j)
+          if (dtype === "complex64") {
+            re += a[2 * ai]! * b[2 * bi]! - a[2 * ai + 1]! * b[2 * bi + 1]!
+            im += a[2 * ai]! * b[2 * bi + 1]! + a[2 * ai + 1]! * b[2 * bi]!
+          } else if (dtype === "int32") acc = (acc + Math.imul(a[ai]!, b[bi]!)) | 0
+          else acc += a[ai]! * b[bi]!
+        }
+        const o = t * m * n + i * n + j
+        if (dtype === "complex64") {
+          out[2 * o] = re
+          out[2 * o + 1] = im
+        } else out[o] = acc
+      }
+  return out
+}
+
+const shapes: Array<[number, number, number, number]> = [
+  [1, 1, 1, 1], [1, 3, 5, 2], [2, 4, 4, 4], [1, 7, 13, 9], [3, 5, 1, 6], [1, 1, 300, 1],
+  [1, 33, 257, 17], [1, 64, 64, 64], [2, 9, 600, 530], [1, 0, 3, 2], [1, 2, 0, 3]
+]
+
+describe("cpu matmul kernel", () => {
+  for (const dtype of ["float32", "float64", "int32", "complex64"] as const)
+    for (const [batch, m, k, n] of shapes)
+      for (const [tA, tB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+        if (dtype === "complex64" && (tA || tB)) continue
+        if (batch * m * k * n > 2e6 && (dtype !== "float32" || tA || tB)) continue
+        it(`${dtype} [${batch}] ${m}x${k} @ ${k}x${n}${tA ? " Aᵀ" : ""}${tB ? " Bᵀ" : ""}`, () => {
+          const a = fill(dtype, batch * m * k, 1 + m)
+          const b = fill(dtype, batch * k * n, 2 + n)
+          const aCopy = a.slice(), bCopy = b.slice()
+          const got = matmulKernel(a, b, dtype, batch, m, k, n, { transA: tA, transB: tB })
+          expect(got.constructor).toBe(allocHost(dtype, 0).constructor)
+          const want = naive(a, b, dtype, batch, m, k, n, tA, tB)
+          expect(got.length).toBe(want.length)
+          const tol = dtype === "float64" ? 1e-12 : dtype === "int32" ? 0 : 1e-5
+          for (let i = 0; i < want.length; i++) {
+            const scale = dtype === "int32" ? 1 : Math.max(1, Math.sqrt(k))
+            if (!(Math.abs(got[i]! - want[i]!) <= tol * scale)) expect.fail(`element ${i}: got ${got[i]}, want ${want[i]}`)
+          }
+          // inputs are never modified
+          expect(a).toEqual(aCopy)
+          expect(b).toEqual(bCopy)
+        })
+      }
+})
