@@ -94,14 +94,17 @@ export class Tensor implements Pipeable {
     return this.shape.length
   }
 
-  pipe() {
-    // eslint-disable-next-line prefer-rest-params
-    return pipeArguments(this, arguments)
-  }
-
   toString(): string {
     return `Tensor(${this.dtype}[${this.shape.join(", ")}])`
   }
+}
+
+// `pipe` is declared through the interface (not as a class method) so that it
+// keeps Pipeable's typed overloads: `x.pipe(Tensor.mul(2), Tensor.sum())`.
+export interface Tensor extends Pipeable {}
+Tensor.prototype.pipe = function (this: Tensor) {
+  // eslint-disable-next-line prefer-rest-params
+  return pipeArguments(this, arguments)
 }
 
 /** Whether `u` is a Tensor. */
