@@ -123,7 +123,8 @@ export const where = (cond: TensorLike, x: TensorLike, y: TensorLike): Tensor =>
 /** max(x, 0), with derivative 0 at 0 (as JAX's relu). */
 export const relu = (x: TensorLike): Tensor => {
   const t = typeof x === "number" ? scalar(x) : x
-  return where(greater(t, 0), t, 0)
+  // NaN is kept (as JAX's maximum(x, 0)): x == x is false only for NaN
+  return where(greater(t, 0), t, where(equal(t, t), 0, t))
 }
 
 /**
