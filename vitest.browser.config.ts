@@ -14,7 +14,9 @@ export const chromiumArgs = [
   "--disable-sync",
   "--no-first-run",
   "--disable-quic",
-  "--disable-dev-shm-usage"
+  "--disable-dev-shm-usage",
+  // lets leak tests collect garbage (FinalizationRegistry releases) on demand
+  "--js-flags=--expose-gc"
 ]
 
 export default defineConfig({
@@ -31,6 +33,7 @@ export default defineConfig({
     browser: {
       enabled: true,
       headless: true,
+      screenshotFailures: false,
       provider: playwright({
         launchOptions: { executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", args: chromiumArgs }
       }),
