@@ -27,7 +27,7 @@ const checkTangents = (name: string, primals: ReadonlyArray<Tensor.Tensor>, tang
  * const [y, dy] = yield* jvp(Tensor.sin, [x], [Tensor.onesLike(x)]) // sin x, cos x
  * ```
  */
-export const jvp = <Args extends ReadonlyArray<unknown>, Ret, E, R>(
+export const jvp = <Args extends ReadonlyArray<unknown>, Ret, E = never, R = never>(
   f: Fn<Args, Ret, E, R>,
   primals: Args,
   tangents: Args
@@ -60,7 +60,7 @@ export const jvp = <Args extends ReadonlyArray<unknown>, Ret, E, R>(
  * const [ga, gb] = yield* pullback(Tensor.onesLike(y)) // b, a
  * ```
  */
-export const vjp = <Args extends ReadonlyArray<unknown>, Ret, E, R>(f: Fn<Args, Ret, E, R>, ...primals: Args) =>
+export const vjp = <Args extends ReadonlyArray<unknown>, Ret, E = never, R = never>(f: Fn<Args, Ret, E, R>, ...primals: Args) =>
   Effect.gen(function* () {
     let tr: Traced | undefined
     return yield* Effect.gen(function* () {

@@ -83,8 +83,8 @@ const valueAndGradImpl = (f: Fn<ReadonlyArray<unknown>, unknown, unknown, unknow
  * ```
  */
 export const grad: {
-  <Args extends ReadonlyArray<unknown>, Ret, E, R, const O extends GradOptions = {}>(f: Fn<Args, Ret, E, R>, options?: O): Transformed<Args, GradResult<Args, Ret, O>, E, R>
-  <const O extends GradOptions>(options: O): <Args extends ReadonlyArray<unknown>, Ret, E, R>(f: Fn<Args, Ret, E, R>) => Transformed<Args, GradResult<Args, Ret, O>, E, R>
+  <Args extends ReadonlyArray<unknown>, Ret, E = never, R = never, const O extends GradOptions = {}>(f: Fn<Args, Ret, E, R>, options?: O): Transformed<Args, GradResult<Args, Ret, O>, E, R>
+  <const O extends GradOptions>(options: O): <Args extends ReadonlyArray<unknown>, Ret, E = never, R = never>(f: Fn<Args, Ret, E, R>) => Transformed<Args, GradResult<Args, Ret, O>, E, R>
 } = curried(gradImpl) as never
 
 /**
@@ -97,8 +97,8 @@ export const grad: {
  * ```
  */
 export const vectorGrad: {
-  <Args extends ReadonlyArray<unknown>, Ret, E, R, const O extends GradOptions = {}>(f: Fn<Args, Ret, E, R>, options?: O): Transformed<Args, GradResult<Args, Ret, O>, E, R>
-  <const O extends GradOptions>(options: O): <Args extends ReadonlyArray<unknown>, Ret, E, R>(f: Fn<Args, Ret, E, R>) => Transformed<Args, GradResult<Args, Ret, O>, E, R>
+  <Args extends ReadonlyArray<unknown>, Ret, E = never, R = never, const O extends GradOptions = {}>(f: Fn<Args, Ret, E, R>, options?: O): Transformed<Args, GradResult<Args, Ret, O>, E, R>
+  <const O extends GradOptions>(options: O): <Args extends ReadonlyArray<unknown>, Ret, E = never, R = never>(f: Fn<Args, Ret, E, R>) => Transformed<Args, GradResult<Args, Ret, O>, E, R>
 } = curried(vectorGradImpl) as never
 
 /**
@@ -110,6 +110,6 @@ export const vectorGrad: {
  * ```
  */
 export const valueAndGrad: {
-  <Args extends ReadonlyArray<unknown>, Ret, E, R, const O extends GradOptions = {}>(f: Fn<Args, Ret, E, R>, options?: O): Transformed<Args, ValueAndGradResult<Args, Ret, O>, E, R>
-  <const O extends GradOptions>(options: O): <Args extends ReadonlyArray<unknown>, Ret, E, R>(f: Fn<Args, Ret, E, R>) => Transformed<Args, ValueAndGradResult<Args, Ret, O>, E, R>
+  <Args extends ReadonlyArray<unknown>, Ret, E = never, R = never, const O extends GradOptions = {}>(f: Fn<Args, Ret, E, R>, options?: O): Transformed<Args, ValueAndGradResult<Args, Ret, O>, E, R>
+  <const O extends GradOptions>(options: O): <Args extends ReadonlyArray<unknown>, Ret, E = never, R = never>(f: Fn<Args, Ret, E, R>) => Transformed<Args, ValueAndGradResult<Args, Ret, O>, E, R>
 } = curried(valueAndGradImpl) as never

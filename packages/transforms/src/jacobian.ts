@@ -75,8 +75,8 @@ type AnyFn = Fn<ReadonlyArray<unknown>, unknown, unknown, unknown>
 const runner = (mode: Mode, f: AnyFn, options: GradOptions) => (...args: ReadonlyArray<unknown>) => run(mode, f, options, args)
 
 type JacobianTransform = {
-  <Args extends ReadonlyArray<unknown>, Ret, E, R, const O extends GradOptions = {}>(f: Fn<Args, Ret, E, R>, options?: O): Transformed<Args, JacobianResult<Args, Ret, O>, E, R>
-  <const O extends GradOptions>(options: O): <Args extends ReadonlyArray<unknown>, Ret, E, R>(f: Fn<Args, Ret, E, R>) => Transformed<Args, JacobianResult<Args, Ret, O>, E, R>
+  <Args extends ReadonlyArray<unknown>, Ret, E = never, R = never, const O extends GradOptions = {}>(f: Fn<Args, Ret, E, R>, options?: O): Transformed<Args, JacobianResult<Args, Ret, O>, E, R>
+  <const O extends GradOptions>(options: O): <Args extends ReadonlyArray<unknown>, Ret, E = never, R = never>(f: Fn<Args, Ret, E, R>) => Transformed<Args, JacobianResult<Args, Ret, O>, E, R>
 }
 
 /**
@@ -116,8 +116,8 @@ type HessianOptions = Omit<GradOptions, "returnValue">
  * ```
  */
 export const hessian: {
-  <Args extends ReadonlyArray<unknown>, Ret, E, R, const O extends HessianOptions = {}>(f: Fn<Args, Ret, E, R>, options?: O): Transformed<Args, JacobianResult<Args, Ret, Omit<O, "returnValue">>, E, R>
-  <const O extends HessianOptions>(options: O): <Args extends ReadonlyArray<unknown>, Ret, E, R>(f: Fn<Args, Ret, E, R>) => Transformed<Args, JacobianResult<Args, Ret, Omit<O, "returnValue">>, E, R>
+  <Args extends ReadonlyArray<unknown>, Ret, E = never, R = never, const O extends HessianOptions = {}>(f: Fn<Args, Ret, E, R>, options?: O): Transformed<Args, JacobianResult<Args, Ret, Omit<O, "returnValue">>, E, R>
+  <const O extends HessianOptions>(options: O): <Args extends ReadonlyArray<unknown>, Ret, E = never, R = never>(f: Fn<Args, Ret, E, R>) => Transformed<Args, JacobianResult<Args, Ret, Omit<O, "returnValue">>, E, R>
 } = curried((f: Fn<ReadonlyArray<unknown>, unknown, unknown, unknown>, options: HessianOptions = {}) => {
   const { returnValue: _ignored, ...o } = options as GradOptions
   return runner("jacfwd", runner("jacrev", f, { ...o, returnValue: false }), o)

@@ -36,7 +36,7 @@ const moveAxis = (t: Tensor.Tensor, from: number, to: number): Tensor.Tensor => 
  * ```
  */
 export const vmap =
-  <Args extends ReadonlyArray<unknown>, Ret, E, R>(f: Fn<Args, Ret, E, R>, options: VmapOptions = {}) =>
+  <Args extends ReadonlyArray<unknown>, Ret, E = never, R = never>(f: Fn<Args, Ret, E, R>, options: VmapOptions = {}) =>
   (...args: Args): Effect.Effect<Ret, E | ShapeError | StateError | TensorError, R> =>
     Effect.gen(function* () {
       const inAxes = options.inAxes ?? 0

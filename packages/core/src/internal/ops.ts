@@ -91,7 +91,27 @@ export const add = (a: TensorLike, b: TensorLike) => binary("add", a, b)
 export const sub = (a: TensorLike, b: TensorLike) => binary("sub", a, b)
 export const mul = (a: TensorLike, b: TensorLike) => binary("mul", a, b)
 export const div = (a: TensorLike, b: TensorLike) => binary("div", a, b)
-export const pow = (a: TensorLike, b: TensorLike) => binary("pow", a, b)
+/**
+ * a ** b. A small integer exponent given as a number is expanded into
+ * multiplications (as JAX's integer_pow), so every derivative is exact,
+ * including at 0 where p·x^(p−1) would meet 0·∞ at high orders.
+ */
+export const pow = (a: TensorLike, b: TensorLike): Tensor => {
+  if (typeof b === "number" && Number.isInteger(b) && Math.abs(b) <= 64 && typeof a !== "number") {
+    const x = cast(a, toInexact(arithDType(a.dtype)))
+    if (b === 0) return broadcastTo(scalar(1, x.dtype), x.shape)
+    let n = Math.abs(b)
+    let base = x
+    let acc: Tensor | undefined
+    while (n > 0) {
+      if (n & 1) acc = acc === undefined ? base : mul(acc, base)
+      n >>= 1
+      if (n > 0) base = mul(base, base)
+    }
+    return b < 0 ? reciprocal(acc!) : acc!
+  }
+  return binary("pow", a, b)
+}
 export const maximum = (a: TensorLike, b: TensorLike) => binary("max", a, b)
 export const minimum = (a: TensorLike, b: TensorLike) => binary("min", a, b)
 export const greater = (a: TensorLike, b: TensorLike) => compare("greater", a, b)
