@@ -1,0 +1,267 @@
+/**
+ * diffect in five minutes (`npm start`).
+ *
+ * 1. Two spirals, generated in code from a seeded `Random` key.
+ * 2. A small MLP whose parameters are `TrainVar`s, trained with Adam written
+ *    as an Effect program: `valueAndGrad(loss, { gradVars: params })`, with
+ *    Adam's moments and step count kept in `Variable`s.
+ * 3. A checkpoint of every Variable (parameters and Adam's state) saved as
+ *    JSON with `Codec`, restored into a fresh model; a mismatched restore is
+ *    a typed `ShapeError`, caught with `catchTag`.
+ * 4. Newton's method with `hessian` on a logistic regression of 2 features.
+ *
+ * `DIFFECT_EXAMPLE_FAST=1` shortens training (used by the test suite).
+ */
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { Effect } from "effect"
+import { Codec, CpuBackend, Random, Tensor, TrainVar, Variable } from "@diffect/core"
+import { grad, hessian, valueAndGrad } from "@diffect/transforms"
+import { progressBar } from "./progress.js"
+
+const FAST = process.env.DIFFECT_EXAMPLE_FAST === "1"
+const STEPS = FAST ? 250 : 1000
+const TURNS = 2 // how many times each arm winds around
+const NOISE = 0.04
+
+// ------------------------------------------------------------------ data
+
+/** `n` points per class on two interleaved spirals, with a little Gaussian noise. */
+const twoSpirals = (key: Random.Key, n: number) =>
+  Effect.gen(function* () {
+    const r = Tensor.linspace(0.1, 1, n) // the radius grows along each arm
+    const arms: Tensor.Tensor[] = []
+    for (const arm of [0, 1]) {
+      const angle = Tensor.add(Tensor.mul(r, TURNS * 2 * Math.PI), arm * Math.PI) // TURNS turns; arm 1 is arm 0 rotated by π
+      const xy = Tensor.concat([Tensor.expandDims(Tensor.mul(r, Tensor.cos(angle)), 1), Tensor.expandDims(Tensor.mul(r, Tensor.sin(angle)), 1)], 1)
+      const noise = yield* Random.normal(key, [n, 2], { stddev: NOISE })
+      arms.push(Tensor.add(xy, noise))
+    }
+    const x = Tensor.concat(arms) // [2n, 2]
+    const y = Tensor.concat([Tensor.zeros([n]), Tensor.ones([n])]) // [2n]: the arm of each point
+    return { x, y }
+  })
+
+// ------------------------------------------------------------------ model
+
+const HIDDEN = 32
+
+/** The parameters: trainable Variables, initialized from the key (scaled normal). */
+const initParams = (key: Random.Key) =>
+  Effect.gen(function* () {
+    const dense = (fanIn: number, fanOut: number, scale: number) =>
+      Effect.flatMap(Random.normal(key, [fanIn, fanOut], { stddev: scale / Math.sqrt(fanIn) }), (w) => TrainVar.make(w))
+    return {
+      w1: yield* dense(2, HIDDEN, 4), // a large first-layer scale: spirals need many wiggles
+      b1: yield* TrainVar.make(Tensor.zeros([HIDDEN])),
+      w2: yield* dense(HIDDEN, HIDDEN, 1),
+      b2: yield* TrainVar.make(Tensor.zeros([HIDDEN])),
+      w3: yield* dense(HIDDEN, 1, 1),
+      b3: yield* TrainVar.make(Tensor.zeros([1]))
+    }
+  })
+
+type Params = Effect.Success<ReturnType<typeof initParams>>
+type Name = keyof Params
+const names = (p: Params): ReadonlyArray<Name> => Object.keys(p) as Array<Name>
+
+/** The logits of the positive class; the parameters are read as state. */
+const logits = (params: Params, x: Tensor.Tensor) =>
+  Effect.gen(function* () {
+    const [w1, b1, w2, b2, w3, b3] = yield* Effect.all(names(params).map((k) => Variable.get(params[k])))
+    const h1 = Tensor.tanh(Tensor.add(Tensor.matmul(x, w1!), b1!))
+    const h2 = Tensor.tanh(Tensor.add(Tensor.matmul(h1, w2!), b2!))
+    return Tensor.reshape(Tensor.add(Tensor.matmul(h2, w3!), b3!), [-1])
+  })
+
+/** softplus(z) = log(1 + eᶻ) = logsumexp(0, z): stable for large |z|, smooth to every order. */
+const softplus = (z: Tensor.Tensor) => Tensor.logsumexp(Tensor.concat([Tensor.expandDims(Tensor.zerosLike(z), 0), Tensor.expandDims(z, 0)]), { axis: 0 })
+
+/** Binary cross-entropy on logits z: mean(softplus(z) − y·z). */
+const bce = (z: Tensor.Tensor, y: Tensor.Tensor) => Tensor.mean(Tensor.sub(softplus(z), Tensor.mul(y, z)))
+
+const accuracy = (z: Tensor.Tensor, y: Tensor.Tensor) => Tensor.mean(Tensor.cast(Tensor.equal(Tensor.cast(Tensor.greater(z, 0), "float32"), y), "float32"))
+
+// ------------------------------------------------------------------ Adam, as an Effect program
+
+const zerosOf = (p: Params) =>
+  Effect.gen(function* () {
+    const out = {} as Record<Name, Tensor.Tensor>
+    for (const k of names(p)) out[k] = Tensor.zerosLike(yield* Variable.get(p[k]))
+    return out
+  })
+
+/**
+ * Adam's state lives in Variables, like the parameters: the first and second
+ * moments (one Variable holding a record of tensors each) and the step count.
+ */
+const makeAdam = (params: Params, options: { readonly lr: number; readonly b1?: number; readonly b2?: number; readonly eps?: number }) =>
+  Effect.gen(function* () {
+    const { lr, b1 = 0.9, b2 = 0.999, eps = 1e-8 } = options
+    const m = yield* Variable.make(yield* zerosOf(params), { name: "adam.m" })
+    const v = yield* Variable.make(yield* zerosOf(params), { name: "adam.v" })
+    const t = yield* Variable.make(Tensor.make(0), { name: "adam.t" })
+
+    /** One step on the loss `f` (read, differentiate, write): returns the loss before the step. */
+    const step = <E>(f: () => Effect.Effect<Tensor.Tensor, E>) =>
+      Effect.gen(function* () {
+        const [loss, grads] = yield* valueAndGrad(f, { gradVars: params })()
+        const count = Tensor.add(yield* Variable.get(t), 1)
+        const mPrev = yield* Variable.get(m)
+        const vPrev = yield* Variable.get(v)
+        const mNext = {} as Record<Name, Tensor.Tensor>
+        const vNext = {} as Record<Name, Tensor.Tensor>
+        // bias-corrected step size: lr · √(1 − b2ᵗ) / (1 − b1ᵗ)
+        const size = Tensor.div(Tensor.mul(lr, Tensor.sqrt(Tensor.sub(1, Tensor.pow(b2, count)))), Tensor.sub(1, Tensor.pow(b1, count)))
+        for (const k of names(params)) {
+          mNext[k] = Tensor.add(Tensor.mul(mPrev[k], b1), Tensor.mul(grads[k], 1 - b1))
+          vNext[k] = Tensor.add(Tensor.mul(vPrev[k], b2), Tensor.mul(Tensor.square(grads[k]), 1 - b2))
+          const delta = Tensor.div(Tensor.mul(mNext[k], size), Tensor.add(Tensor.sqrt(vNext[k]), eps))
+          yield* Variable.update(params[k], (w) => Tensor.sub(w, delta))
+        }
+        yield* Variable.set(m, mNext)
+        yield* Variable.set(v, vNext)
+        yield* Variable.set(t, count)
+        return loss
+      })
+    return { step, state: { m, v, t } }
+  })
+
+// ------------------------------------------------------------------ a picture
+
+/** Draws the decision regions on a character grid, with the training points on top. */
+const plot = (params: Params, data: { readonly x: Tensor.Tensor; readonly y: Tensor.Tensor }, cols = 56, rows = 24) =>
+  Effect.gen(function* () {
+    const cx = Tensor.linspace(-1.15, 1.15, cols), cy = Tensor.linspace(1.15, -1.15, rows)
+    const grid = Tensor.concat([Tensor.reshape(Tensor.broadcastTo(Tensor.expandDims(cx, 0), [rows, cols]), [-1, 1]), Tensor.reshape(Tensor.broadcastTo(Tensor.expandDims(cy, 1), [rows, cols]), [-1, 1])], 1)
+    const region = yield* Tensor.data(Tensor.greater(yield* logits(params, grid), 0)) // one batched call for the whole grid
+    const cells: string[] = Array.from(region, (r) => (r ? ":" : " "))
+    const [xs, ys] = [yield* Tensor.data(data.x), yield* Tensor.data(data.y)]
+    for (let i = 0; i < ys.length; i++) {
+      const c = Math.round(((xs[2 * i]! + 1.15) / 2.3) * (cols - 1)), r = Math.round(((1.15 - xs[2 * i + 1]!) / 2.3) * (rows - 1))
+      if (c >= 0 && c < cols && r >= 0 && r < rows) cells[r * cols + c] = ys[i] ? "x" : "o"
+    }
+    const color = process.stdout.isTTY === true && process.env.NO_COLOR === undefined
+    const paint = (ch: string) => (!color ? ch : ch === "o" ? "\x1b[36mo\x1b[0m" : ch === "x" ? "\x1b[33mx\x1b[0m" : `\x1b[2m${ch}\x1b[0m`)
+    for (let r = 0; r < rows; r++) console.log("  " + cells.slice(r * cols, (r + 1) * cols).map(paint).join(""))
+    console.log(`  o: arm 0, x: arm 1, ':' where the model says arm 1`)
+  })
+
+// ------------------------------------------------------------------ training
+
+const classifier = Effect.gen(function* () {
+  const key = yield* Random.key(0)
+  const train = yield* twoSpirals(key, 200)
+  const test = yield* twoSpirals(key, 100) // fresh noise, other radii
+  const params = yield* initParams(key)
+  const adam = yield* makeAdam(params, { lr: 0.02 })
+  const loss = () => Effect.map(logits(params, train.x), (z) => bce(z, train.y))
+
+  console.log(`Two spirals: ${train.x.shape[0]} training points, ${test.x.shape[0]} test points; MLP 2-${HIDDEN}-${HIDDEN}-1, Adam`)
+  const bar = progressBar(STEPS, { title: "training" })
+  const start = performance.now()
+  for (let i = 1; i <= STEPS; i++) {
+    const l = yield* adam.step(loss)
+    if (i % 10 === 0 || i === STEPS) yield* bar.update(i, `loss ${(yield* Tensor.item(l)).toFixed(4)}`)
+  }
+  yield* bar.done
+  const seconds = (performance.now() - start) / 1000
+
+  const trainAcc = yield* Tensor.item(accuracy(yield* logits(params, train.x), train.y))
+  const testAcc = yield* Tensor.item(accuracy(yield* logits(params, test.x), test.y))
+  console.log(`trained ${STEPS} steps in ${seconds.toFixed(1)} s (${((seconds * 1000) / STEPS).toFixed(1)} ms/step)`)
+  console.log(`train accuracy: ${(trainAcc * 100).toFixed(1)}%`)
+  console.log(`test accuracy: ${(testAcc * 100).toFixed(1)}%`)
+  yield* plot(params, train)
+
+  // ---- checkpoint: every Variable as JSON, restored into a fresh model
+  const file = path.join(os.tmpdir(), `diffect-spirals-${process.pid}.json`)
+  const checkpoint = yield* Codec.saveVariables({ ...params, "adam.m": adam.state.m, "adam.v": adam.state.v, "adam.t": adam.state.t })
+  yield* Effect.sync(() => fs.writeFileSync(file, JSON.stringify(checkpoint)))
+  const fresh = yield* initParams(yield* Random.key(123))
+  const saved: unknown = yield* Effect.sync(() => JSON.parse(fs.readFileSync(file, "utf8")))
+  yield* Codec.restoreVariables(fresh, saved, { strict: false }) // only the parameters; Adam's state stays in the file
+  const restoredAcc = yield* Tensor.item(accuracy(yield* logits(fresh, test.x), test.y))
+  console.log(`checkpoint: ${(fs.statSync(file).size / 1024).toFixed(0)} KiB written to ${file}`)
+  console.log(`restored into a fresh model: test accuracy ${(restoredAcc * 100).toFixed(1)}%`)
+  yield* Effect.sync(() => fs.rmSync(file))
+
+  // ---- errors are values: restoring into a model of another size is a typed failure, nothing is written
+  const small = { w1: yield* TrainVar.make(Tensor.zeros([2, 16])) }
+  const message = yield* Codec.restoreVariables(small, saved, { strict: false }).pipe(
+    Effect.as("restored"),
+    Effect.catchTag("ShapeError", (e) => Effect.succeed(`ShapeError: ${e.message}`))
+  )
+  console.log(`restore into a 16-unit layer: ${message}`)
+  return testAcc
+})
+
+// ------------------------------------------------------------------ Newton's method with hessian
+
+/** Solves the small dense system A x = b on the host (Gaussian elimination, partial pivoting). */
+const solve = (A: Tensor.Tensor, b: Tensor.Tensor) =>
+  Effect.gen(function* () {
+    const n = b.size
+    const a = Float64Array.from(yield* Tensor.data(A))
+    const x = Float64Array.from(yield* Tensor.data(b))
+    for (let c = 0; c < n; c++) {
+      let p = c
+      for (let r = c + 1; r < n; r++) if (Math.abs(a[r * n + c]!) > Math.abs(a[p * n + c]!)) p = r
+      for (let k = 0; k < n; k++) [a[c * n + k], a[p * n + k]] = [a[p * n + k]!, a[c * n + k]!]
+      ;[x[c], x[p]] = [x[p]!, x[c]!]
+      for (let r = c + 1; r < n; r++) {
+        const f = a[r * n + c]! / a[c * n + c]!
+        for (let k = c; k < n; k++) a[r * n + k] = a[r * n + k]! - f * a[c * n + k]!
+        x[r] = x[r]! - f * x[c]!
+      }
+    }
+    for (let r = n - 1; r >= 0; r--) {
+      let s = x[r]!
+      for (let k = r + 1; k < n; k++) s -= a[r * n + k]! * x[k]!
+      x[r] = s / a[r * n + r]!
+    }
+    return Tensor.make(x, { shape: [n], dtype: b.dtype })
+  })
+
+const newton = Effect.gen(function* () {
+  const key = yield* Random.key(1)
+  // two overlapping Gaussian blobs in 2-D, centred at ±(1, 0.5); a constant 1 feature for the bias
+  const n = 200
+  const centre = Tensor.concat([Tensor.full([n, 2], 1, { dtype: "float64" }), Tensor.full([n, 2], -1, { dtype: "float64" })])
+  const blobs = Tensor.add(Tensor.mul(centre, Tensor.make([1, 0.5], { dtype: "float64" })), yield* Random.normal(key, [2 * n, 2], { dtype: "float64" }))
+  const x = Tensor.concat([blobs, Tensor.ones([2 * n, 1], { dtype: "float64" })], 1) // [400, 3]
+  const y = Tensor.concat([Tensor.ones([n], { dtype: "float64" }), Tensor.zeros([n], { dtype: "float64" })])
+
+  const w = yield* TrainVar.make(Tensor.zeros([3], { dtype: "float64" }), { name: "w" })
+  const nll = () => Effect.map(Variable.get(w), (w) => Tensor.add(bce(Tensor.matmul(x, w), y), Tensor.mul(Tensor.sum(Tensor.square(w)), 1e-3)))
+
+  console.log("\nNewton's method on a logistic regression (2 features + bias, float64):")
+  for (let i = 0; i <= 5; i++) {
+    const [g, value] = yield* grad(nll, { gradVars: w, returnValue: true })()
+    const gnorm = Math.sqrt(yield* Tensor.item(Tensor.sum(Tensor.square(g))))
+    console.log(`  step ${i}: loss ${(yield* Tensor.item(value)).toFixed(10)}  |grad| ${gnorm.toExponential(2)}`)
+    if (i === 5) return yield* Tensor.item(value)
+    const H = yield* hessian(nll, { gradVars: w })() // [3, 3]
+    const dw = yield* solve(H, g) // H⁻¹ g
+    yield* Variable.update(w, (w) => Tensor.sub(w, dw))
+  }
+  return NaN
+})
+
+// ------------------------------------------------------------------ run
+
+const main = Effect.gen(function* () {
+  const accuracy = yield* classifier
+  yield* newton
+  return accuracy
+})
+
+// The backend is a Layer: swap CpuBackend.layer for WebGLBackend.layer() to run on the GPU.
+Effect.runPromise(main.pipe(Effect.provide(CpuBackend.layer))).then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error("failed:", error)
+    process.exit(1)
+  }
+)
