@@ -44,7 +44,10 @@ const run = (mode: Mode, f: Fn<ReadonlyArray<unknown>, unknown, unknown, unknown
         const { blocks: cols, total } = blocks(active.map((t) => t.size))
         const tangents = active.map((t) => Internal.inputTensor(t.shape, t.dtype))
         extra.push(...tangents)
-        const pushed = Internal.jvpGraph(outs, new Map(active.map((a, i) => [a, tangents[i]!] as const))).map((t, j) => t ?? Internal.zerosOf(outs[j]!))
+        // a leaf listed twice (the same Variable twice in gradVars) pushes the sum of its tangents
+        const tangentOf = new Map<Tensor.Tensor, Tensor.Tensor>()
+        active.forEach((a, i) => tangentOf.set(a, tangentOf.has(a) ? Tensor.add(tangentOf.get(a)!, tangents[i]!) : tangents[i]!))
+        const pushed = Internal.jvpGraph(outs, tangentOf).map((t, j) => t ?? Internal.zerosOf(outs[j]!))
         const basis = new Map(tangents.map((t, i) => [t, basisBlock(total, cols[i]!, t.shape, t.dtype)] as const))
         const batched = Internal.batchGraph(pushed, basis, total).map((b, j) =>
           b.batched ? b.t : Internal.broadcastToShape(b.t, [total, ...outs[j]!.shape])
