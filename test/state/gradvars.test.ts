@@ -223,6 +223,19 @@ describe("gradVars in jacrev, jacfwd and hessian", () => {
   })
 })
 
+describe("the same Variable listed twice in gradVars", () => {
+  it("each entry gets the full derivative, in every transform (jacfwd and hessian included)", async () => {
+    const { b, y, loss } = await run(setup)
+    const dydb = [[1, 0], [0, 1]]
+    await expectTree(await run(grad(loss, { gradVars: [b, b] })(x())), [db0, db0])
+    await expectTree(await run(vectorGrad(y, { gradVars: { p: b, q: b } })(x())), { p: [1, 1], q: [1, 1] })
+    await expectTree(await run(jacrev(y, { gradVars: [b, b] })(x())), [dydb, dydb])
+    await expectTree(await run(jacfwd(y, { gradVars: [b, b] })(x())), [dydb, dydb])
+    const H = [[2, 0], [0, 2]]
+    await expectTree(await run(hessian(loss, { gradVars: [b, b] })(x())), [[H, H], [H, H]])
+  })
+})
+
 describe("a gradVars entry that is not a Variable", () => {
   const transforms = { grad, valueAndGrad, vectorGrad, jacrev, jacfwd, hessian } as const
   for (const [name, t] of Object.entries(transforms)) {
