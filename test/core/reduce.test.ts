@@ -163,6 +163,8 @@ describe("softmax and logSoftmax", () => {
     const x = Tensor.make([[1, 2, 3], [-1, 0, 100]], { dtype: "float64" })
     expectClose(await read(Tensor.sum(Tensor.softmax(x, { axis: 0 }), { axis: 0 })), [1, 1, 1], { rtol: 1e-14, atol: 0 })
     expectClose(await read(Tensor.sum(Tensor.softmax(x), { axis: -1 })), [1, 1], { rtol: 1e-14, atol: 0 })
+    expectClose(await read(Tensor.sum(pipe(x, Tensor.softmax()), { axis: -1 })), [1, 1], { rtol: 1e-14, atol: 0 })
+    expectClose(await read(Tensor.logsumexp(pipe(x, Tensor.logSoftmax()), { axis: -1 })), [0, 0], { rtol: 0, atol: 1e-14 })
   })
 
   it("softmax over several axes at once", async () => {
