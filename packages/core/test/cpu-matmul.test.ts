@@ -1,5 +1,10 @@
+import { createHash } from "node:crypto"
+import { readFileSync } from "node:fs"
+import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
 import { matmulKernel } from "../src/internal/cpu/matmul.js"
+import { setWasmEnabled, wasm } from "../src/internal/cpu/wasm.js"
+import { sourceHash } from "../src/internal/cpu/wasm-module.js"
 import type { DType, HostArray } from "../src/DType.js"
 import { allocHost } from "../src/DType.js"
 
@@ -70,4 +75,48 @@ describe("cpu matmul kernel", () => {
           expect(b).toEqual(bCopy)
         })
       }
+})
+
+describe("WebAssembly SIMD matmul", () => {
+  it("is available here (Node 20 has WebAssembly SIMD)", () => {
+    expect(wasm()).toBeDefined()
+  })
+
+  it("the committed module is built from the current AssemblyScript source", () => {
+    const src = readFileSync(fileURLToPath(new URL("../assembly/kernels.ts", import.meta.url)))
+    expect(createHash("sha256").update(src).digest("hex").slice(0, 16)).toBe(sourceHash)
+  })
+
+  const cases: Array<[number, number, number, number]> = [
+    [1, 16, 16, 16], [1, 4, 256, 8], [1, 5, 257, 9], [2, 33, 300, 70], [1, 128, 784, 256], [3, 1, 600, 130], [1, 130, 520, 1], [1, 61, 1030, 67]
+  ]
+  for (const [batch, m, k, n] of cases)
+    for (const [tA, tB] of [[false, false], [true, false], [false, true], [true, true]] as const)
+      it(`agrees with the JavaScript kernel: [${batch}] ${m}x${k} @ ${k}x${n}${tA ? " Aᵀ" : ""}${tB ? " Bᵀ" : ""}`, () => {
+        const a = fill("float32", batch * m * k, 3 + m)
+        const b = fill("float32", batch * k * n, 5 + n)
+        const viaWasm = matmulKernel(a, b, "float32", batch, m, k, n, { transA: tA, transB: tB })
+        const was = setWasmEnabled(false)
+        let viaJs: HostArray
+        try {
+          viaJs = matmulKernel(a, b, "float32", batch, m, k, n, { transA: tA, transB: tB })
+        } finally {
+          setWasmEnabled(was)
+        }
+        const want = naive(a, b, "float32", batch, m, k, n, tA, tB)
+        for (let i = 0; i < want.length; i++) {
+          // float32 accumulation in WebAssembly, float64 in JavaScript: both within float32 rounding of a k-term sum
+          const tol = 2e-7 * k
+          if (!(Math.abs(viaWasm[i]! - viaJs[i]!) <= tol && Math.abs(viaJs[i]! - want[i]!) <= tol))
+            expect.fail(`element ${i}: wasm ${viaWasm[i]}, js ${viaJs[i]}, float64 ${want[i]}`)
+        }
+      })
+
+  it("leaves no stale values behind between calls of different sizes", () => {
+    const big = matmulKernel(fill("float32", 64 * 64, 1), fill("float32", 64 * 64, 2), "float32", 1, 64, 64, 64)
+    expect(big.length).toBe(64 * 64)
+    const a = Float32Array.from({ length: 20 * 30 }, (_, i) => (i % 7) - 3)
+    const b = Float32Array.from({ length: 30 * 10 }, (_, i) => (i % 5) - 2)
+    expect(Array.from(matmulKernel(a, b, "float32", 1, 20, 30, 10))).toEqual(Array.from(naive(a, b, "float32", 1, 20, 30, 10, false, false)))
+  })
 })

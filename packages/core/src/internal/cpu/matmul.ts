@@ -15,14 +15,23 @@
  *   does no conversions; it accumulates in float64;
  * - the packing buffers are reused across calls: the loops allocate nothing.
  *
+ * float32 products of more than WASM_MIN multiply-adds run on the
+ * WebAssembly SIMD kernel instead (`wasm.ts`, same packing idea, float32
+ * accumulation) when it is available; this JavaScript GEMM is the fallback
+ * and the reference it is tested against.
+ *
  * int32 wraps like C (`Math.imul`, `| 0`) with an exact i-p-j loop;
  * complex64 (interleaved) has its own loop.
  */
 import { allocHost, type DType, type HostArray } from "../../DType.js"
+import { gemmF32Wasm } from "./wasm.js"
 
 /** Micro-tile (rows × columns of the output held in registers). */
 export const MR = 4
 export const NR = 4
+/** Below this many multiply-adds (per matrix) the call and copies into WebAssembly cost more than they save. */
+const WASM_MIN = 4096
+
 /** Cache blocks: a `KC × NR` panel of `b` stays in L1, a `KC × NC` block in L2. */
 const KC = 256
 const NC = 512
@@ -204,9 +213,11 @@ export const matmulKernel = (a: HostArray, b: HostArray, dtype: DType, batch: nu
   const A: Strided = layout.transA ? { rs: 1, cs: m } : { rs: k, cs: 1 }
   const B: Strided = layout.transB ? { rs: 1, cs: k } : { rs: n, cs: 1 }
   const f = dtype === "complex64" ? gemmComplex : dtype === "int32" ? gemmInt : undefined
+  const useWasm = dtype === "float32" && k > 0 && m * k * n >= WASM_MIN
   for (let t = 0; t < batch; t++) {
     if (f) f(a, t * m * k, A, b, t * k * n, B, out, t * m * n, m, k, n)
-    else gemmFloat(a, t * m * k, A, b, t * k * n, B, out as Float32Array | Float64Array, t * m * n, m, k, n)
+    else if (!(useWasm && gemmF32Wasm(a, t * m * k, A, b, t * k * n, B, out as Float32Array, t * m * n, m, k, n)))
+      gemmFloat(a, t * m * k, A, b, t * k * n, B, out as Float32Array | Float64Array, t * m * n, m, k, n)
   }
   return out
 }

@@ -1,0 +1,164 @@
+/**
+ * The WebAssembly SIMD kernels (built from `assembly/kernels.ts`, see
+ * `scripts/build-wasm.mjs`) and their JavaScript side: loading, memory, and
+ * packing operands into the layout the kernels read.
+ *
+ * The module is optional. It is compiled on first use; where WebAssembly or
+ * its SIMD proposal is missing (or a browser refuses to compile on the main
+ * thread) `wasm()` returns undefined and the callers use the JavaScript
+ * kernels, which stay the reference. `setWasmEnabled(false)` forces that
+ * path (tests compare the two).
+ */
+import type { Strided } from "./matmul.js"
+import { wasmBase64 } from "./wasm-module.js"
+
+interface Exports {
+  readonly memory: WebAssembly.Memory
+  readonly heapBase: () => number
+  readonly gemmTile: () => number
+  readonly gemmF32: (a: number, b: number, c: number, mp: number, np: number, k: number, kc: number, nc: number) => void
+}
+
+/** The GEMM tile of the module (checked against the module at load). */
+const MR = 4
+const NR = 8
+/** Blocks: a KC × NC block of B stays in L2 (64 KiB), MR × KC strips of A stream through L1. */
+const KC = 256
+const NC = 64
+/** Beyond this much linear memory the JavaScript kernels are used (memory never shrinks). */
+const MAX_BYTES = 512 * 2 ** 20
+
+let state: "unloaded" | "failed" | Exports = "unloaded"
+let enabled = true
+let heap = new Float32Array(0)
+
+const decode = (b64: string): Uint8Array<ArrayBuffer> => {
+  const bin = atob(b64)
+  const bytes = new Uint8Array(bin.length)
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i)
+  return bytes
+}
+
+const load = (): Exports | undefined => {
+  try {
+    if (typeof WebAssembly !== "object") return undefined
+    const bytes = decode(wasmBase64)
+    if (!WebAssembly.validate(bytes)) return undefined // no SIMD
+    const ex = new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as unknown as Exports
+    if (ex.gemmTile() !== MR * 100 + NR) return undefined
+    heap = new Float32Array(ex.memory.buffer)
+    return ex
+  } catch {
+    return undefined
+  }
+}
+
+/** The kernels, or undefined when WebAssembly SIMD is unavailable or disabled. */
+export const wasm = (): Exports | undefined => {
+  if (!enabled) return undefined
+  if (state === "unloaded") state = load() ?? "failed"
+  return state === "failed" ? undefined : state
+}
+
+/** Turns the WebAssembly kernels off (or back on); returns the previous setting. */
+export const setWasmEnabled = (on: boolean): boolean => {
+  const was = enabled
+  enabled = on
+  return was
+}
+
+/** Grows linear memory to at least `bytes`; false past MAX_BYTES. */
+const reserve = (ex: Exports, bytes: number): boolean => {
+  if (bytes > MAX_BYTES) return false
+  const have = ex.memory.buffer.byteLength
+  if (bytes > have) {
+    ex.memory.grow(Math.ceil((bytes - have) / 65536))
+    heap = new Float32Array(ex.memory.buffer)
+  }
+  return true
+}
+
+/**
+ * Packs a(i, p) = a[off + i·rs + p·cs] for i < m, p < k into MR-row strips
+ * per KC block (see the kernel's layout), rows past m as zeros.
+ */
+const packA = (F: Float32Array, q: number, a: ArrayLike<number>, off: number, rs: number, cs: number, m: number, mp: number, k: number): void => {
+  for (let k0 = 0; k0 < k; k0 += KC) {
+    const kb = Math.min(KC, k - k0)
+    for (let i = 0; i < mp; i += MR) {
+      let at = off + i * rs + k0 * cs
+      if (i + MR <= m) {
+        const r1 = rs, r2 = 2 * rs, r3 = 3 * rs
+        for (let p = 0; p < kb; p++, at += cs, q += 4) {
+          F[q] = a[at]!
+          F[q + 1] = a[at + r1]!
+          F[q + 2] = a[at + r2]!
+          F[q + 3] = a[at + r3]!
+        }
+      } else {
+        const h = m - i
+        for (let p = 0; p < kb; p++, at += cs, q += 4)
+          for (let r = 0; r < MR; r++) F[q + r] = r < h ? a[at + r * rs]! : 0
+      }
+    }
+  }
+}
+
+/** Packs b(p, j) = b[off + p·rs + j·cs] into NR-column panels per KC block, columns past n as zeros. */
+const packB = (F: Float32Array, q: number, b: ArrayLike<number>, off: number, rs: number, cs: number, n: number, np: number, k: number): void => {
+  for (let k0 = 0; k0 < k; k0 += KC) {
+    const kb = Math.min(KC, k - k0)
+    for (let j = 0; j < np; j += NR) {
+      let at = off + k0 * rs + j * cs
+      if (j + NR <= n && cs === 1) {
+        for (let p = 0; p < kb; p++, at += rs, q += 8) {
+          F[q] = b[at]!
+          F[q + 1] = b[at + 1]!
+          F[q + 2] = b[at + 2]!
+          F[q + 3] = b[at + 3]!
+          F[q + 4] = b[at + 4]!
+          F[q + 5] = b[at + 5]!
+          F[q + 6] = b[at + 6]!
+          F[q + 7] = b[at + 7]!
+        }
+      } else {
+        const w = Math.min(NR, n - j)
+        for (let p = 0; p < kb; p++, at += rs, q += 8)
+          for (let c = 0; c < NR; c++) F[q + c] = c < w ? b[at + c * cs]! : 0
+      }
+    }
+  }
+}
+
+/**
+ * out[oOff + i·n + j] = Σ_p a(i, p) · b(p, j) in float32 on the WebAssembly
+ * kernel (operands read through strides, as `gemmFloat`). Returns false,
+ * doing nothing, when the kernel is unavailable or the operands too large.
+ */
+export const gemmF32Wasm = (
+  a: ArrayLike<number>, aOff: number, A: Strided,
+  b: ArrayLike<number>, bOff: number, B: Strided,
+  out: Float32Array, oOff: number,
+  m: number, k: number, n: number
+): boolean => {
+  const ex = wasm()
+  if (ex === undefined) return false
+  const mp = Math.ceil(m / MR) * MR
+  const np = Math.ceil(n / NR) * NR
+  const aP = (ex.heapBase() + 15) & ~15
+  const bP = aP + 4 * mp * k
+  const cP = bP + 4 * k * np
+  if (!reserve(ex, cP + 4 * mp * np)) return false
+  const F = heap
+  packA(F, aP >> 2, a, aOff, A.rs, A.cs, m, mp, k)
+  packB(F, bP >> 2, b, bOff, B.rs, B.cs, n, np, k)
+  ex.gemmF32(aP, bP, cP, mp, np, k, KC, NC)
+  const c = cP >> 2
+  if (np === n) out.set(F.subarray(c, c + m * n), oOff)
+  else
+    for (let i = 0; i < m; i++) {
+      const src = c + i * np, dst = oOff + i * n
+      for (let j = 0; j < n; j++) out[dst + j] = F[src + j]!
+    }
+  return true
+}
