@@ -1,0 +1,43 @@
+// Where diffect's time goes on one workload: wraps every CPU kernel with a
+// timer and reports time per primitive, plus the time outside kernels
+// (graph building, interpretation, evaluation bookkeeping, Effect).
+//   node bench/profile.mjs [mlp|hess128|jacrev128|jacfwd128|elem|elemGrad|matmul512] [reps]
+import { performance } from "node:perf_hooks"
+import { Backend, Internal } from "@diffect/core"
+import { Context } from "effect"
+import { inputs } from "./common.mjs"
+import adapter from "./libs/diffect.mjs"
+
+const id = process.argv[2] ?? "mlp"
+const reps = Number(process.argv[3] ?? 20)
+const cpu = Context.get(Context.empty(), Backend) // the default CPU backend
+void Internal
+const stats = new Map()
+const kernels = cpu.kernels
+const wrapped = {}
+for (const [name, k] of Object.entries(kernels)) {
+  wrapped[name] = (args, params, out) => {
+    const t0 = performance.now()
+    const r = k(args, params, out)
+    const dt = performance.now() - t0
+    const key = `${name} ${args.map((a) => `[${a.shape}]`).join(" ")} -> [${out.shape}]`
+    const s = stats.get(key) ?? { n: 0, ms: 0 }
+    s.n++
+    s.ms += dt
+    stats.set(key, s)
+    return r
+  }
+}
+Object.assign(kernels, wrapped)
+await adapter.init()
+const run = await adapter.prepare(id, inputs(id))
+for (let i = 0; i < 5; i++) await run()
+stats.clear()
+const t0 = performance.now()
+for (let i = 0; i < reps; i++) await run()
+const total = (performance.now() - t0) / reps
+let inKernels = 0
+const rows = [...stats.entries()].sort((a, b) => b[1].ms - a[1].ms)
+for (const [, s] of rows) inKernels += s.ms / reps
+console.log(`${id}: ${total.toFixed(2)} ms per call, ${inKernels.toFixed(2)} ms in kernels, ${(total - inKernels).toFixed(2)} ms outside`)
+for (const [k, s] of rows.slice(0, 30)) console.log(`${(s.ms / reps).toFixed(3).padStart(8)} ms  ${String(s.n / reps).padStart(4)}×  ${k}`)
