@@ -7,7 +7,7 @@
 import { Cause, Data, Deferred, Effect, Exit, Fiber } from "effect"
 import { describe, expect, it } from "vitest"
 import { AuxError, NonScalarOutputError, Tensor, Variable } from "@diffect/core"
-import { grad, hessian, jacfwd, jacrev, valueAndGrad, vectorGrad } from "@diffect/transforms"
+import { grad, hessian, jacfwd, jacrev, jvp, valueAndGrad, vectorGrad, vjp, vmap } from "@diffect/transforms"
 import { expectTree, f64, failureOf, isSettled, now, run, structure } from "./helpers.js"
 
 class Boom extends Data.TaggedError("Boom")<{ readonly at: string }> {}
@@ -288,4 +288,47 @@ describe("nested transforms commit exactly once, at the outermost successful cal
     expect(await now(calls)).toBe(1)
     await expectTree(w.current, [0.9, 1.9], 1e-12)
   })
+})
+
+describe("jvp, vjp and vmap follow the same rules", () => {
+  const calls3 = (tag: string) => [
+    [`${tag} jvp`, (f: (x: Tensor.Tensor) => Effect.Effect<Tensor.Tensor, unknown>) => jvp(f, [f64([1, 1])], [f64([1, 0])])],
+    [`${tag} vjp`, (f: (x: Tensor.Tensor) => Effect.Effect<Tensor.Tensor, unknown>) => vjp(f, f64([1, 1]))],
+    [`${tag} vmap`, (f: (x: Tensor.Tensor) => Effect.Effect<Tensor.Tensor, unknown>) => vmap(f)(f64([[1, 1], [2, 2]]))]
+  ] as const
+
+  for (const [name, call] of calls3("success:")) {
+    it(`${name} commits the writes once, as primal values`, async () => {
+      const { w, p, calls, writer } = await run(setup)
+      // vmap: the write must not depend on the batch, so write w - 0.1 (not w - 0.1 x)
+      const f = (x: Tensor.Tensor) => Effect.map(writer()(Tensor.onesLike(x)), (s) => Tensor.mul(x, s))
+      await run(call(f) as Effect.Effect<unknown, unknown>)
+      await expectTree(w.current, [0.9, 1.9], 1e-12)
+      expect(await now(p)).toEqual({ a: [[2]], b: [6] })
+      expect(await now(calls)).toBe(1)
+      expect(isSettled(w.current) && isSettled(p.current) && isSettled(calls.current)).toBe(true)
+    })
+  }
+
+  for (const [name, call] of calls3("failure:")) {
+    it(`${name} a typed failure, a defect or an interruption after the writes commits nothing`, async () => {
+      const { writer, unchanged } = await run(setup)
+      const f = (then: Effect.Effect<void, unknown>) => (x: Tensor.Tensor) => Effect.map(writer(then)(Tensor.onesLike(x)), (s) => Tensor.mul(x, s))
+      const e = await failureOf(call(f(Effect.fail(new Boom({ at: name }))) as never) as Effect.Effect<unknown, unknown>)
+      expect(e).toBeInstanceOf(Boom)
+      await unchanged()
+      const died = await Effect.runPromiseExit(call(f(Effect.die("x")) as never) as Effect.Effect<unknown, unknown>)
+      expect(Exit.isFailure(died) && Cause.hasDies(died.cause)).toBe(true)
+      await unchanged()
+      await run(
+        Effect.gen(function* () {
+          const wrote = yield* Deferred.make<void>()
+          const fiber = yield* Effect.forkChild(call(f(Effect.andThen(Deferred.succeed(wrote, undefined), Effect.never))) as Effect.Effect<unknown, unknown>)
+          yield* Deferred.await(wrote)
+          yield* Fiber.interrupt(fiber)
+        })
+      )
+      await unchanged()
+    })
+  }
 })
