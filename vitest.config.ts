@@ -16,7 +16,7 @@ export default defineConfig({
     }
   },
   test: {
-    include: ["test/**/*.test.ts", "packages/*/test/**/*.test.ts"],
+    include: ["test/**/*.test.ts", "packages/*/test/**/*.test.ts", "examples/**/*.test.ts"],
     exclude: ["**/node_modules/**", "test/browser/**"],
     testTimeout: 60_000,
     typecheck: { enabled: true, include: ["test/**/*.test-d.ts"], tsconfig: "./tsconfig.test.json" }
