@@ -15,7 +15,7 @@
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { DTypeError, GradVarsError, Tensor, TrainVar, Variable } from "@diffect/core"
-import { grad, hessian, jacfwd, jacrev, valueAndGrad, vectorGrad } from "@diffect/transforms"
+import { grad, hessian, jacfwd, jacrev, jvp, valueAndGrad, vectorGrad, vjp, vmap } from "@diffect/transforms"
 import { expectTree, f64, failureOf, now, run, structure } from "./helpers.js"
 
 const W0 = [[1, 2], [3, 4]]
@@ -255,4 +255,44 @@ describe("a gradVars entry that is not a Variable", () => {
       }
     })
   }
+})
+
+describe("gradVars across vmap, jvp and vjp", () => {
+  const X = [[1, 1], [2, 3]]
+  const make = Effect.gen(function* () {
+    const w = yield* Variable.make(f64([1, 2]), { name: "w" })
+    const calls = yield* Variable.make(Tensor.make(0, { dtype: "int32" }), { name: "calls" })
+    // L(x) = sum(w² ∘ x): ∂w = 2 w ∘ x
+    const loss = (xx: Tensor.Tensor) =>
+      Effect.gen(function* () {
+        yield* Variable.update(calls, (c) => Tensor.add(c, 1))
+        return Tensor.sum(Tensor.mul(Tensor.square(yield* Variable.get(w)), xx))
+      })
+    return { w, calls, loss }
+  })
+
+  it("per-example gradients: vmap of grad with gradVars", async () => {
+    const { w, calls, loss } = await run(make)
+    const g = await run(vmap((xx: Tensor.Tensor) => grad(loss, { gradVars: w })(xx))(f64(X)))
+    await expectTree(g, X.map((row) => row.map((xk, k) => 2 * [1, 2][k]! * xk)))
+    expect(await now(calls)).toBe(1) // the mapped function runs once, batched
+  })
+
+  it("grad with gradVars of a function that calls vmap, jvp or vjp reading the variable", async () => {
+    const { w, calls, loss } = await run(make)
+    const viaVmap = await run(grad(() => Effect.map(vmap(loss)(f64(X)), Tensor.sum), { gradVars: w, argnums: [] })())
+    await expectTree(viaVmap, [[2 * 1 * 3, 2 * 2 * 4], []])
+    // jvp along ones: sum(w²); its gradient 2 w
+    const viaJvp = await run(grad((xx: Tensor.Tensor) => Effect.map(jvp(loss, [xx], [Tensor.onesLike(xx)]), ([, t]) => t), { gradVars: w })(f64([1, 1])))
+    await expectTree(viaJvp, [2, 4])
+    // the pullback of 1 is w²; the gradient of its sum is 2 w
+    const viaVjp = await run(
+      grad(
+        (xx: Tensor.Tensor) => Effect.flatMap(vjp(loss, xx), ([, pb]) => Effect.map(pb(f64(1)), ([gx]) => Tensor.sum(gx as Tensor.Tensor))),
+        { gradVars: w }
+      )(f64([1, 1]))
+    )
+    await expectTree(viaVjp, [2, 4])
+    expect(await now(calls)).toBe(3)
+  })
 })
