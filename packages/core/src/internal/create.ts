@@ -6,6 +6,7 @@ import { DTypeError, ShapeError } from "../Errors.js"
 import { fmt, sizeOf } from "./shape.js"
 import { constTensor, errorTensor, type Tensor } from "./tensor.js"
 import { broadcastTo, scalar } from "./ops.js"
+import { describeValue } from "./guard.js"
 
 /** Nested arrays of numbers (or booleans), any depth. */
 export type NestedArray = number | boolean | ReadonlyArray<NestedArray>
@@ -59,6 +60,10 @@ const fail = (message: string, dtype: DType) => errorTensor(new ShapeError({ mes
 
 /** Tensor.make (see the public module for the contract). */
 export const make = (data: NestedArray | TypedArrayLike | ComplexParts, options: MakeOptions = {}): Tensor => {
+  if (typeof options !== "object" || options === null || Array.isArray(options))
+    return errorTensor(new DTypeError({ message: `make: options must be an object { dtype?, shape? }, got ${describeValue(options)}` }), "float32")
+  if (options.shape !== undefined && !(Array.isArray(options.shape) && options.shape.every((d) => typeof d === "number")))
+    return fail(`make: options.shape must be an array of integers, got ${describeValue(options.shape)}`, "float32")
   const dtype = options.dtype ?? "float32"
   if (!isDType(dtype)) return errorTensor(new DTypeError({ message: `make: unknown dtype ${String(dtype)}` }), "float32")
   if (typeof data === "object" && data !== null && !Array.isArray(data) && !isTypedArray(data) && "re" in data) {

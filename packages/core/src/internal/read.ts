@@ -5,7 +5,8 @@ import type { HostArray } from "../DType.js"
 import { BackendError, ConcretizationError, DTypeError, ShapeError, type TensorError } from "../Errors.js"
 import { EvalFailure, materializeMany, readHost } from "./evaluate.js"
 import { fmt } from "./shape.js"
-import type { Tensor } from "./tensor.js"
+import { describeValue } from "./guard.js"
+import { isTensor, type Tensor } from "./tensor.js"
 
 /** Runs a synchronous evaluation step, turning its failures into typed errors. */
 export const runEval = <A>(f: () => A): Effect.Effect<A, TensorError> =>
@@ -23,7 +24,12 @@ export const runEval = <A>(f: () => A): Effect.Effect<A, TensorError> =>
 export const withBackend = <A>(f: (backend: BackendShape) => A): Effect.Effect<A, TensorError> =>
   Effect.flatMap(Effect.service(Backend), (backend) => runEval(() => f(backend)))
 
-export const data = (t: Tensor): Effect.Effect<HostArray, TensorError> => withBackend((b) => readHost(b, t))
+/** A read of something that is not a tensor fails (it is a user's mistake, not a defect). */
+const notATensor = (op: string, t: unknown): Effect.Effect<never, DTypeError> =>
+  Effect.fail(new DTypeError({ message: `${op}: expected a Tensor, got ${describeValue(t)}` }))
+
+export const data = (t: Tensor): Effect.Effect<HostArray, TensorError> =>
+  isTensor(t) ? withBackend((b) => readHost(b, t)) : notATensor("data", t)
 
 /** Evaluates tensors and returns consts holding their values (see materializeMany). */
 export const materialize = (ts: ReadonlyArray<Tensor>): Effect.Effect<Tensor[], TensorError> =>
@@ -43,13 +49,13 @@ const nest = (flat: ArrayLike<number>, shape: ReadonlyArray<number>, conv: (i: n
 }
 
 export const toArray = (t: Tensor): Effect.Effect<Nested, TensorError> =>
-  Effect.map(data(t), (host) =>
+  !isTensor(t) ? notATensor("toArray", t) : Effect.map(data(t), (host) =>
     nest(host, t.shape, (i) =>
       t.dtype === "bool" ? host[i] === 1 : t.dtype === "complex64" ? [host[2 * i]!, host[2 * i + 1]!] : host[i]!
     )
   )
 
 export const item = (t: Tensor): Effect.Effect<number, TensorError> =>
-  t.size === 1 || t.op === "error"
+  !isTensor(t) ? notATensor("item", t) : t.size === 1 || t.op === "error"
     ? Effect.map(data(t), (host) => host[0]!)
     : Effect.fail(new ShapeError({ message: `item: expected a tensor with one element, got shape ${fmt(t.shape)}` }))
