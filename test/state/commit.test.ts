@@ -87,6 +87,32 @@ describe("a successful call commits its writes, all together, as primal values",
   })
 })
 
+describe("aux and value hold primal values of what f read and wrote", () => {
+  it("grad, jacfwd and hessian with hasAux: the entry value, the pending write, and the committed write agree", async () => {
+    const { w } = await run(setup)
+    const f = (x: Tensor.Tensor) =>
+      Effect.gen(function* () {
+        const v = yield* Variable.get(w)
+        yield* Variable.set(w, Tensor.mul(v, x))
+        return [Tensor.sum(Tensor.square(v)), { v, written: yield* Variable.get(w) }] as const
+      })
+    const x3 = () => f64([3, 3])
+    // grad: ∂ sum(v²) = 2 v at the entry value [1, 2]
+    const r1 = await run(grad(f, { gradVars: w, hasAux: true, returnValue: true })(x3()))
+    expect(structure(r1)).toEqual(["T[2]", "T[]", { v: "T[2]", written: "T[2]" }])
+    await expectTree(r1, [[2, 4], 5, { v: [1, 2], written: [3, 6] }])
+    expect(isSettled(r1)).toBe(true)
+    // jacfwd of the scalar: the same numbers, at the committed [3, 6]
+    const r2 = await run(jacfwd(f, { gradVars: w, hasAux: true })(x3()))
+    await expectTree(r2, [[6, 12], { v: [3, 6], written: [9, 18] }])
+    // hessian: 2 I
+    const r3 = await run(hessian(f, { gradVars: w, hasAux: true })(x3()))
+    await expectTree(r3, [[[2, 0], [0, 2]], { v: [9, 18], written: [27, 54] }])
+    expect(isSettled(r3)).toBe(true)
+    expect(await now(w)).toEqual([27, 54])
+  })
+})
+
 describe("a failed call commits nothing", () => {
   for (const [name, t] of transforms) {
     it(`${name}: a typed failure in f after the writes passes through with its type`, async () => {
