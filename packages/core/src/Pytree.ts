@@ -104,7 +104,7 @@ export const describe = (def: TreeDef): string => {
     case "leaf":
       return "Tensor"
     case "none":
-      return typeof def.value
+      return def.value === null ? "null" : typeof def.value
     case "array":
       return `[${def.items.map(describe).join(", ")}]`
     case "object":

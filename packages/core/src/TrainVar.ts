@@ -14,7 +14,9 @@ import * as Variable from "./Variable.js"
 
 /** Creates a trainable variable. */
 export const make = <A>(init: A, options: { readonly name?: string | undefined } = {}): Effect.Effect<Variable.Variable<A>, TensorError | StateError> =>
-  Variable.make(init, { ...options, trainable: true })
+  typeof options === "object" && options !== null && !Array.isArray(options)
+    ? Variable.make(init, { ...options, trainable: true })
+    : Variable.make(init, options as never)
 
 /** Whether a variable is trainable. */
 export const is = (v: Variable.Variable<unknown>): boolean => v.trainable

@@ -20,6 +20,7 @@
 import { Context, Effect } from "effect"
 import type { DType } from "./DType.js"
 import { StateError, type TensorError } from "./Errors.js"
+import { describeValue } from "./internal/guard.js"
 import { settle } from "./internal/settle.js"
 import { fmt } from "./internal/shape.js"
 import { inputTensor, type Tensor } from "./internal/tensor.js"
@@ -184,6 +185,20 @@ export class Transaction implements StateHandler {
 
 // ------------------------------------------------------------------ the API
 
+const notAVariable = (op: string, v: unknown): StateError =>
+  new StateError({ message: `Variable.${op}: expected a Variable, got ${describeValue(v)}` })
+
+const badOptions = (options: unknown): StateError | undefined => {
+  if (options === undefined) return undefined
+  if (typeof options !== "object" || options === null || Array.isArray(options))
+    return new StateError({ message: `Variable.make: options must be an object { name?, trainable? }, got ${describeValue(options)}` })
+  const { name, trainable } = options as { name?: unknown; trainable?: unknown }
+  if (name !== undefined && typeof name !== "string") return new StateError({ message: `Variable.make: options.name must be a string, got ${describeValue(name)}` })
+  if (trainable !== undefined && typeof trainable !== "boolean")
+    return new StateError({ message: `Variable.make: options.trainable must be a boolean, got ${describeValue(trainable)}` })
+  return undefined
+}
+
 /**
  * Creates a state variable (an effect). The initial value is evaluated (outside
  * transforms) so the variable holds data, not a pending computation.
@@ -191,6 +206,8 @@ export class Transaction implements StateHandler {
  */
 export const make = <A>(init: A, options: VariableOptions = {}): Effect.Effect<Variable<A>, TensorError | StateError> =>
   Effect.gen(function* () {
+    const bad = badOptions(options)
+    if (bad) return yield* Effect.fail(bad)
     const [leaves, def] = Pytree.flatten(init)
     if (leaves.length === 0 || (def.kind === "none"))
       return yield* Effect.fail(new StateError({ message: `Variable.make: expected a tensor or a pytree of tensors, got ${Pytree.describe(def)}` }))
@@ -202,8 +219,10 @@ export const make = <A>(init: A, options: VariableOptions = {}): Effect.Effect<V
  * Reads a variable (an effect handled by the current transform, if any).
  * @example `const w = yield* Variable.get(weights)`
  */
-export const get = <A>(v: Variable<A>): Effect.Effect<A, TensorError> =>
-  Effect.flatMap(Effect.service(CurrentStateHandler), (h) => h.read(v as Variable<unknown>) as Effect.Effect<A, TensorError>)
+export const get = <A>(v: Variable<A>): Effect.Effect<A, TensorError | StateError> =>
+  isVariable(v)
+    ? Effect.flatMap(Effect.service(CurrentStateHandler), (h) => h.read(v as Variable<unknown>) as Effect.Effect<A, TensorError>)
+    : Effect.fail(notAVariable("get", v))
 
 /**
  * Writes a variable. A value of another structure, shape or dtype fails with
@@ -212,6 +231,7 @@ export const get = <A>(v: Variable<A>): Effect.Effect<A, TensorError> =>
  */
 export const set = <A>(v: Variable<A>, value: A): Effect.Effect<void, TensorError | StateError> =>
   Effect.suspend((): Effect.Effect<void, TensorError | StateError> => {
+    if (!isVariable(v)) return Effect.fail(notAVariable("set", v))
     const bad = checkValue(v as Variable<unknown>, value)
     if (bad) return Effect.fail(bad)
     const [leaves] = Pytree.flatten(value)
@@ -225,7 +245,9 @@ export const set = <A>(v: Variable<A>, value: A): Effect.Effect<void, TensorErro
  * @example `yield* Variable.update(counter, (c) => Tensor.add(c, 1))`
  */
 export const update = <A>(v: Variable<A>, f: (a: A) => A): Effect.Effect<void, TensorError | StateError> =>
-  Effect.flatMap(get(v), (a) => set(v, f(a)))
+  typeof f !== "function" && isVariable(v)
+    ? Effect.fail(new StateError({ message: `Variable.update ${v.label}: expected a function of the value, got ${describeValue(f)}` }))
+    : Effect.flatMap(get(v), (a) => set(v, f(a)))
 
 /** Whether a variable is a TrainVar. */
 export const isTrainVar = (v: Variable<unknown>): boolean => v.trainable
