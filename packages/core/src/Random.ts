@@ -39,6 +39,7 @@ import { broadcastTo, less } from "./internal/ops.js"
 import { data as readData } from "./internal/read.js"
 import { fmt } from "./internal/shape.js"
 import { concat, slice } from "./internal/structural.js"
+import { describeValue } from "./internal/guard.js"
 import { errorTensor, isTensor, type Tensor } from "./internal/tensor.js"
 import * as TF from "./internal/threefry.js"
 import * as Variable from "./Variable.js"
@@ -56,6 +57,12 @@ export type Key = Variable.Variable<Tensor>
 export type RandomError = TensorError | StateError
 
 // ------------------------------------------------------------------ keys
+
+/** Options must be an object (or absent). */
+const notOptions = (op: string, options: unknown): Effect.Effect<never, DTypeError> | undefined =>
+  options === undefined || (typeof options === "object" && options !== null && !Array.isArray(options))
+    ? undefined
+    : Effect.fail(new DTypeError({ message: `Random.${op}: options must be an object, got ${describeValue(options)}` }))
 
 const TWO_32 = 4294967296
 
@@ -87,13 +94,13 @@ export const keyTensor = (seed: number): Tensor => {
  * ```
  */
 export const key = (seed: number, options: { readonly name?: string | undefined } = {}): Effect.Effect<Key, RandomError> =>
-  Variable.make(keyTensor(seed), { name: options.name })
+  notOptions("key", options) ?? Variable.make(keyTensor(seed), { name: options.name })
 
 /** Reads a key's two words, checking it is an int32 tensor of shape [2]. */
 const readKey = (k: Key, op: string): Effect.Effect<readonly [number, number], RandomError> =>
   Effect.gen(function* () {
     if (!Variable.isVariable(k))
-      return yield* Effect.fail(new DTypeError({ message: `Random.${op}: expected a key Variable, got ${typeof k}` }))
+      return yield* Effect.fail(new DTypeError({ message: `Random.${op}: expected a key Variable, got ${describeValue(k)}` }))
     const t: unknown = yield* Variable.get(k)
     if (!isTensor(t))
       return yield* Effect.fail(new DTypeError({ message: `Random.${op}: key ${k.label} must hold an int32 tensor of shape [2], got a pytree` }))
@@ -130,7 +137,7 @@ const draw = <A>(k: Key, op: string, use: (s0: number, s1: number) => A): Effect
  */
 export const split = (k: Key, n = 2): Effect.Effect<Array<Key>, RandomError> =>
   !Number.isInteger(n) || n < 0 || n >= TWO_32
-    ? Effect.fail(new ShapeError({ message: `Random.split: expected a non-negative integer count, got ${n}` }))
+    ? Effect.fail(new ShapeError({ message: `Random.split: expected a non-negative integer count, got ${String(n)}` }))
     : Effect.flatMap(
         draw(k, "split", (s0, s1) => Array.from({ length: n }, (_, i) => TF.hashPair(s0, s1, 0, i))),
         (pairs) => Effect.forEach(pairs, ([a, b]) => Variable.make(keyOf(a, b)))
@@ -144,7 +151,7 @@ export const split = (k: Key, n = 2): Effect.Effect<Array<Key>, RandomError> =>
  */
 export const foldIn = (k: Key, data: number): Effect.Effect<Key, RandomError> =>
   !Number.isInteger(data) || data < -(2 ** 31) || data >= TWO_32
-    ? Effect.fail(new ShapeError({ message: `Random.foldIn: expected a 32-bit integer, got ${data}` }))
+    ? Effect.fail(new ShapeError({ message: `Random.foldIn: expected a 32-bit integer, got ${String(data)}` }))
     : Effect.flatMap(readKey(k, "foldIn"), ([k0, k1]) => {
         const [a, b] = TF.hashPair(k0, k1, 2, data >>> 0)
         return Variable.make(keyOf(a, b))
@@ -161,7 +168,7 @@ export type Shape = ReadonlyArray<number>
 const badShape = (op: string, shape: Shape): ShapeError | undefined =>
   Array.isArray(shape) && shape.every((d) => Number.isInteger(d) && d >= 0)
     ? undefined
-    : new ShapeError({ message: `Random.${op}: invalid shape ${Array.isArray(shape) ? fmt(shape) : String(shape)}` })
+    : new ShapeError({ message: `Random.${op}: invalid shape ${Array.isArray(shape) ? `[${shape.map(String).join(", ")}]` : describeValue(shape)}` })
 
 const sizeOf = (shape: Shape): number => shape.reduce((a, b) => a * b, 1)
 
@@ -222,13 +229,15 @@ const below64 = (x: number): number => {
  * ```
  */
 export const uniform = (k: Key, shape: Shape = [], options: UniformOptions = {}): Effect.Effect<Tensor, RandomError> => {
+  const notObject = notOptions("uniform", options)
+  if (notObject) return notObject
   const { minval = 0, maxval = 1, dtype = "float32" } = options
   const bad =
     badShape("uniform", shape) ??
     badDType("uniform", dtype, ["float32", "float64"]) ??
     (Number.isFinite(minval) && Number.isFinite(maxval) && minval < maxval
       ? undefined
-      : new ShapeError({ message: `Random.uniform: expected finite minval < maxval, got [${minval}, ${maxval})` }))
+      : new ShapeError({ message: `Random.uniform: expected finite minval < maxval, got [${String(minval)}, ${String(maxval)})` }))
   if (bad) return Effect.fail(bad)
   const n = sizeOf(shape)
   const width = maxval - minval
@@ -291,13 +300,15 @@ const standardNormals = (s0: number, s1: number, count: number): Float64Array =>
  * ```
  */
 export const normal = (k: Key, shape: Shape = [], options: NormalOptions = {}): Effect.Effect<Tensor, RandomError> => {
+  const notObject = notOptions("normal", options)
+  if (notObject) return notObject
   const { mean = 0, stddev = 1, dtype = "float32" } = options
   const bad =
     badShape("normal", shape) ??
     badDType("normal", dtype, ["float32", "float64", "complex64"]) ??
     (Number.isFinite(mean) && Number.isFinite(stddev) && stddev >= 0
       ? undefined
-      : new ShapeError({ message: `Random.normal: expected a finite mean and stddev >= 0, got mean ${mean}, stddev ${stddev}` }))
+      : new ShapeError({ message: `Random.normal: expected a finite mean and stddev >= 0, got mean ${String(mean)}, stddev ${String(stddev)}` }))
   if (bad) return Effect.fail(bad)
   const n = sizeOf(shape)
   return draw(k, "normal", (s0, s1) => {
@@ -337,7 +348,7 @@ export const bernoulli = (k: Key, p: number | Tensor = 0.5, shape?: Shape): Effe
   const s = shape ?? []
   const bad =
     badShape("bernoulli", s) ??
-    (typeof p === "number" && p >= 0 && p <= 1 ? undefined : new ShapeError({ message: `Random.bernoulli: expected a probability in [0, 1], got ${p}` }))
+    (typeof p === "number" && p >= 0 && p <= 1 ? undefined : new ShapeError({ message: `Random.bernoulli: expected a probability in [0, 1], got ${describeValue(p)}` }))
   if (bad) return Effect.fail(bad)
   const n = sizeOf(s)
   return draw(k, "bernoulli", (s0, s1) => {
@@ -358,7 +369,7 @@ export const randint = (k: Key, shape: Shape, minval: number, maxval: number): E
     badShape("randint", shape) ??
     (int32(minval) && int32(maxval) && minval < maxval
       ? undefined
-      : new ShapeError({ message: `Random.randint: expected int32 bounds minval < maxval, got [${minval}, ${maxval})` }))
+      : new ShapeError({ message: `Random.randint: expected int32 bounds minval < maxval, got [${String(minval)}, ${String(maxval)})` }))
   if (bad) return Effect.fail(bad)
   const n = sizeOf(shape)
   return draw(k, "randint", (s0, s1) => {
@@ -387,7 +398,7 @@ const shuffled = (s0: number, s1: number, n: number): Int32Array => {
  */
 export const permutation = (k: Key, n: number): Effect.Effect<Tensor, RandomError> =>
   !Number.isInteger(n) || n < 0 || n > 2 ** 31
-    ? Effect.fail(new ShapeError({ message: `Random.permutation: expected a non-negative integer, got ${n}` }))
+    ? Effect.fail(new ShapeError({ message: `Random.permutation: expected a non-negative integer, got ${String(n)}` }))
     : draw(k, "permutation", (s0, s1) => makeTensor(shuffled(s0, s1, n), { shape: [n], dtype: "int32" }))
 
 /**
@@ -396,8 +407,12 @@ export const permutation = (k: Key, n: number): Effect.Effect<Tensor, RandomErro
  * @example `const batch = yield* Random.shuffle(key, images)`
  */
 export const shuffle = (k: Key, x: Tensor, options: { readonly axis?: number | undefined } = {}): Effect.Effect<Tensor, RandomError> => {
+  if (!isTensor(x)) return Effect.fail(new DTypeError({ message: `Random.shuffle: expected a Tensor to shuffle, got ${describeValue(x)}` }))
   if (x.op === "error") return Effect.fail(x.error!)
-  const axis0 = options.axis ?? 0
+  const notObject = notOptions("shuffle", options)
+  if (notObject) return notObject
+  const axis0: unknown = options.axis ?? 0
+  if (typeof axis0 !== "number") return Effect.fail(new ShapeError({ message: `Random.shuffle: axis must be an integer, got ${describeValue(axis0)}` }))
   const axis = axis0 < 0 ? axis0 + x.ndim : axis0
   if (!Number.isInteger(axis) || axis < 0 || axis >= x.ndim)
     return Effect.fail(new ShapeError({ message: `Random.shuffle: axis ${axis0} out of range for shape ${fmt(x.shape)}` }))
