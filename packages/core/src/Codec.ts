@@ -31,6 +31,7 @@ import { type DType, dtypes } from "./DType.js"
 import { DTypeError, ShapeError, StateError, type TensorError } from "./Errors.js"
 import { make as makeTensor } from "./internal/create.js"
 import { data as readData } from "./internal/read.js"
+import { describeValue } from "./internal/guard.js"
 import { isTensor, type Tensor } from "./internal/tensor.js"
 import * as Pytree from "./Pytree.js"
 import * as Variable from "./Variable.js"
@@ -67,8 +68,23 @@ export interface Constraints {
 const fmtShape = (shape: ReadonlyArray<number | null>): string => `[${shape.map((d) => (d === null ? "?" : d)).join(", ")}]`
 const describe = (dtype: string, shape: ReadonlyArray<number | null>): string => `${dtype}${fmtShape(shape)}`
 
+/** Constraints must be `{ shape?: (number | null)[], dtype?: DType }` (or absent). */
+const badConstraints = (op: string, c: unknown): ShapeError | DTypeError | undefined => {
+  if (c === undefined) return undefined
+  if (typeof c !== "object" || c === null || Array.isArray(c))
+    return new DTypeError({ message: `${op}: constraints must be an object { shape?, dtype? }, got ${describeValue(c)}` })
+  const { shape, dtype } = c as { shape?: unknown; dtype?: unknown }
+  if (dtype !== undefined && !(dtypes as ReadonlyArray<unknown>).includes(dtype))
+    return new DTypeError({ message: `${op}: constraints.dtype must be one of ${dtypes.map((d) => `"${d}"`).join(" | ")}, got ${describeValue(dtype)}` })
+  if (shape !== undefined && !(Array.isArray(shape) && shape.every((d) => d === null || (Number.isInteger(d) && d >= 0))))
+    return new ShapeError({ message: `${op}: constraints.shape must be an array of sizes (non-negative integers, or null for any), got ${describeValue(shape)}` })
+  return undefined
+}
+
 /** Checks a dtype and shape against constraints. */
 const checkConstraints = (op: string, dtype: DType, shape: ReadonlyArray<number>, c: Constraints): ShapeError | DTypeError | undefined => {
+  const bad = badConstraints(op, c)
+  if (bad) return bad
   if (c.dtype !== undefined && c.dtype !== dtype)
     return new DTypeError({ message: `${op}: expected dtype ${c.dtype}, got ${describe(dtype, shape)}` })
   if (c.shape !== undefined && (c.shape.length !== shape.length || c.shape.some((d, i) => d !== null && d !== shape[i])))
@@ -135,11 +151,14 @@ const fromIssue = (op: string, issue: SchemaIssue.Issue): ShapeError | DTypeErro
  * const t = yield* Codec.decode({ shape: [2], dtype: "int32", data: [1, 2] }, { dtype: "int32" })
  * ```
  */
-export const decode = (input: unknown, constraints: Constraints = {}): Effect.Effect<Tensor, ShapeError | DTypeError> =>
-  Effect.flatMap(
+export const decode = (input: unknown, constraints: Constraints = {}): Effect.Effect<Tensor, ShapeError | DTypeError> => {
+  const bad = badConstraints("Codec.decode", constraints)
+  if (bad) return Effect.fail(bad)
+  return Effect.flatMap(
     Effect.mapError(Schema.decodeUnknownEffect(TensorJson)(input, { errors: "all" }), (e) => fromIssue("Codec.decode", e.issue)),
     (json) => fromJson("Codec.decode", json, constraints)
   )
+}
 
 const toJsonNumber = (x: number): number | "NaN" | "Infinity" | "-Infinity" =>
   Number.isFinite(x) ? x : Number.isNaN(x) ? "NaN" : x > 0 ? "Infinity" : "-Infinity"
@@ -292,6 +311,8 @@ export const restoreVariables = (
     const op = "Codec.restoreVariables"
     const bad = checkVariables(op, vars)
     if (bad) return yield* Effect.fail(bad)
+    if (options === null || typeof options !== "object" || (options.strict !== undefined && typeof options.strict !== "boolean"))
+      return yield* Effect.fail(new StateError({ message: `${op}: options must be an object { strict?: boolean }, got ${describeValue(options === null || typeof options !== "object" ? options : options.strict)}` }))
     const envelope = yield* Effect.mapError(
       Schema.decodeUnknownEffect(CheckpointEnvelope)(checkpoint),
       (e) => new StateError({ message: `${op}: not a diffect checkpoint ({ format: "diffect-checkpoint", version: 1, variables }): ${e.message}` })
