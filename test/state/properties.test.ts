@@ -3,7 +3,8 @@
  * (a) the gradient w.r.t. `gradVars` equals the gradient w.r.t. the same
  *     values passed as arguments, for random small programs (random
  *     compositions of a few ops over random small shapes), with a random
- *     split of the inputs between Variables and arguments;
+ *     split of the inputs between Variables and arguments (grad), and for
+ *     jacrev, jacfwd, hessian and vectorGrad;
  * (b) with failures injected at random points (a typed failure, a defect, a
  *     thrown exception, a bad write, or an interruption after k writes), no
  *     Variable is ever half-written: after a failed call every Variable holds
@@ -147,6 +148,23 @@ describe("(a) gradVars gradients equal argument gradients", () => {
         const fVars = () => Effect.map(interpret(p, (i) => Variable.get(vars[i]!)), full)
         const res = (await numbers(await run(t(fVars, { gradVars: vars })()))) as unknown[]
         all.forEach((i) => expectNear(res[i], ref[i], 1e-12, `${mode} ${i}`))
+      }),
+      { numRuns: 30 }
+    )
+  })
+
+  it("hessian and vectorGrad: random programs, every input a Variable vs every input an argument", async () => {
+    await fc.assert(
+      fc.asyncProperty(arbProgram, fc.constantFrom("hessian", "vectorGrad"), async (p, mode) => {
+        const t = (mode === "hessian" ? hessian : vectorGrad) as unknown as (f: unknown, o: unknown) => (...a: unknown[]) => Effect.Effect<unknown>
+        const out = (o: Tensor.Tensor) => (mode === "hessian" ? Tensor.sum(o) : o)
+        const all = Array.from({ length: p.inputs.length }, (_, i) => i)
+        const fArgs = (...xs: Tensor.Tensor[]) => Effect.map(interpret(p, (i) => Effect.succeed(xs[i]!)), out)
+        const ref = (await numbers(await run(t(fArgs, { argnums: all })(...all.map((i) => tensorOf(p, i)))))) as unknown[]
+        const vars = await run(Effect.forEach(all, (i) => Variable.make(tensorOf(p, i))))
+        const fVars = () => Effect.map(interpret(p, (i) => Variable.get(vars[i]!)), out)
+        const res = (await numbers(await run(t(fVars, { gradVars: vars })()))) as unknown[]
+        expectNear(res, ref, 1e-12, mode)
       }),
       { numRuns: 30 }
     )
