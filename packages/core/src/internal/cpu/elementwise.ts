@@ -75,6 +75,7 @@ export const binaryReal = (op: keyof typeof binaryExpr, a: HostArray, b: HostArr
 type C = [number, number]
 const cexp = (re: number, im: number): C => {
   const r = Math.exp(re)
+  if (im === 0) return [r, im] // a real argument stays real (no ∞ · 0 = NaN when eʳᵉ overflows)
   return [r * Math.cos(im), r * Math.sin(im)]
 }
 const clog = (re: number, im: number): C => [Math.log(Math.hypot(re, im)), Math.atan2(im, re)]
@@ -90,11 +91,18 @@ const cdiv = (a: number, b: number, c: number, d: number): C => {
   const den = c * r + d
   return [(a * r + b) / den, (b * r - a) / den]
 }
+/** The principal square root (branch cut on the negative real axis, where the sign of a zero imaginary part picks the side). */
 const csqrt = (re: number, im: number): C => {
+  if (re === 0 && im === 0) return [0, im]
+  if (im === Infinity || im === -Infinity) return [Infinity, im]
   const m = Math.hypot(re, im)
-  const sr = Math.sqrt((m + re) / 2)
-  const si = Math.sqrt(Math.max(0, (m - re) / 2))
-  return [sr, im < 0 || (im === 0 && Object.is(im, -0)) ? -si : si]
+  // the larger part comes from (m ± re)/2 without cancellation, the other from im = 2·sr·si
+  if (re >= 0) {
+    const t = Math.sqrt((m + re) / 2)
+    return [t, im / (2 * t)]
+  }
+  const t = Math.sqrt((m - re) / 2)
+  return [Math.abs(im) / (2 * t), im < 0 || Object.is(im, -0) ? -t : t]
 }
 
 export const complexUnary: Record<string, (re: number, im: number) => C> = {
@@ -104,20 +112,33 @@ export const complexUnary: Record<string, (re: number, im: number) => C> = {
   sin: (re, im) => [Math.sin(re) * Math.cosh(im), Math.cos(re) * Math.sinh(im)],
   cos: (re, im) => [Math.cos(re) * Math.cosh(im), -Math.sin(re) * Math.sinh(im)],
   tanh: (re, im) => {
-    // tanh(z) = (sinh 2a + i sin 2b) / (cosh 2a + cos 2b)
-    if (Math.abs(re) > 20) return [Math.sign(re), 0]
-    const den = Math.cosh(2 * re) + Math.cos(2 * im)
-    return [Math.sinh(2 * re) / den, Math.sin(2 * im) / den]
+    // Kahan's formula: with t = tan b, β = 1 + t², s = sinh a, ρ = cosh a,
+    // tanh(a + ib) = (β ρ s + i t) / (1 + β s²)
+    if (Math.abs(re) > 22) {
+      // cosh a overflows later; the imaginary part is 4 sin b cos b e^(−2|a|), tiny but not 0
+      const e = Math.exp(-Math.abs(re))
+      return [Math.sign(re), 4 * Math.sin(im) * Math.cos(im) * e * e]
+    }
+    const t = Math.tan(im)
+    const beta = 1 + t * t
+    const s = Math.sinh(re)
+    const rho = Math.sqrt(1 + s * s)
+    const den = 1 + beta * s * s
+    return [(beta * rho * s) / den, t / den]
   },
   sqrt: csqrt,
   sign: (re, im) => {
     const m = Math.hypot(re, im)
     return m === 0 ? [0, 0] : [re / m, im / m]
   },
-  log1p: (re, im) => clog(1 + re, im),
+  log1p: (re, im) =>
+    // near 0, |1 + z|² − 1 = re (2 + re) + im² keeps the digits that 1 + re would lose
+    Math.hypot(re, im) < 0.5 ? [Math.log1p(re * (2 + re) + im * im) / 2, Math.atan2(im, 1 + re)] : clog(1 + re, im),
   expm1: (re, im) => {
-    const [a, b] = cexp(re, im)
-    return [a - 1, b]
+    // e^a cos b − 1 = expm1(a) cos b − 2 sin²(b/2), accurate near 0
+    if (im === 0) return [Math.expm1(re), im]
+    const h = Math.sin(im / 2)
+    return [Math.expm1(re) * Math.cos(im) - 2 * h * h, Math.exp(re) * Math.sin(im)]
   },
   conj: (re, im) => [re, -im]
 }
@@ -128,7 +149,8 @@ export const complexBinary: Record<string, (a: number, b: number, c: number, d: 
   mul: cmul,
   div: cdiv,
   pow: (a, b, c, d) => {
-    if (a === 0 && b === 0) return c === 0 && d === 0 ? [1, 0] : [0, 0]
+    // 0^w: 1 for w = 0, 0 when Re w > 0, ∞ when Re w < 0 (its phase undefined unless w is real)
+    if (a === 0 && b === 0) return c === 0 && d === 0 ? [1, 0] : c > 0 ? [0, 0] : c < 0 ? [Infinity, d === 0 ? 0 : NaN] : [NaN, NaN]
     const [lr, li] = clog(a, b)
     const [er, ei] = cmul(lr, li, c, d)
     return cexp(er, ei)
