@@ -34,6 +34,9 @@ const sumTerms = (...terms: ReadonlyArray<T>): T => {
 }
 const times = (t: T, f: () => Tensor): T => (t === null ? null : O.mul(t, f()))
 
+/** x with its zeros replaced by 1 (the divisor of the complex |x| rules, so that their value at 0 is 0, as JAX). */
+export const nonZero = (x: Tensor): Tensor => O.where(O.equal(x, 0), 1, x)
+
 /** log(x), but 0 where x == 0 (the y-derivative of x^y at x = 0). */
 export const safeLog = (x: Tensor): Tensor => O.log(O.where(O.equal(x, 0), 1, x))
 
@@ -56,7 +59,7 @@ export const jvpRules: { readonly [P in Prim]: JvpRule<P> } = {
   tanh: unary((_x, y) => O.sub(1, O.mul(y, y))), // d tanh = 1 − tanh²
   sqrt: ([t], _x, _p, y) => (t == null ? null : O.div(t, O.mul(y, 2))), // d √x = 1/(2√x)
   abs: ([t], [x], _p, y) =>
-    t == null ? null : x!.dtype === "complex64" ? O.div(O.real(O.mul(O.conj(x!), t)), y) : O.mul(t, O.sign(x!)), // d|x| = sign x; complex: Re(x̄ t)/|x|
+    t == null ? null : x!.dtype === "complex64" ? O.div(O.real(O.mul(O.conj(x!), t)), nonZero(y)) : O.mul(t, O.sign(x!)), // d|x| = sign x; complex: Re(x̄ t)/|x| (0 at 0, as JAX)
   sign: zero,
   log1p: ([t], [x]) => (t == null ? null : O.div(t, O.add(x!, 1))), // 1/(1+x)
   expm1: unary((_x, y) => O.add(y, 1)), // eˣ

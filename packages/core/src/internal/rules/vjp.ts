@@ -10,7 +10,7 @@ import * as O from "../ops.js"
 import type { Prim, PrimParams } from "../primitives.js"
 import { invertPerm } from "../shape.js"
 import type { Tensor } from "../tensor.js"
-import { maxShare, safeLog, unreduce } from "./jvp.js"
+import { maxShare, nonZero, safeLog, unreduce } from "./jvp.js"
 
 type T = Tensor | null
 export type VjpRule<P extends Prim> = (ct: Tensor, primals: ReadonlyArray<Tensor>, params: PrimParams[P], out: Tensor) => ReadonlyArray<T>
@@ -33,7 +33,7 @@ export const vjpRules: { readonly [P in Prim]: VjpRule<P> } = {
   tanh: unary((_x, y) => O.sub(1, O.mul(y, y))),
   sqrt: (ct, _x, _p, y) => [O.div(ct, O.mul(y, 2))],
   abs: (ct, [x], _p, y) =>
-    x!.dtype === "complex64" ? [O.mul(O.cast(ct, "complex64"), O.div(O.conj(x!), O.cast(y, "complex64")))] : [O.mul(ct, O.sign(x!))],
+    x!.dtype === "complex64" ? [O.mul(O.cast(ct, "complex64"), O.div(O.conj(x!), O.cast(nonZero(y), "complex64")))] : [O.mul(ct, O.sign(x!))],
   sign: none,
   log1p: (ct, [x]) => [O.div(ct, O.add(x!, 1))],
   expm1: unary((_x, y) => O.add(y, 1)),
