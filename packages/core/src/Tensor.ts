@@ -75,11 +75,24 @@ export const eye: typeof C.eye = G.guard("eye", [G.axis("n"), G.axis("m", true),
 
 // ------------------------------------------------------------------ reading
 
-/** The flat row-major data (a fresh copy; complex64 interleaved). @example `yield* Tensor.data(x)` */
+/**
+ * The flat row-major data (a fresh copy): the dtype's typed array; complex64
+ * gives a `Float32Array` of length 2·size, interleaved `re, im`.
+ * @example `yield* Tensor.data(x)`
+ */
 export const data = RD.data
-/** The data as nested arrays (bool as booleans, complex64 as `[re, im]`). @example `yield* Tensor.toArray(x)` */
+/**
+ * The data as nested arrays (bool as booleans; complex64 adds a last axis
+ * of `[re, im]` pairs, the form `make` accepts back).
+ * @example `yield* Tensor.toArray(x)`
+ */
 export const toArray = RD.toArray
-/** The one element of a size-1 tensor. @example `yield* Tensor.item(Tensor.sum(x))` */
+/**
+ * The one element of a size-1 tensor. A complex64 tensor fails with
+ * `DTypeError` (a complex value is not one number): use `toArray`, or
+ * `item(real(z))` and `item(imag(z))`.
+ * @example `yield* Tensor.item(Tensor.sum(x))`
+ */
 export const item = RD.item
 
 // ------------------------------------------------------------------ elementwise

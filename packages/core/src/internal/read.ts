@@ -56,6 +56,14 @@ export const toArray = (t: Tensor): Effect.Effect<Nested, TensorError> =>
   )
 
 export const item = (t: Tensor): Effect.Effect<number, TensorError> =>
-  !isTensor(t) ? notATensor("item", t) : t.size === 1 || t.op === "error"
-    ? Effect.map(data(t), (host) => host[0]!)
-    : Effect.fail(new ShapeError({ message: `item: expected a tensor with one element, got shape ${fmt(t.shape)}` }))
+  !isTensor(t)
+    ? notATensor("item", t)
+    : t.op !== "error" && t.dtype === "complex64"
+      ? Effect.fail(
+          new DTypeError({
+            message: `item: a complex64 value is not one number (shape ${fmt(t.shape)}); read it with toArray (a [re, im] pair) or take real / imag first`
+          })
+        )
+      : t.size === 1 || t.op === "error"
+        ? Effect.map(data(t), (host) => host[0]!)
+        : Effect.fail(new ShapeError({ message: `item: expected a tensor with one element, got shape ${fmt(t.shape)}` }))
