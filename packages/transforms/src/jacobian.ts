@@ -12,11 +12,12 @@ import { basisBlock, blocks, moveLeadingToEnd, takeRows } from "./internal/basis
 import { type GradOptions, resolve } from "./internal/options.js"
 import { closeInputs, numbersToTensors, trace, type Traced } from "./internal/trace.js"
 import { checkOutputs, collectWrt, formatResult } from "./internal/wrt.js"
-import type { Fn, JacobianResult, Transformed } from "./types.js"
+import type { Fn, HessianResult, JacobianResult, Transformed } from "./types.js"
 
 type Mode = "jacrev" | "jacfwd"
 
-const run = (mode: Mode, f: Fn<ReadonlyArray<unknown>, unknown, unknown, unknown>, options: GradOptions, args: ReadonlyArray<unknown>) =>
+/** `ofJacrev`: the outer pass of `hessian`, whose integer outputs (allowInt's zero blocks) are constants. */
+const run = (mode: Mode, f: Fn<ReadonlyArray<unknown>, unknown, unknown, unknown>, options: GradOptions, args: ReadonlyArray<unknown>, ofJacrev = false) =>
   Effect.gen(function* () {
     const o = yield* resolve(mode, options, args.length)
     let tr: Traced | undefined
@@ -24,7 +25,7 @@ const run = (mode: Mode, f: Fn<ReadonlyArray<unknown>, unknown, unknown, unknown
     return yield* Effect.gen(function* () {
       tr = yield* trace(mode, f, numbersToTensors(args, o.argnums ?? []), o.argnums ?? [], o.vars, o.hasAux)
       const outs = tr.outLeaves
-      const bad = checkOutputs(mode, outs, o)
+      const bad = checkOutputs(mode, outs, o, ofJacrev)
       if (bad) return yield* Effect.fail(bad)
       const wrt = yield* collectWrt(mode, tr, o)
       const active = wrt.leaves.filter((_, i) => !wrt.isInt[i])
@@ -75,7 +76,7 @@ const run = (mode: Mode, f: Fn<ReadonlyArray<unknown>, unknown, unknown, unknown
   })
 
 type AnyFn = Fn<ReadonlyArray<unknown>, unknown, unknown, unknown>
-const runner = (mode: Mode, f: AnyFn, options: GradOptions) => (...args: ReadonlyArray<unknown>) => run(mode, f, options, args)
+const runner = (mode: Mode, f: AnyFn, options: GradOptions, ofJacrev = false) => (...args: ReadonlyArray<unknown>) => run(mode, f, options, args, ofJacrev)
 
 type JacobianTransform = {
   <Args extends ReadonlyArray<unknown>, Ret, E = never, R = never, const O extends GradOptions = {}>(f: Fn<Args, Ret, E, R>, options?: O): Transformed<Args, JacobianResult<Args, Ret, O>, E, R>
@@ -123,5 +124,5 @@ export const hessian: {
   <const O extends HessianOptions>(options: O): <Args extends ReadonlyArray<unknown>, Ret, E = never, R = never>(f: Fn<Args, Ret, E, R>) => Transformed<Args, JacobianResult<Args, Ret, Omit<O, "returnValue">>, E, R>
 } = curried((f: Fn<ReadonlyArray<unknown>, unknown, unknown, unknown>, options: HessianOptions = {}) => {
   const { returnValue: _ignored, ...o } = options as GradOptions
-  return runner("jacfwd", runner("jacrev", f, { ...o, returnValue: false }), o)
+  return runner("jacfwd", runner("jacrev", f, { ...o, returnValue: false }), o, true)
 }) as never

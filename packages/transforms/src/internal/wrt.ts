@@ -42,6 +42,12 @@ export const collectWrt = (name: string, tr: Traced, o: Resolved): Effect.Effect
               message: `${name}: ${where(o, k, nVars)} has dtype ${t.dtype} (shape [${t.shape.join(", ")}]); differentiation needs float or complex inputs (pass allowInt: true to get zero gradients for integer inputs)`
             })
           )
+        if (name === "jacfwd" && !o.holomorphic && DType.isComplex(t.dtype))
+          return yield* Effect.fail(
+            new DTypeError({
+              message: `${name}: ${where(o, k, nVars)} has dtype complex64; forward mode with complex inputs needs holomorphic: true (as JAX; for a real-valued function of complex inputs use jacrev or grad)`
+            })
+          )
         if (o.holomorphic && !integral && !DType.isComplex(t.dtype))
           return yield* Effect.fail(
             new DTypeError({ message: `${name}: holomorphic: true needs complex inputs, but ${where(o, k, nVars)} has dtype ${t.dtype}` })
@@ -73,9 +79,16 @@ export const collectWrt = (name: string, tr: Traced, o: Resolved): Effect.Effect
     return { leaves, isInt, build }
   })
 
-/** Checks the output dtypes against `holomorphic`. */
-export const checkOutputs = (name: string, outs: ReadonlyArray<Tensor.Tensor>, o: Resolved): DTypeError | undefined => {
+/**
+ * Checks the output dtypes against `holomorphic` (as JAX: reverse mode needs
+ * real outputs unless holomorphic; forward mode, whose inputs are then real,
+ * accepts complex outputs). `intOutputs`: integer outputs are accepted with
+ * `allowInt` (the zero blocks an inner jacrev gives integer inputs in `hessian`).
+ */
+export const checkOutputs = (name: string, outs: ReadonlyArray<Tensor.Tensor>, o: Resolved, intOutputs = false): DTypeError | undefined => {
   for (const t of outs) {
+    if (intOutputs && o.allowInt && DType.isIntegral(t.dtype)) continue
+    if (DType.isComplex(t.dtype) && !o.holomorphic && name === "jacfwd") continue
     if (DType.isComplex(t.dtype) && !o.holomorphic)
       return new DTypeError({ message: `${name}: the output has dtype complex64; differentiating a complex output needs holomorphic: true` })
     if (o.holomorphic && !DType.isComplex(t.dtype))
