@@ -175,6 +175,28 @@ describe("a failed call commits nothing", () => {
     })
   }
 
+  it("an exception thrown by the generator body of f, or by f itself before it returns an Effect", async () => {
+    const { w, writer, unchanged } = await run(setup)
+    for (const [name, t] of transforms) {
+      const inGen = (x: Tensor.Tensor) =>
+        Effect.gen(function* () {
+          yield* writer()(x)
+          if (x.ndim > 0) throw new Error(`generator ${name}`)
+          return Tensor.sum(x)
+        })
+      const e1 = await Effect.runPromiseExit(t(inGen, { gradVars: w })(f64([1, 1])))
+      expect(Exit.isFailure(e1) && Cause.hasDies(e1.cause), name).toBe(true)
+      await unchanged()
+      const plain = (): Effect.Effect<Tensor.Tensor> => {
+        throw new Error(`plain ${name}`)
+      }
+      const e2 = await Effect.runPromiseExit(t(plain, { gradVars: w })())
+      expect(Exit.isFailure(e2) && Cause.hasDies(e2.cause), name).toBe(true)
+      if (Exit.isFailure(e2)) expect((Cause.squash(e2.cause) as Error).message).toBe(`plain ${name}`)
+      await unchanged()
+    }
+  })
+
   it("an error found after f returned (AuxError, NonScalarOutputError) commits nothing", async () => {
     const { w, writer, unchanged } = await run(setup)
     const e = await failureOf(grad(writer(), { gradVars: w, hasAux: true })(f64([1, 1])))
