@@ -120,8 +120,8 @@ type HessianOptions = Omit<GradOptions, "returnValue">
  * ```
  */
 export const hessian: {
-  <Args extends ReadonlyArray<unknown>, Ret, E = never, R = never, const O extends HessianOptions = {}>(f: Fn<Args, Ret, E, R>, options?: O): Transformed<Args, JacobianResult<Args, Ret, Omit<O, "returnValue">>, E, R>
-  <const O extends HessianOptions>(options: O): <Args extends ReadonlyArray<unknown>, Ret, E = never, R = never>(f: Fn<Args, Ret, E, R>) => Transformed<Args, JacobianResult<Args, Ret, Omit<O, "returnValue">>, E, R>
+  <Args extends ReadonlyArray<unknown>, Ret, E = never, R = never, const O extends HessianOptions = {}>(f: Fn<Args, Ret, E, R>, options?: O): Transformed<Args, HessianResult<Args, Ret, Omit<O, "returnValue">>, E, R>
+  <const O extends HessianOptions>(options: O): <Args extends ReadonlyArray<unknown>, Ret, E = never, R = never>(f: Fn<Args, Ret, E, R>) => Transformed<Args, HessianResult<Args, Ret, Omit<O, "returnValue">>, E, R>
 } = curried((f: Fn<ReadonlyArray<unknown>, unknown, unknown, unknown>, options: HessianOptions = {}) => {
   const { returnValue: _ignored, ...o } = options as GradOptions
   return runner("jacfwd", runner("jacrev", f, { ...o, returnValue: false }), o, true)

@@ -61,6 +61,13 @@ export type Jacobian<Args extends ReadonlyArray<unknown>, Out, O> = Out extends 
 /** The result of `jacrev` / `jacfwd` / `hessian`. */
 export type JacobianResult<Args extends ReadonlyArray<unknown>, Ret, O> = WithExtras<Jacobian<Args, OutOf<Ret, O>, O>, Ret, O>
 
+/**
+ * The result of `hessian` (`jacfwd` of `jacrev`): the jacobian of the
+ * jacobian, so for pytree arguments or an argnums array the gradient
+ * structure nested in itself (`H[i][j]`, `H.w.b`), as JAX.
+ */
+export type HessianResult<Args extends ReadonlyArray<unknown>, Ret, O> = WithExtras<Jacobian<Args, Jacobian<Args, OutOf<Ret, O>, O>, O>, Ret, O>
+
 /** The result of `valueAndGrad`: `[value, G]`, or `[[value, aux], G]` with hasAux. */
 export type ValueAndGradResult<Args extends ReadonlyArray<unknown>, Ret, O> =
   IsTrue<O, "hasAux"> extends true ? [[OutOf<Ret, O>, AuxOf<Ret, O>], Grads<Args, O>] : [Ret, Grads<Args, O>]
