@@ -185,7 +185,7 @@ describe("hessian of a small MLP", () => {
   it("with a record of parameters, gives the blocks H[a][b] of shape [...a, ...b], equal to the flat hessian's", async () => {
     const theta = f64(theta0)
     const Hflat = await flat(await run(hessian(loss)(theta)))
-    const H = (await run(hessian(lossOf)(unpack(theta)))) as unknown as Record<keyof Params, Record<keyof Params, T>>
+    const H: Record<keyof Params, Record<keyof Params, T>> = await run(hessian(lossOf)(unpack(theta)))
     const offsets: Record<keyof Params, [number, number[]]> = { w1: [0, [3, 2]], b1: [6, [3, 1]], w2: [9, [1, 3]], b2: [12, [1, 1]] }
     const keys = Object.keys(offsets) as Array<keyof Params>
     expect(Object.keys(H).sort()).toEqual([...keys].sort())
