@@ -39,7 +39,7 @@ export const vmap =
   <Args extends ReadonlyArray<unknown>, Ret, E = never, R = never>(f: Fn<Args, Ret, E, R>, options: VmapOptions = {}) =>
   (...args: Args): Effect.Effect<Ret, E | ShapeError | StateError | TensorError, R> =>
     Effect.gen(function* () {
-      const inAxes = options.inAxes ?? 0
+      const inAxes = options.inAxes === undefined ? 0 : options.inAxes // null (nothing batched) is not the default
       const axisOf = (i: number): number | null => (Array.isArray(inAxes) ? (inAxes[i] ?? null) : (inAxes as number | null))
       if (Array.isArray(inAxes) && inAxes.length !== args.length)
         return yield* Effect.fail(new ShapeError({ message: `vmap: inAxes has ${inAxes.length} entries for ${args.length} arguments` }))
@@ -90,7 +90,7 @@ export const vmap =
         const results = Internal.batchGraph(outs, batched, size)
         // out axes follow the top-level entries of the output
         const topAxes: Array<number | null> = []
-        const outAxes = options.outAxes ?? 0
+        const outAxes = options.outAxes === undefined ? 0 : options.outAxes // null: unbatched outputs
         if (Array.isArray(outAxes)) {
           if (outDef.kind !== "array" || outDef.items.length !== outAxes.length)
             return yield* Effect.fail(new ShapeError({ message: `vmap: outAxes has ${outAxes.length} entries but the output is ${Pytree.describe(outDef)}` }))
