@@ -137,7 +137,7 @@ export const expectFailure = async (eff: Effect.Effect<unknown, unknown, never>,
 
 /** A float32 number in [−m, m] (subnormal-sized values become 0: their reciprocals leave float32's range). */
 export const part = (m: number): fc.Arbitrary<number> =>
-  fc.float({ min: -m, max: m, noNaN: true, noDefaultInfinity: true }).map((x) => (Math.abs(x) < 1e-30 ? 0 : x))
+  fc.float({ min: -Math.fround(m), max: Math.fround(m), noNaN: true, noDefaultInfinity: true }).map((x) => (Math.abs(x) < 1e-30 ? 0 : x))
 
 /** A complex number with float32 parts in [−m, m]. */
 export const complexArb = (m: number): fc.Arbitrary<Cx> => fc.tuple(part(m), part(m)).map(([a, b]) => [f32(a), f32(b)] as const)

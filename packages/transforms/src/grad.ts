@@ -67,7 +67,7 @@ const vectorGradImpl = (f: Fn<ReadonlyArray<unknown>, unknown, unknown, unknown>
 
 const valueAndGradImpl = (f: Fn<ReadonlyArray<unknown>, unknown, unknown, unknown>, options: GradOptions = {}) =>
   (...args: ReadonlyArray<unknown>) =>
-    Effect.map(run("valueAndGrad", f, { ...options, returnValue: false }, args), (c) => (c.o.hasAux ? [[c.value, c.aux], c.g] : [c.value, c.g]))
+    Effect.map(run("valueAndGrad", f, options, args), (c) => (c.o.hasAux ? [[c.value, c.aux], c.g] : [c.value, c.g]))
 
 /**
  * The gradient of a scalar-valued function, with respect to `argnums`
