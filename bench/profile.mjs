@@ -13,22 +13,24 @@ const reps = Number(process.argv[3] ?? 20)
 const cpu = Context.get(Context.empty(), Backend) // the default CPU backend
 void Internal
 const stats = new Map()
-const kernels = cpu.kernels
-const wrapped = {}
-for (const [name, k] of Object.entries(kernels)) {
-  wrapped[name] = (args, params, out) => {
-    const t0 = performance.now()
-    const r = k(args, params, out)
-    const dt = performance.now() - t0
-    const key = `${name} ${args.map((a) => `[${a.shape}]`).join(" ")} -> [${out.shape}]`
-    const s = stats.get(key) ?? { n: 0, ms: 0 }
-    s.n++
-    s.ms += dt
-    stats.set(key, s)
-    return r
+const wrap = (table, tag) => {
+  if (!table) return
+  for (const [name, k] of Object.entries(table)) {
+    table[name] = (args, params, out) => {
+      const t0 = performance.now()
+      const r = k(args, params, out)
+      const dt = performance.now() - t0
+      const key = `${name}${tag} ${args.map((a) => `[${a.shape}]${a.strides ? `/[${a.strides}]` : ""}`).join(" ")} -> [${out.shape}]`
+      const s = stats.get(key) ?? { n: 0, ms: 0 }
+      s.n++
+      s.ms += dt
+      stats.set(key, s)
+      return r
+    }
   }
 }
-Object.assign(kernels, wrapped)
+wrap(cpu.kernels, "")
+wrap(cpu.viewKernels, " (view)")
 await adapter.init()
 const run = await adapter.prepare(id, inputs(id))
 for (let i = 0; i < 5; i++) await run()

@@ -32,6 +32,13 @@ export interface KernelArg {
   readonly handle: unknown
   readonly shape: ReadonlyArray<number>
   readonly dtype: DType
+  /**
+   * Only for `viewKernels`: the operand is a strided view of `handle`, its
+   * element `idx` at `handle[offset + Σ idx[d] · strides[d]]` (in elements).
+   * Absent: `handle` holds the operand itself, row-major.
+   */
+  readonly strides?: ReadonlyArray<number> | undefined
+  readonly offset?: number | undefined
 }
 
 /**
@@ -56,6 +63,15 @@ export interface BackendShape {
   readonly dispose: (handle: unknown) => void
   /** One kernel per primitive: a backend without one does not compile. */
   readonly kernels: { readonly [P in Prim]: Kernel<P> }
+  /**
+   * Optional kernels that also accept strided operands (`KernelArg.strides`):
+   * when an operand is a chain of `transpose` / `broadcast` / `slice` /
+   * `reshape` nodes not evaluated yet, the evaluator passes a view of the
+   * node below the chain instead of materializing it (a transposed matrix
+   * fed to `matmul`, a bias broadcast to `add`). Used in place of `kernels`
+   * for those primitives.
+   */
+  readonly viewKernels?: { readonly [P in Prim]?: Kernel<P> }
   /** The number of live buffers, for leak tests (where the backend counts them). */
   readonly liveBuffers?: () => number
 }

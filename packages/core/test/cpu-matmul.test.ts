@@ -48,7 +48,7 @@ const naive = (a: HostArray, b: HostArray, dtype: DType, batch: number, m: numbe
 
 const shapes: Array<[number, number, number, number]> = [
   [1, 1, 1, 1], [1, 3, 5, 2], [2, 4, 4, 4], [1, 7, 13, 9], [3, 5, 1, 6], [1, 1, 300, 1],
-  [1, 33, 257, 17], [1, 64, 64, 64], [2, 9, 600, 530], [1, 0, 3, 2], [1, 2, 0, 3]
+  [1, 33, 257, 17], [1, 64, 64, 64], [2, 9, 600, 130], [1, 0, 3, 2], [1, 2, 0, 3]
 ]
 
 describe("cpu matmul kernel", () => {

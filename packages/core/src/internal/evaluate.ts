@@ -13,8 +13,8 @@
 import type { BackendShape, KernelArg } from "../Backend.js"
 import type { HostArray } from "../DType.js"
 import { BackendError, ConcretizationError, type TensorError } from "../Errors.js"
-import type { Prim } from "./primitives.js"
-import { fmt } from "./shape.js"
+import type { Prim, PrimParams } from "./primitives.js"
+import { fmt, stridesOf } from "./shape.js"
 import { constTensor, type DeviceBuffer, Tensor } from "./tensor.js"
 
 /** A failure raised inside evaluation (caught and typed at the Effect boundary). */
@@ -58,6 +58,76 @@ export const hostOf = (t: Tensor): HostArray => {
   return t.host
 }
 
+// ------------------------------------------------------------------ views
+
+/**
+ * An operand read through a strided view of another node (its `base`):
+ * element `idx` is `base[offset + Σ idx[d] · strides[d]]`.
+ */
+interface View {
+  readonly base: Tensor
+  readonly strides: ReadonlyArray<number>
+  readonly offset: number
+}
+
+const isContiguous = (shape: ReadonlyArray<number>, strides: ReadonlyArray<number>, offset: number): boolean => {
+  if (offset !== 0) return false
+  let acc = 1
+  for (let d = shape.length - 1; d >= 0; d--) {
+    if (shape[d] !== 1 && strides[d] !== acc) return false
+    acc *= shape[d]!
+  }
+  return true
+}
+
+/**
+ * How `x` reads its data when it is a chain of transpose / broadcast /
+ * reshape / slice nodes that are not evaluated yet: a view of the first node
+ * below the chain. Nodes already evaluated, and everything else, are their
+ * own (contiguous) base.
+ */
+const viewOf = (x: Tensor, ready: (t: Tensor) => boolean): View => {
+  if (ready(x)) return { base: x, strides: stridesOf(x.shape), offset: 0 }
+  switch (x.op) {
+    case "transpose": {
+      const v = viewOf(x.inputs[0]!, ready)
+      const { perm } = x.params as PrimParams["transpose"]
+      return { base: v.base, strides: perm.map((p) => v.strides[p]!), offset: v.offset }
+    }
+    case "broadcast": {
+      const y = x.inputs[0]!
+      const v = viewOf(y, ready)
+      const { dims } = x.params as PrimParams["broadcast"]
+      const strides = new Array<number>(x.shape.length).fill(0)
+      dims.forEach((d, i) => (strides[d] = y.shape[i] === 1 ? 0 : v.strides[i]!))
+      return { base: v.base, strides, offset: v.offset }
+    }
+    case "slice": {
+      const v = viewOf(x.inputs[0]!, ready)
+      const { starts } = x.params as PrimParams["slice"]
+      let offset = v.offset
+      starts.forEach((s, d) => (offset += s * v.strides[d]!))
+      return { base: v.base, strides: v.strides, offset }
+    }
+    case "reshape": {
+      const y = x.inputs[0]!
+      const v = viewOf(y, ready)
+      if (isContiguous(y.shape, v.strides, v.offset)) return { base: v.base, strides: stridesOf(x.shape), offset: 0 }
+      // only size-1 axes inserted or removed: keep the strides of the others
+      const ys = y.shape.flatMap((d, i) => (d === 1 ? [] : [i]))
+      const xs = x.shape.flatMap((d, i) => (d === 1 ? [] : [i]))
+      if (ys.length === xs.length && ys.every((i, j) => y.shape[i] === x.shape[xs[j]!])) {
+        const strides = new Array<number>(x.shape.length).fill(0)
+        xs.forEach((xi, j) => (strides[xi] = v.strides[ys[j]!]!))
+        return { base: v.base, strides, offset: v.offset }
+      }
+      return { base: x, strides: stridesOf(x.shape), offset: 0 }
+    }
+    default:
+      return { base: x, strides: stridesOf(x.shape), offset: 0 }
+  }
+}
+
 /**
  * Evaluates `roots` on `backend`. Returns one handle per root; the caller
  * owns (and must dispose) the handles of roots that are not cached on their
@@ -71,6 +141,8 @@ export const evaluateMany = (
   const temporaries = new Set<unknown>()
   const rootSet = new Set(roots)
   const stack: Array<Tensor> = []
+  const viewsMemo = new Map<Tensor, View[]>()
+  const isReady = (t: Tensor): boolean => memo.has(t) || (t.buf !== undefined && t.buf.backend === backend)
   const visit = (root: Tensor) => {
     stack.push(root)
     while (stack.length > 0) {
@@ -107,10 +179,19 @@ export const evaluateMany = (
         stack.pop()
         continue
       }
-      // a primitive application: evaluate inputs first
+      // a primitive application: evaluate inputs first (for a kernel that
+      // reads strided views, the nodes below the inputs' view chains)
+      const viewKernel = backend.viewKernels?.[t.op as Prim]
+      let operands = t.inputs
+      let views: View[] | undefined
+      if (viewKernel !== undefined) {
+        views = viewsMemo.get(t)
+        if (views === undefined) viewsMemo.set(t, (views = t.inputs.map((x) => viewOf(x, isReady))))
+        operands = views.map((v) => v.base)
+      }
       let ready = true
-      for (let i = t.inputs.length - 1; i >= 0; i--) {
-        const x = t.inputs[i]!
+      for (let i = operands.length - 1; i >= 0; i--) {
+        const x = operands[i]!
         if (!memo.has(x)) {
           stack.push(x)
           ready = false
@@ -119,10 +200,22 @@ export const evaluateMany = (
       if (!ready) continue
       stack.pop()
       checkDtype(backend, t)
-      const args: KernelArg[] = t.inputs.map((x) => ({ handle: memo.get(x), shape: x.shape, dtype: x.dtype }))
       let handle: unknown
+      let args: KernelArg[]
       try {
-        handle = (backend.kernels[t.op as Prim] as (a: ReadonlyArray<KernelArg>, p: unknown, o: Tensor) => unknown)(args, t.params, t)
+        if (views !== undefined) {
+          args = views.map((v, i) => {
+            const x = t.inputs[i]!
+            const plain = v.base === x
+            return plain
+              ? { handle: memo.get(x), shape: x.shape, dtype: x.dtype }
+              : { handle: memo.get(v.base), shape: x.shape, dtype: x.dtype, strides: v.strides, offset: v.offset }
+          })
+          handle = (viewKernel as (a: ReadonlyArray<KernelArg>, p: unknown, o: Tensor) => unknown)(args, t.params, t)
+        } else {
+          args = t.inputs.map((x) => ({ handle: memo.get(x), shape: x.shape, dtype: x.dtype }))
+          handle = (backend.kernels[t.op as Prim] as (a: ReadonlyArray<KernelArg>, p: unknown, o: Tensor) => unknown)(args, t.params, t)
+        }
       } catch (e) {
         if (e instanceof BackendError) throw new EvalFailure(e)
         throw e

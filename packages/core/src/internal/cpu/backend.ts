@@ -10,6 +10,7 @@ import { sizeOf } from "../shape.js"
 import { binaryExpr, binaryReal, castHost, complexBinary, complexUnary, mapComplex1, mapComplex2, unaryExpr, unaryReal } from "./elementwise.js"
 import { matmulKernel } from "./matmul.js"
 import { broadcastKernel, concatKernel, padKernel, reduceKernel, sliceKernel, transposeKernel } from "./structure.js"
+import { binaryView, matmulView, whereView } from "./views.js"
 
 const h = (x: KernelArg): HostArray => x.handle as HostArray
 
@@ -111,6 +112,22 @@ const kernels: { readonly [P in Prim]: Kernel<P> } = {
 }
 
 
+/** Kernels reading strided views of their operands (see `views.ts`). */
+const viewKernels: BackendShape["viewKernels"] = {
+  matmul: matmulView,
+  add: binaryView("add", kernels.add),
+  sub: binaryView("sub", kernels.sub),
+  mul: binaryView("mul", kernels.mul),
+  div: binaryView("div", kernels.div),
+  pow: binaryView("pow", kernels.pow),
+  max: binaryView("max", kernels.max),
+  min: binaryView("min", kernels.min),
+  greater: binaryView("greater", kernels.greater),
+  less: binaryView("less", kernels.less),
+  equal: binaryView("equal", kernels.equal),
+  where: whereView(kernels.where)
+}
+
 /** The CPU backend value (its Layer is `CpuBackend.layer`). */
 export const cpuBackend: BackendShape = {
   name: "cpu",
@@ -118,5 +135,6 @@ export const cpuBackend: BackendShape = {
   upload: (host) => host,
   download: (handle) => handle as HostArray,
   dispose: () => {},
-  kernels
+  kernels,
+  viewKernels
 }

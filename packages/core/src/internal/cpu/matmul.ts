@@ -205,6 +205,23 @@ export interface MatmulLayout {
 }
 
 /**
+ * One product of any dtype: out[oOff + i·n + j] = Σ_p a(i, p) · b(p, j), the
+ * operands read through strides (`out` zero where it is accumulated into).
+ */
+export const gemmAny = (
+  dtype: DType,
+  a: HostArray, aOff: number, A: Strided,
+  b: HostArray, bOff: number, B: Strided,
+  out: HostArray, oOff: number,
+  m: number, k: number, n: number
+): void => {
+  if (dtype === "complex64") gemmComplex(a, aOff, A, b, bOff, B, out, oOff, m, k, n)
+  else if (dtype === "int32") gemmInt(a, aOff, A, b, bOff, B, out, oOff, m, k, n)
+  else if (!(dtype === "float32" && k > 0 && m * k * n >= WASM_MIN && gemmF32Wasm(a, aOff, A, b, bOff, B, out as Float32Array, oOff, m, k, n)))
+    gemmFloat(a, aOff, A, b, bOff, B, out as Float32Array | Float64Array, oOff, m, k, n)
+}
+
+/**
  * The matmul kernel: `batch` products of `m × k` by `k × n`, into a new
  * row-major `[batch, m, n]` buffer. Inputs are never modified.
  */
@@ -212,12 +229,6 @@ export const matmulKernel = (a: HostArray, b: HostArray, dtype: DType, batch: nu
   const out = allocHost(dtype, batch * m * n)
   const A: Strided = layout.transA ? { rs: 1, cs: m } : { rs: k, cs: 1 }
   const B: Strided = layout.transB ? { rs: 1, cs: k } : { rs: n, cs: 1 }
-  const f = dtype === "complex64" ? gemmComplex : dtype === "int32" ? gemmInt : undefined
-  const useWasm = dtype === "float32" && k > 0 && m * k * n >= WASM_MIN
-  for (let t = 0; t < batch; t++) {
-    if (f) f(a, t * m * k, A, b, t * k * n, B, out, t * m * n, m, k, n)
-    else if (!(useWasm && gemmF32Wasm(a, t * m * k, A, b, t * k * n, B, out as Float32Array, t * m * n, m, k, n)))
-      gemmFloat(a, t * m * k, A, b, t * k * n, B, out as Float32Array | Float64Array, t * m * n, m, k, n)
-  }
+  for (let t = 0; t < batch; t++) gemmAny(dtype, a, t * m * k, A, b, t * k * n, B, out, t * m * n, m, k, n)
   return out
 }
