@@ -4,8 +4,8 @@
  * @module
  */
 import { Effect } from "effect"
-import { Internal, NonScalarOutputError, Pytree, Tensor } from "@diffect/core"
-import { type GradOptions, type Resolved, resolve } from "./internal/options.js"
+import { Internal, NonScalarOutputError, OptionsError, Pytree, Tensor } from "@diffect/core"
+import { type GradOptions, isOptionsObject, type Resolved, resolve } from "./internal/options.js"
 import { closeInputs, numbersToTensors, trace, type Traced } from "./internal/trace.js"
 import { checkOutputs, collectWrt, formatResult } from "./internal/wrt.js"
 import type { Fn, GradResult, Transformed, ValueAndGradResult } from "./types.js"
@@ -53,11 +53,21 @@ const run = (mode: Mode, f: Fn<ReadonlyArray<unknown>, unknown, unknown, unknown
     }).pipe(Effect.onExit(() => Effect.sync(() => closeInputs(tr))))
   })
 
-/** Builds a transform that accepts both `t(f, options)` and the curried `t(options)(f)`. */
+/**
+ * Builds a transform that accepts both `t(f, options)` and the curried
+ * `t(options)(f)`. Options that are not an object give a function whose
+ * calls fail with OptionsError (`null` is no options).
+ */
 export const curried =
-  <T extends (f: any, options?: any) => any>(impl: T) =>
-  (fOrOptions: unknown, options?: unknown): unknown =>
-    typeof fOrOptions === "function" ? impl(fOrOptions, options ?? {}) : (f: unknown) => impl(f, fOrOptions ?? {})
+  <T extends (f: any, options?: any) => any>(impl: T, name = "transform") =>
+  (fOrOptions: unknown, options?: unknown): unknown => {
+    const make = (f: unknown, o: unknown): unknown =>
+      o === undefined || o === null || isOptionsObject(o)
+        ? impl(f, o ?? {})
+        : (..._args: ReadonlyArray<unknown>) =>
+            Effect.fail(new OptionsError({ message: `${name}: options must be an object, got ${Internal.describeValue(o)}` }))
+    return typeof fOrOptions === "function" ? make(fOrOptions, options) : (f: unknown) => make(f, fOrOptions)
+  }
 
 const gradImpl = (f: Fn<ReadonlyArray<unknown>, unknown, unknown, unknown>, options: GradOptions = {}) =>
   (...args: ReadonlyArray<unknown>) => Effect.map(run("grad", f, options, args), (c) => formatResult(c.g, c.value, c.aux, c.o))
@@ -85,7 +95,7 @@ const valueAndGradImpl = (f: Fn<ReadonlyArray<unknown>, unknown, unknown, unknow
 export const grad: {
   <Args extends ReadonlyArray<unknown>, Ret, E = never, R = never, const O extends GradOptions = {}>(f: Fn<Args, Ret, E, R>, options?: O): Transformed<Args, GradResult<Args, Ret, O>, E, R>
   <const O extends GradOptions>(options: O): <Args extends ReadonlyArray<unknown>, Ret, E = never, R = never>(f: Fn<Args, Ret, E, R>) => Transformed<Args, GradResult<Args, Ret, O>, E, R>
-} = curried(gradImpl) as never
+} = curried(gradImpl, "grad") as never
 
 /**
  * The gradient of the sum of the outputs (brainpy's vector_grad): for an
@@ -99,7 +109,7 @@ export const grad: {
 export const vectorGrad: {
   <Args extends ReadonlyArray<unknown>, Ret, E = never, R = never, const O extends GradOptions = {}>(f: Fn<Args, Ret, E, R>, options?: O): Transformed<Args, GradResult<Args, Ret, O>, E, R>
   <const O extends GradOptions>(options: O): <Args extends ReadonlyArray<unknown>, Ret, E = never, R = never>(f: Fn<Args, Ret, E, R>) => Transformed<Args, GradResult<Args, Ret, O>, E, R>
-} = curried(vectorGradImpl) as never
+} = curried(vectorGradImpl, "vectorGrad") as never
 
 /**
  * The value and the gradient, in JAX order: `[value, grads]` (with hasAux:
@@ -112,4 +122,4 @@ export const vectorGrad: {
 export const valueAndGrad: {
   <Args extends ReadonlyArray<unknown>, Ret, E = never, R = never, const O extends GradOptions = {}>(f: Fn<Args, Ret, E, R>, options?: O): Transformed<Args, ValueAndGradResult<Args, Ret, O>, E, R>
   <const O extends GradOptions>(options: O): <Args extends ReadonlyArray<unknown>, Ret, E = never, R = never>(f: Fn<Args, Ret, E, R>) => Transformed<Args, ValueAndGradResult<Args, Ret, O>, E, R>
-} = curried(valueAndGradImpl) as never
+} = curried(valueAndGradImpl, "valueAndGrad") as never

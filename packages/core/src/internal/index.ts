@@ -5,6 +5,7 @@
  */
 export * from "./bind.js"
 export * from "./evaluate.js"
+export { describeValue } from "./guard.js"
 export * from "./interpret.js"
 export * from "./primitives.js"
 export * from "./read.js"

@@ -5,7 +5,7 @@
  * every failure becomes the tagged error SPEC.md names.
  */
 import { Effect, Schema } from "effect"
-import { ArgnumsError, GradVarsError, OptionsError, Variable } from "@diffect/core"
+import { ArgnumsError, GradVarsError, Internal, OptionsError, Variable } from "@diffect/core"
 
 /** The variables to differentiate: one, an array, or a record. */
 export type GradVarsSpec = Variable.Variable<any> | ReadonlyArray<Variable.Variable<any>> | { readonly [k: string]: Variable.Variable<any> }
@@ -44,19 +44,36 @@ export interface Resolved {
   readonly allowInt: boolean
 }
 
-const describe = (u: unknown): string =>
-  u === null ? "null" : Array.isArray(u) ? "an array" : typeof u === "object" ? (u.constructor?.name ?? "an object") : `${typeof u} ${String(u)}`
+const describe = Internal.describeValue
+
+/** Whether `u` can be an options object: a plain object (not an array, a Tensor, a Variable...). */
+export const isOptionsObject = (u: unknown): u is object =>
+  typeof u === "object" && u !== null && [Object.prototype, null].includes(Object.getPrototypeOf(u))
+
+/** The option names of the grad family (anything else is a typo, not ignored). */
+const known = ["gradVars", "argnums", "hasAux", "returnValue", "holomorphic", "allowInt"]
+
+/** argnums as written, for messages (without JSON.stringify, which throws on a bigint). */
+const show = (u: unknown): string =>
+  Array.isArray(u) && u.every((a) => typeof a === "number") ? `[${u.join(", ")}]` : typeof u === "number" ? String(u) : describe(u)
 
 /** Validates options against a call with `nargs` arguments. */
 export const resolve = (name: string, options: GradOptions, nargs: number): Effect.Effect<Resolved, ArgnumsError | GradVarsError | OptionsError> =>
   Effect.gen(function* () {
+    if (!isOptionsObject(options))
+      return yield* Effect.fail(new OptionsError({ message: `${name}: options must be an object { ${known.join(", ")} }, got ${describe(options)}` }))
+    const unknown = Object.keys(options).filter((k) => !known.includes(k))
+    if (unknown.length > 0)
+      return yield* Effect.fail(
+        new OptionsError({ message: `${name}: unknown option${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")} (expected ${known.join(", ")})` })
+      )
     const { gradVars: _gv, argnums: rawArgnums, ...flags } = options as Record<string, unknown>
     const decoded = yield* Schema.decodeUnknownEffect(FlagsSchema)(flags).pipe(
       Effect.mapError((issue) => new OptionsError({ message: `${name}: invalid options: ${String(issue)}` }))
     )
     const given = yield* Schema.decodeUnknownEffect(ArgnumsSchema)(rawArgnums).pipe(
       Effect.mapError(
-        () => new ArgnumsError({ message: `${name}: argnums must be an integer or an array of integers, got ${JSON.stringify(rawArgnums)}` })
+        () => new ArgnumsError({ message: `${name}: argnums must be an integer or an array of integers, got ${show(rawArgnums)}` })
       )
     )
     const gv = options.gradVars
@@ -87,11 +104,11 @@ export const resolve = (name: string, options: GradOptions, nargs: number): Effe
       for (const a of argnums) {
         if (a < 0 || a >= nargs)
           return yield* Effect.fail(
-            new ArgnumsError({ message: `${name}: argnums ${JSON.stringify(given ?? 0)} is out of range for a call with ${nargs} argument${nargs === 1 ? "" : "s"} (expected integers in [0, ${nargs - 1}])` })
+            new ArgnumsError({ message: `${name}: argnums ${show(given ?? 0)} is out of range for a call with ${nargs} argument${nargs === 1 ? "" : "s"} (expected integers in [0, ${nargs - 1}])` })
           )
       }
       if (new Set(argnums).size !== argnums.length)
-        return yield* Effect.fail(new ArgnumsError({ message: `${name}: argnums ${JSON.stringify(given)} contains duplicates` }))
+        return yield* Effect.fail(new ArgnumsError({ message: `${name}: argnums ${show(given)} contains duplicates` }))
       if (argnums.length === 0 && gv === undefined)
         return yield* Effect.fail(new ArgnumsError({ message: `${name}: argnums is empty and no gradVars are given: nothing to differentiate` }))
     }
