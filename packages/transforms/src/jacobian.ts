@@ -16,14 +16,18 @@ import type { Fn, HessianResult, JacobianResult, Transformed } from "./types.js"
 
 type Mode = "jacrev" | "jacfwd"
 
-/** `ofJacrev`: the outer pass of `hessian`, whose integer outputs (allowInt's zero blocks) are constants. */
-const run = (mode: Mode, f: Fn<ReadonlyArray<unknown>, unknown, unknown, unknown>, options: GradOptions, args: ReadonlyArray<unknown>, ofJacrev = false) =>
+/**
+ * `ofJacrev`: the outer pass of `hessian`, whose integer outputs (allowInt's zero blocks) are constants.
+ * `name`: the transform the user called, for the messages of option and aux checks (`hessian` for
+ * both of its passes); the dtype checks take `mode`, which their rules depend on.
+ */
+const run = (mode: Mode, f: Fn<ReadonlyArray<unknown>, unknown, unknown, unknown>, options: GradOptions, args: ReadonlyArray<unknown>, ofJacrev = false, name: string = mode) =>
   Effect.gen(function* () {
-    const o = yield* resolve(mode, options, args.length)
+    const o = yield* resolve(name, options, args.length)
     let tr: Traced | undefined
     const extra: Tensor.Tensor[] = []
     return yield* Effect.gen(function* () {
-      tr = yield* trace(mode, f, numbersToTensors(args, o.argnums ?? []), o.argnums ?? [], o.vars, o.hasAux)
+      tr = yield* trace(name, f, numbersToTensors(args, o.argnums ?? []), o.argnums ?? [], o.vars, o.hasAux)
       const outs = tr.outLeaves
       const bad = checkOutputs(mode, outs, o, ofJacrev)
       if (bad) return yield* Effect.fail(bad)
@@ -76,7 +80,8 @@ const run = (mode: Mode, f: Fn<ReadonlyArray<unknown>, unknown, unknown, unknown
   })
 
 type AnyFn = Fn<ReadonlyArray<unknown>, unknown, unknown, unknown>
-const runner = (mode: Mode, f: AnyFn, options: GradOptions, ofJacrev = false) => (...args: ReadonlyArray<unknown>) => run(mode, f, options, args, ofJacrev)
+const runner = (mode: Mode, f: AnyFn, options: GradOptions, ofJacrev = false, name: string = mode) => (...args: ReadonlyArray<unknown>) =>
+  run(mode, f, options, args, ofJacrev, name)
 
 type JacobianTransform = {
   <Args extends ReadonlyArray<unknown>, Ret, E = never, R = never, const O extends GradOptions = {}>(f: Fn<Args, Ret, E, R>, options?: O): Transformed<Args, JacobianResult<Args, Ret, O>, E, R>
@@ -124,5 +129,5 @@ export const hessian: {
   <const O extends HessianOptions>(options: O): <Args extends ReadonlyArray<unknown>, Ret, E = never, R = never>(f: Fn<Args, Ret, E, R>) => Transformed<Args, HessianResult<Args, Ret, Omit<O, "returnValue">>, E, R>
 } = curried((f: Fn<ReadonlyArray<unknown>, unknown, unknown, unknown>, options: HessianOptions = {}) => {
   const { returnValue: _ignored, ...o } = options as GradOptions
-  return runner("jacfwd", runner("jacrev", f, { ...o, returnValue: false }), o, true)
+  return runner("jacfwd", runner("jacrev", f, { ...o, returnValue: false }, false, "hessian"), o, true, "hessian")
 }) as never
