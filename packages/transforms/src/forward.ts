@@ -4,8 +4,8 @@
  * @module
  */
 import { Effect } from "effect"
-import { DTypeError, Internal, Pytree, ShapeError, Tensor } from "@diffect/core"
-import { closeInputs, type Fn, trace, type Traced } from "./internal/trace.js"
+import { DTypeError, Internal, OptionsError, Pytree, ShapeError, Tensor } from "@diffect/core"
+import { closeInputs, type Fn, toTensorTree, trace, type Traced } from "./internal/trace.js"
 
 const checkTangents = (name: string, primals: ReadonlyArray<Tensor.Tensor>, tangents: ReadonlyArray<Tensor.Tensor>): ShapeError | DTypeError | undefined => {
   if (primals.length !== tangents.length)
@@ -35,10 +35,17 @@ export const jvp = <Args extends ReadonlyArray<unknown>, Ret, E = never, R = nev
   Effect.gen(function* () {
     let tr: Traced | undefined
     return yield* Effect.gen(function* () {
+      for (const [what, xs] of [["primals", primals], ["tangents", tangents]] as const)
+        if (!Array.isArray(xs))
+          return yield* Effect.fail(new OptionsError({ message: `jvp: ${what} must be an array with one entry per argument of f, got ${Internal.describeValue(xs)}` }))
+      if (primals.length !== tangents.length)
+        return yield* Effect.fail(new ShapeError({ message: `jvp: ${tangents.length} tangents for ${primals.length} primals (one per argument)` }))
+      const tanTree = toTensorTree("jvp", "tangents", tangents)
+      if (tanTree instanceof DTypeError) return yield* Effect.fail(tanTree)
       const positions = primals.map((_, i) => i)
       tr = yield* trace("jvp", f as Fn<ReadonlyArray<unknown>, unknown, E, R>, primals, positions, [], false)
       const inputs = tr.args.flatMap((a) => a.inputs)
-      const [tanLeaves] = Pytree.flatten(tangents)
+      const [tanLeaves] = Pytree.flatten(tanTree)
       const bad = checkTangents("jvp", inputs, tanLeaves) ?? tanLeaves.find((t) => t.op === "error")?.error
       if (bad) return yield* Effect.fail(bad)
       const outs = tr.outLeaves
@@ -74,7 +81,9 @@ export const vjp = <Args extends ReadonlyArray<unknown>, Ret, E = never, R = nev
       const inputs = t.args.flatMap((a) => a.inputs)
       const pullback = (cotangent: Ret) =>
         Effect.gen(function* () {
-          const [cts] = Pytree.flatten(cotangent)
+          const ctTree = toTensorTree("vjp pullback", "the cotangent", cotangent)
+          if (ctTree instanceof DTypeError) return yield* Effect.fail(ctTree)
+          const [cts] = Pytree.flatten(ctTree)
           const bad = checkTangents("vjp pullback", outs, cts) ?? cts.find((c) => c.op === "error")?.error
           if (bad) return yield* Effect.fail(bad)
           const grads = yield* Internal.settle(Internal.vjpGraph(outs, cts, inputs))

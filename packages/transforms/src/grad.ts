@@ -29,10 +29,10 @@ const run = (mode: Mode, f: Fn<ReadonlyArray<unknown>, unknown, unknown, unknown
     return yield* Effect.gen(function* () {
       tr = yield* trace(mode, f, numbersToTensors(args, o.argnums ?? []), o.argnums ?? [], o.vars, o.hasAux)
       const outs = tr.outLeaves
-      if (mode !== "vectorGrad" && (outs.length !== 1 || outs[0]!.ndim !== 0))
+      if (mode !== "vectorGrad" && (tr.outDef.kind !== "leaf" || outs[0]!.ndim !== 0))
         return yield* Effect.fail(
           new NonScalarOutputError({
-            message: `${mode}: output must be a scalar, got ${outs.length === 1 ? `shape [${outs[0]!.shape.join(", ")}]` : Pytree.describe(tr.outDef)}; use vectorGrad or jacrev`
+            message: `${mode}: output must be a scalar, got ${tr.outDef.kind === "leaf" ? `shape [${outs[0]!.shape.join(", ")}]` : Pytree.describe(tr.outDef)}; use vectorGrad or jacrev${o.hasAux ? "" : " (or hasAux: true for an [output, aux] pair)"}`
           })
         )
       const bad = checkOutputs(mode, outs, o)

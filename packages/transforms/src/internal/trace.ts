@@ -4,7 +4,7 @@
  * fiber-local handler, and the output checked and flattened.
  */
 import { Effect } from "effect"
-import { AuxError, DTypeError, Internal, Pytree, Tensor, type TensorError, Variable } from "@diffect/core"
+import { AuxError, DTypeError, Internal, OptionsError, Pytree, Tensor, type TensorError, Variable } from "@diffect/core"
 
 type Tx = InstanceType<typeof Variable.Transaction>
 
@@ -17,6 +17,36 @@ export const callFn = <Args extends ReadonlyArray<unknown>, Ret, E, R>(f: Fn<Arg
     const r = f(...args)
     return Effect.isEffect(r) ? (r as Effect.Effect<Ret, E, R>) : Effect.succeed(r as Ret)
   })
+
+const isPlainObject = (u: unknown): u is Record<string, unknown> =>
+  typeof u === "object" && u !== null && [Object.prototype, null].includes(Object.getPrototypeOf(u))
+
+/**
+ * A value as a pytree of tensors, as the transforms take arguments and give
+ * outputs: numbers become float32 scalars (leaves, as in JAX), `null` and
+ * `undefined` are empty nodes, arrays and plain objects are walked; anything
+ * else (a string, a boolean, a function, a Variable, a class instance) fails
+ * with DTypeError naming where it is.
+ */
+export const toTensorTree = (name: string, what: string, u: unknown): unknown | DTypeError => {
+  let bad: DTypeError | undefined
+  const go = (x: unknown, path: string): unknown => {
+    if (bad !== undefined || Tensor.isTensor(x) || x === null || x === undefined) return x
+    if (typeof x === "number") return Internal.scalar(x, "float32")
+    if (Array.isArray(x)) return x.map((y, i) => go(y, `${path}[${i}]`))
+    if (isPlainObject(x)) return Object.fromEntries(Object.keys(x).map((k) => [k, go(x[k], `${path}.${k}`)]))
+    bad = new DTypeError({
+      message: `${name}: ${what}${path} must be a Tensor, a number, or an array or plain object of them, got ${Internal.describeValue(x)}`
+    })
+    return x
+  }
+  const tree = go(u, "")
+  return bad ?? tree
+}
+
+/** Checks that `f` is a function (what a transform transforms). */
+export const checkFn = (name: string, f: unknown): OptionsError | undefined =>
+  typeof f === "function" ? undefined : new OptionsError({ message: `${name}: expected a function to transform, got ${Internal.describeValue(f)}` })
 
 /** One argument replaced by input nodes. */
 export interface TracedArg {
@@ -56,12 +86,22 @@ export const trace = <E, R>(
   positions: ReadonlyArray<number>,
   gradVars: ReadonlyArray<Variable.Variable<unknown>>,
   hasAux: boolean
-): Effect.Effect<Traced, E | AuxError | TensorError, R> =>
+): Effect.Effect<Traced, E | AuxError | OptionsError | TensorError, R> =>
   Effect.gen(function* () {
+    const notFn = checkFn(name, f)
+    if (notFn) return yield* Effect.fail(notFn)
+    const prepared: unknown[] = [...args]
+    for (const i of positions) {
+      const tree = toTensorTree(name, `argument ${i}`, args[i])
+      if (tree instanceof DTypeError) return yield* Effect.fail(tree)
+      const failed = Pytree.flatten(tree)[0].find((t) => t.op === "error")
+      if (failed) return yield* Effect.fail(failed.error!)
+      prepared[i] = tree
+    }
     const parent = yield* Variable.CurrentStateHandler
     const tx = new Variable.Transaction(parent, new Set(gradVars))
     const traced: TracedArg[] = []
-    const callArgs = args.map((a, i) => {
+    const callArgs = prepared.map((a, i) => {
       if (!positions.includes(i)) return a
       const { replaced, traced: t } = inputsFor(a)
       traced[positions.indexOf(i)] = t
@@ -80,6 +120,8 @@ export const trace = <E, R>(
       out = ret[0]
       aux = ret[1]
     }
+    out = toTensorTree(name, "the output", out)
+    if (out instanceof DTypeError) return yield* Effect.fail(out)
     const [outLeaves, outDef] = Pytree.flatten(out)
     const bad = outLeaves.find((t) => t.op === "error")
     if (bad) return yield* Effect.fail(bad.error!)
