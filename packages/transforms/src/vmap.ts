@@ -3,9 +3,10 @@
  * interpreting its graph with the batching rules (no loop).
  * @module
  */
-import { Effect } from "effect"
-import { Internal, Pytree, ShapeError, StateError, Tensor, type TensorError, Variable } from "@diffect/core"
-import { callFn, type Fn } from "./internal/trace.js"
+import { Effect, Schema } from "effect"
+import { DTypeError, Internal, OptionsError, Pytree, ShapeError, StateError, Tensor, type TensorError, Variable } from "@diffect/core"
+import { isOptionsObject } from "./internal/options.js"
+import { callFn, checkFn, type Fn, toTensorTree } from "./internal/trace.js"
 
 /** Per-argument batch axes: a number (or null: not batched) for all arguments, or one per argument. */
 export type InAxes = number | null | ReadonlyArray<number | null>
@@ -16,6 +17,26 @@ export type OutAxes = number | null | ReadonlyArray<number | null>
 export interface VmapOptions {
   readonly inAxes?: InAxes | undefined
   readonly outAxes?: OutAxes | undefined
+}
+
+const Axes = Schema.Union([Schema.Int, Schema.Null, Schema.Array(Schema.Union([Schema.Int, Schema.Null]))])
+const VmapOptionsSchema = Schema.Struct({ inAxes: Schema.optional(Axes), outAxes: Schema.optional(Axes) })
+
+/** Checks the options (an object with integer / null / array axes, nothing else). */
+const checkOptions = (options: unknown): Effect.Effect<VmapOptions, OptionsError> => {
+  if (options === undefined) return Effect.succeed({})
+  if (!isOptionsObject(options))
+    return Effect.fail(new OptionsError({ message: `vmap: options must be an object { inAxes, outAxes }, got ${Internal.describeValue(options)}` }))
+  const unknown = Object.keys(options).filter((k) => k !== "inAxes" && k !== "outAxes")
+  if (unknown.length > 0) return Effect.fail(new OptionsError({ message: `vmap: unknown option${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")} (expected inAxes, outAxes)` }))
+  return Schema.decodeUnknownEffect(VmapOptionsSchema)(options).pipe(
+    Effect.mapError(
+      (issue) =>
+        new OptionsError({
+          message: `vmap: inAxes and outAxes must each be an integer, null, or an array of integers and nulls: ${String(issue)}`
+        })
+    )
+  )
 }
 
 const moveAxis = (t: Tensor.Tensor, from: number, to: number): Tensor.Tensor => {
@@ -37,9 +58,12 @@ const moveAxis = (t: Tensor.Tensor, from: number, to: number): Tensor.Tensor => 
  */
 export const vmap =
   <Args extends ReadonlyArray<unknown>, Ret, E = never, R = never>(f: Fn<Args, Ret, E, R>, options: VmapOptions = {}) =>
-  (...args: Args): Effect.Effect<Ret, E | ShapeError | StateError | TensorError, R> =>
+  (...args: Args): Effect.Effect<Ret, E | ShapeError | StateError | OptionsError | TensorError, R> =>
     Effect.gen(function* () {
-      const inAxes = options.inAxes === undefined ? 0 : options.inAxes // null (nothing batched) is not the default
+      const notFn = checkFn("vmap", f)
+      if (notFn) return yield* Effect.fail(notFn)
+      const opts = yield* checkOptions(options)
+      const inAxes = opts.inAxes === undefined ? 0 : opts.inAxes // null (nothing batched) is not the default
       const axisOf = (i: number): number | null => (Array.isArray(inAxes) ? (inAxes[i] ?? null) : (inAxes as number | null))
       if (Array.isArray(inAxes) && inAxes.length !== args.length)
         return yield* Effect.fail(new ShapeError({ message: `vmap: inAxes has ${inAxes.length} entries for ${args.length} arguments` }))
@@ -53,7 +77,9 @@ export const vmap =
           callArgs.push(args[i])
           continue
         }
-        const [leaves, def] = Pytree.flatten(typeof args[i] === "number" ? Internal.scalar(args[i] as number) : args[i])
+        const tree = toTensorTree("vmap", `argument ${i}`, args[i])
+        if (tree instanceof DTypeError) return yield* Effect.fail(tree)
+        const [leaves, def] = Pytree.flatten(tree)
         const replaced: Tensor.Tensor[] = []
         for (const leaf of leaves) {
           if (leaf.op === "error") return yield* Effect.fail(leaf.error!)
@@ -77,7 +103,8 @@ export const vmap =
       const parent = yield* Variable.CurrentStateHandler
       const tx = new Variable.Transaction(parent, new Set())
       return yield* Effect.gen(function* () {
-        const ret = yield* callFn(f, callArgs as unknown as Args).pipe(Effect.provideService(Variable.CurrentStateHandler, tx))
+        const ret = toTensorTree("vmap", "the output", yield* callFn(f, callArgs as unknown as Args).pipe(Effect.provideService(Variable.CurrentStateHandler, tx)))
+        if (ret instanceof DTypeError) return yield* Effect.fail(ret)
         const [outs, outDef] = Pytree.flatten(ret)
         const bad = outs.find((t) => t.op === "error")
         if (bad) return yield* Effect.fail(bad.error!)
@@ -90,7 +117,7 @@ export const vmap =
         const results = Internal.batchGraph(outs, batched, size)
         // out axes follow the top-level entries of the output
         const topAxes: Array<number | null> = []
-        const outAxes = options.outAxes === undefined ? 0 : options.outAxes // null: unbatched outputs
+        const outAxes = opts.outAxes === undefined ? 0 : opts.outAxes // null: unbatched outputs
         if (Array.isArray(outAxes)) {
           if (outDef.kind !== "array" || outDef.items.length !== outAxes.length)
             return yield* Effect.fail(new ShapeError({ message: `vmap: outAxes has ${outAxes.length} entries but the output is ${Pytree.describe(outDef)}` }))
