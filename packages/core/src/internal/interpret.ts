@@ -136,6 +136,8 @@ const customVjp = (t: Tensor, ct: Tensor): ReadonlyArray<Tensor | null> => {
   if (rules.vjp) return rules.vjp(t.inputs, t, ct)
   const tangents = t.inputs.map((x) => inputTensor(x.shape, x.dtype))
   const out = rules.jvp!(t.inputs, tangents, t)
+  // a rule that failed (an error tensor) depends on no tangent: its error, not a zero, is every cotangent
+  if (out.op === "error") return t.inputs.map(() => out)
   const cts = vjpGraph([out], [ct], tangents)
   for (const tan of tangents) tan.live = false
   return cts
