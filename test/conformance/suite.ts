@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { binaryCases, broadcastingCases, type Case, dtypeCases, edgeCases, type Output, reduceCases, unaryCases } from "./cases.js"
 import { mismatch, type Value } from "./data.js"
 import { castCases, matmulCases, movementCases } from "./structureCases.js"
+import { randomCases } from "./randomCases.js"
 import { transformCases } from "./transformCases.js"
 
 export const primitiveCases: ReadonlyArray<Case> = [
@@ -22,7 +23,8 @@ export const primitiveCases: ReadonlyArray<Case> = [
   ...movementCases,
   ...matmulCases,
   ...castCases,
-  ...dtypeCases
+  ...dtypeCases,
+  ...randomCases
 ]
 
 const flatten = (o: Output, acc: Tensor.Tensor[] = []): Tensor.Tensor[] => {
