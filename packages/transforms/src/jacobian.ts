@@ -98,7 +98,7 @@ type JacobianTransform = {
  * const J = yield* jacrev((x: Tensor.Tensor) => Tensor.tanh(Tensor.matmul(A, x)))(x) // [n, n]
  * ```
  */
-export const jacrev: JacobianTransform = curried((f: AnyFn, options: GradOptions = {}) => runner("jacrev", f, options)) as never
+export const jacrev: JacobianTransform = curried((f: AnyFn, options: GradOptions = {}) => runner("jacrev", f, options), "jacrev") as never
 
 /** Same as `jacrev`. @example `yield* jacobian(f)(x)` */
 export const jacobian: JacobianTransform = jacrev
@@ -111,7 +111,7 @@ export const jacobian: JacobianTransform = jacrev
  * const J = yield* jacfwd((x: Tensor.Tensor) => Tensor.tanh(Tensor.matmul(A, x)))(x)
  * ```
  */
-export const jacfwd: JacobianTransform = curried((f: AnyFn, options: GradOptions = {}) => runner("jacfwd", f, options)) as never
+export const jacfwd: JacobianTransform = curried((f: AnyFn, options: GradOptions = {}) => runner("jacfwd", f, options), "jacfwd") as never
 
 type HessianOptions = Omit<GradOptions, "returnValue">
 
@@ -130,4 +130,4 @@ export const hessian: {
 } = curried((f: Fn<ReadonlyArray<unknown>, unknown, unknown, unknown>, options: HessianOptions = {}) => {
   const { returnValue: _ignored, ...o } = options as GradOptions
   return runner("jacfwd", runner("jacrev", f, { ...o, returnValue: false }, false, "hessian"), o, true, "hessian")
-}) as never
+}, "hessian") as never
