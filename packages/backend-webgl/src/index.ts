@@ -6,6 +6,6 @@
  * import { WebGLBackend } from "@diffect/backend-webgl"
  * program.pipe(Effect.provide(WebGLBackend.layer()))
  * ```
- * @module
+ * @module @diffect/backend-webgl
  */
 export * as WebGLBackend from "./WebGLBackend.js"

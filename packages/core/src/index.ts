@@ -1,7 +1,7 @@
 /**
  * @diffect/core: tensors, dtypes, pytrees, primitives and their rules, the
  * Backend service with the CPU backend, and state Variables.
- * @module
+ * @module @diffect/core
  */
 export * as Tensor from "./Tensor.js"
 export * as Variable from "./Variable.js"

@@ -2,7 +2,7 @@
  * @diffect/transforms: jvp, vjp, vmap, grad, valueAndGrad, vectorGrad,
  * jacrev/jacobian, jacfwd, hessian and stopGradient, as effect transformers
  * that capture state (see SPEC.md for the return structures).
- * @module
+ * @module @diffect/transforms
  */
 export { grad, valueAndGrad, vectorGrad } from "./grad.js"
 export { hessian, jacfwd, jacobian, jacrev } from "./jacobian.js"

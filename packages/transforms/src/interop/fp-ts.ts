@@ -30,7 +30,7 @@
  * )
  * const result = await program() // right([2, 4, 6])
  * ```
- * @module
+ * @module @diffect/transforms/fp-ts
  */
 import { Effect, type Layer } from "effect"
 import type { DiffectError } from "@diffect/core"

@@ -19,7 +19,7 @@
  *   )
  * )
  * ```
- * @module
+ * @module @diffect/transforms/testing
  */
 import { Data, Effect } from "effect"
 import * as fc from "fast-check"
