@@ -69,19 +69,23 @@ const residuals2 = (w: Tensor.Tensor, x: Tensor.Tensor, y: Tensor.Tensor) => Ten
  * `DataError` (a `Left`), not an exception. Shapes are known before any value
  * is computed, so the check is free.
  */
+// #region fit-mse
 const mse = (w: Tensor.Tensor, data: Dataset): E.Either<DataError, Tensor.Tensor> =>
   data.x.shape[0] !== data.y.shape[0]
     ? E.left(dataError(`x has ${data.x.shape[0]} rows but y has ${data.y.shape[0]}`))
     : E.right(Tensor.mean(residuals2(w, data.x, data.y)))
+// #endregion
 
 // ------------------------------------------------------------------ training: a fold of TaskEither steps
 
+// #region fit-step
 /** One gradient-descent step: the loss before it, and the new weights. */
 const step = (data: Dataset, lr: number) => (w: Tensor.Tensor) =>
   pipe(
     valueAndGradTE(mse)(w, data), // [loss, dL/dw]: argnums defaults to 0
     TE.map(([loss, g]) => ({ loss, w: Tensor.sub(w, Tensor.mul(g, lr)) }))
   )
+// #endregion
 
 const fit = (data: Dataset): TE.TaskEither<DiffectError | DataError, { readonly w: Tensor.Tensor; readonly loss: Tensor.Tensor }> =>
   pipe(

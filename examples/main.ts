@@ -103,6 +103,7 @@ const makeAdam = (params: Params, options: { readonly lr: number; readonly b1?: 
     const v = yield* Variable.make(yield* zerosOf(params), { name: "adam.v" })
     const t = yield* Variable.make(Tensor.make(0), { name: "adam.t" })
 
+    // #region adam-step
     /** One step on the loss `f` (read, differentiate, write): returns the loss before the step. */
     const step = <E>(f: () => Effect.Effect<Tensor.Tensor, E>) =>
       Effect.gen(function* () {
@@ -125,22 +126,25 @@ const makeAdam = (params: Params, options: { readonly lr: number; readonly b1?: 
         yield* Variable.set(t, count)
         return loss
       })
+    // #endregion
     return { step, state: { m, v, t } }
   })
 
 // ------------------------------------------------------------------ a picture
 
-/** Draws the decision regions on a character grid, with the training points on top. */
-const plot = (params: Params, data: { readonly x: Tensor.Tensor; readonly y: Tensor.Tensor }, cols = 56, rows = 24) =>
+/** Draws the decision regions on a character grid over the data's bounding box, with the training points on top. */
+const plot = (params: Params, data: { readonly x: Tensor.Tensor; readonly y: Tensor.Tensor }, cols = 56, rows = 22) =>
   Effect.gen(function* () {
-    const cx = Tensor.linspace(-1.15, 1.15, cols), cy = Tensor.linspace(1.15, -1.15, rows)
+    const [xs, ys] = [yield* Tensor.data(data.x), yield* Tensor.data(data.y)]
+    const px = xs.filter((_, i) => i % 2 === 0), py = xs.filter((_, i) => i % 2 === 1)
+    const [x0, x1, y0, y1] = [Math.min(...px) - 0.05, Math.max(...px) + 0.05, Math.min(...py) - 0.05, Math.max(...py) + 0.05]
+    const cx = Tensor.linspace(x0, x1, cols), cy = Tensor.linspace(y1, y0, rows) // rows top to bottom
     const grid = Tensor.concat([Tensor.reshape(Tensor.broadcastTo(Tensor.expandDims(cx, 0), [rows, cols]), [-1, 1]), Tensor.reshape(Tensor.broadcastTo(Tensor.expandDims(cy, 1), [rows, cols]), [-1, 1])], 1)
     const region = yield* Tensor.data(Tensor.greater(yield* logits(params, grid), 0)) // one batched call for the whole grid
     const cells: string[] = Array.from(region, (r) => (r ? ":" : " "))
-    const [xs, ys] = [yield* Tensor.data(data.x), yield* Tensor.data(data.y)]
     for (let i = 0; i < ys.length; i++) {
-      const c = Math.round(((xs[2 * i]! + 1.15) / 2.3) * (cols - 1)), r = Math.round(((1.15 - xs[2 * i + 1]!) / 2.3) * (rows - 1))
-      if (c >= 0 && c < cols && r >= 0 && r < rows) cells[r * cols + c] = ys[i] ? "x" : "o"
+      const c = Math.round(((px[i]! - x0) / (x1 - x0)) * (cols - 1)), r = Math.round(((y1 - py[i]!) / (y1 - y0)) * (rows - 1))
+      cells[r * cols + c] = ys[i] ? "x" : "o"
     }
     const color = process.stdout.isTTY === true && process.env.NO_COLOR === undefined
     const paint = (ch: string) => (!color ? ch : ch === "o" ? "\x1b[36mo\x1b[0m" : ch === "x" ? "\x1b[33mx\x1b[0m" : `\x1b[2m${ch}\x1b[0m`)
@@ -224,6 +228,18 @@ const solve = (A: Tensor.Tensor, b: Tensor.Tensor) =>
     return Tensor.make(x, { shape: [n], dtype: b.dtype })
   })
 
+// #region newton-step
+/** One Newton step on `w`, w ← w − H⁻¹g: returns the loss and gradient before it. */
+const newtonStep = <E>(loss: () => Effect.Effect<Tensor.Tensor, E>, w: Variable.Variable<Tensor.Tensor>) =>
+  Effect.gen(function* () {
+    const [g, value] = yield* grad(loss, { gradVars: w, returnValue: true })()
+    const H = yield* hessian(loss, { gradVars: w })() // [3, 3] for w of shape [3]
+    const dw = yield* solve(H, g) // H⁻¹g, on the host
+    yield* Variable.update(w, (w) => Tensor.sub(w, dw))
+    return { loss: value, grad: g }
+  })
+// #endregion
+
 const newton = Effect.gen(function* () {
   const key = yield* Random.key(1)
   // two overlapping Gaussian blobs in 2-D, centred at ±(1, 0.5); a constant 1 feature for the bias
@@ -238,15 +254,10 @@ const newton = Effect.gen(function* () {
 
   console.log("\nNewton's method on a logistic regression (2 features + bias, float64):")
   for (let i = 0; i <= 5; i++) {
-    const [g, value] = yield* grad(nll, { gradVars: w, returnValue: true })()
-    const gnorm = Math.sqrt(yield* Tensor.item(Tensor.sum(Tensor.square(g))))
-    console.log(`  step ${i}: loss ${(yield* Tensor.item(value)).toFixed(10)}  |grad| ${gnorm.toExponential(2)}`)
-    if (i === 5) return yield* Tensor.item(value)
-    const H = yield* hessian(nll, { gradVars: w })() // [3, 3]
-    const dw = yield* solve(H, g) // H⁻¹ g
-    yield* Variable.update(w, (w) => Tensor.sub(w, dw))
+    const before = yield* newtonStep(nll, w)
+    const gnorm = Math.sqrt(yield* Tensor.item(Tensor.sum(Tensor.square(before.grad))))
+    console.log(`  step ${i}: loss ${(yield* Tensor.item(before.loss)).toFixed(10)}  |grad| ${gnorm.toExponential(2)}`)
   }
-  return NaN
 })
 
 // ------------------------------------------------------------------ run

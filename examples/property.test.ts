@@ -39,12 +39,14 @@ const loss = (p: Params, x: T, labels: T): T => crossEntropy(logits(p, x), label
 
 const F = 3, H = 4, C = 3 // features, hidden units, classes
 
+// #region arbitraries
 const params: fc.Arbitrary<Params> = fc.record({
   w1: arbitraries.tensor({ shape: [F, H] }),
   b1: arbitraries.tensor({ shape: [H] }),
   w2: arbitraries.tensor({ shape: [H, C] }),
   b2: arbitraries.tensor({ shape: [C] })
 })
+// #endregion
 
 /** A batch: inputs [n, F] and one-hot labels [n, C], n from 1 to 5. */
 const batch = fc.integer({ min: 1, max: 5 }).chain((n) =>
@@ -65,12 +67,14 @@ const options = { numRuns: 25 }
 // ------------------------------------------------------------------ properties
 
 describe("a user's classifier, tested with properties", () => {
+  // #region check-grads
   it("its derivatives are right to second order, both modes, at any parameters and batch", async () => {
     await fc.assert(
       fc.asyncProperty(params, batch, (p, [x, y]) => run(checkGrads(loss, [p, x, y], { order: 2 }))),
       options
     )
   })
+  // #endregion
 
   it("gradients through TrainVars (gradVars) equal gradients through arguments (argnums)", async () => {
     await fc.assert(

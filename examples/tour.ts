@@ -129,7 +129,7 @@ const errors = Effect.gen(function* () {
   const message = yield* notScalar.pipe(
     Effect.as("no error"),
     Effect.catchTag("NonScalarOutputError", (e) => Effect.succeed(e.message))
-  ) // "grad: output must be a scalar, got shape [2]; use vectorGrad or jacrev"
+  ) // "grad: output must be a scalar, got shape [2]; use vectorGrad or jacrev (...)"
 
   const mismatch = Tensor.matmul(Tensor.ones([2, 3]), Tensor.ones([2, 3])) // no throw: the error travels with the tensor
   const handled = yield* Tensor.toArray(mismatch).pipe(
