@@ -114,7 +114,7 @@ export const trace = <E, R>(
       if (!Array.isArray(ret) || ret.length !== 2)
         return yield* Effect.fail(
           new AuxError({
-            message: `${name}: hasAux is set, so the function must return a two-element array [output, aux], got ${Array.isArray(ret) ? `an array of length ${ret.length}` : typeof ret}`
+            message: `${name}: hasAux is set, so the function must return a two-element array [output, aux], got ${Internal.describeValue(ret)}`
           })
         )
       out = ret[0]
