@@ -72,6 +72,12 @@ export interface BackendShape {
    * for those primitives.
    */
   readonly viewKernels?: { readonly [P in Prim]?: Kernel<P> }
+  /**
+   * Optional: buffers are host memory that the garbage collector reclaims
+   * (typed arrays), and `dispose` does nothing; the evaluator then registers
+   * no finalizer for them (the CPU backend).
+   */
+  readonly hostBuffers?: boolean
   /** The number of live buffers, for leak tests (where the backend counts them). */
   readonly liveBuffers?: () => number
 }

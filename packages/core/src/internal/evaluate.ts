@@ -36,12 +36,13 @@ const registry = new FinalizationRegistry<Held>((held) => {
 
 const setBuffer = (t: Tensor, backend: BackendShape, handle: unknown): void => {
   if (t.buf !== undefined) {
-    registry.unregister(t)
     const old = t.buf as DeviceBuffer & { backend: BackendShape }
+    if (!old.backend.hostBuffers) registry.unregister(t)
     if (old.handle !== handle) old.backend.dispose(old.handle)
   }
   t.buf = { backend, handle }
-  registry.register(t, { backend, handle }, t)
+  // buffers the garbage collector owns need no finalizer (a registration costs more than a small op)
+  if (!backend.hostBuffers) registry.register(t, { backend, handle }, t)
 }
 
 const checkDtype = (backend: BackendShape, t: Tensor): void => {
@@ -80,38 +81,41 @@ const isContiguous = (shape: ReadonlyArray<number>, strides: ReadonlyArray<numbe
   return true
 }
 
+/** The views of a node none of whose operands is a view. */
+const noViews: Array<View | undefined> = []
+
+/** Whether a node is a layout change that a view can express. */
+const isViewOp = (op: string): boolean => op === "transpose" || op === "broadcast" || op === "slice" || op === "reshape"
+
 /**
  * How `x` reads its data when it is a chain of transpose / broadcast /
  * reshape / slice nodes that are not evaluated yet: a view of the first node
- * below the chain. Nodes already evaluated, and everything else, are their
- * own (contiguous) base.
+ * below the chain. Undefined when `x` is no such chain (or is evaluated):
+ * it is then read as it is.
  */
-const viewOf = (x: Tensor, ready: (t: Tensor) => boolean): View => {
-  if (ready(x)) return { base: x, strides: stridesOf(x.shape), offset: 0 }
+const viewOf = (x: Tensor, ready: (t: Tensor) => boolean): View | undefined => {
+  if (!isViewOp(x.op) || ready(x)) return undefined
+  const y = x.inputs[0]!
+  const v = viewOf(y, ready) ?? { base: y, strides: stridesOf(y.shape), offset: 0 }
   switch (x.op) {
     case "transpose": {
-      const v = viewOf(x.inputs[0]!, ready)
       const { perm } = x.params as PrimParams["transpose"]
       return { base: v.base, strides: perm.map((p) => v.strides[p]!), offset: v.offset }
     }
     case "broadcast": {
-      const y = x.inputs[0]!
-      const v = viewOf(y, ready)
       const { dims } = x.params as PrimParams["broadcast"]
       const strides = new Array<number>(x.shape.length).fill(0)
       dims.forEach((d, i) => (strides[d] = y.shape[i] === 1 ? 0 : v.strides[i]!))
       return { base: v.base, strides, offset: v.offset }
     }
     case "slice": {
-      const v = viewOf(x.inputs[0]!, ready)
       const { starts } = x.params as PrimParams["slice"]
       let offset = v.offset
       starts.forEach((s, d) => (offset += s * v.strides[d]!))
       return { base: v.base, strides: v.strides, offset }
     }
-    case "reshape": {
-      const y = x.inputs[0]!
-      const v = viewOf(y, ready)
+    default: {
+      // reshape
       if (isContiguous(y.shape, v.strides, v.offset)) return { base: v.base, strides: stridesOf(x.shape), offset: 0 }
       // only size-1 axes inserted or removed: keep the strides of the others
       const ys = y.shape.flatMap((d, i) => (d === 1 ? [] : [i]))
@@ -121,10 +125,8 @@ const viewOf = (x: Tensor, ready: (t: Tensor) => boolean): View => {
         xs.forEach((xi, j) => (strides[xi] = v.strides[ys[j]!]!))
         return { base: v.base, strides, offset: v.offset }
       }
-      return { base: x, strides: stridesOf(x.shape), offset: 0 }
+      return undefined // materialized by the reshape kernel
     }
-    default:
-      return { base: x, strides: stridesOf(x.shape), offset: 0 }
   }
 }
 
@@ -141,7 +143,7 @@ export const evaluateMany = (
   const temporaries = new Set<unknown>()
   const rootSet = new Set(roots)
   const stack: Array<Tensor> = []
-  const viewsMemo = new Map<Tensor, View[]>()
+  const viewsMemo = new Map<Tensor, Array<View | undefined>>()
   const isReady = (t: Tensor): boolean => memo.has(t) || (t.buf !== undefined && t.buf.backend === backend)
   const visit = (root: Tensor) => {
     stack.push(root)
@@ -183,11 +185,21 @@ export const evaluateMany = (
       // reads strided views, the nodes below the inputs' view chains)
       const viewKernel = backend.viewKernels?.[t.op as Prim]
       let operands = t.inputs
-      let views: View[] | undefined
+      let views: Array<View | undefined> | undefined
       if (viewKernel !== undefined) {
         views = viewsMemo.get(t)
-        if (views === undefined) viewsMemo.set(t, (views = t.inputs.map((x) => viewOf(x, isReady))))
-        operands = views.map((v) => v.base)
+        if (views === undefined) {
+          views = noViews
+          for (let i = 0; i < t.inputs.length; i++) {
+            const v = viewOf(t.inputs[i]!, isReady)
+            if (v !== undefined) {
+              if (views === noViews) views = new Array<View | undefined>(t.inputs.length)
+              views[i] = v
+            }
+          }
+          viewsMemo.set(t, views)
+        }
+        if (views !== noViews) operands = t.inputs.map((x, i) => views![i]?.base ?? x)
       }
       let ready = true
       for (let i = operands.length - 1; i >= 0; i--) {
@@ -203,11 +215,10 @@ export const evaluateMany = (
       let handle: unknown
       let args: KernelArg[]
       try {
-        if (views !== undefined) {
-          args = views.map((v, i) => {
-            const x = t.inputs[i]!
-            const plain = v.base === x
-            return plain
+        if (views !== undefined && views !== noViews) {
+          args = t.inputs.map((x, i) => {
+            const v = views![i]
+            return v === undefined
               ? { handle: memo.get(x), shape: x.shape, dtype: x.dtype }
               : { handle: memo.get(v.base), shape: x.shape, dtype: x.dtype, strides: v.strides, offset: v.offset }
           })

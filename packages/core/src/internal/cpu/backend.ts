@@ -135,6 +135,7 @@ export const cpuBackend: BackendShape = {
   upload: (host) => host,
   download: (handle) => handle as HostArray,
   dispose: () => {},
+  hostBuffers: true,
   kernels,
   viewKernels
 }

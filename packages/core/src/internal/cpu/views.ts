@@ -135,8 +135,6 @@ const access = (x: KernelArg, n: number): Access | undefined => {
 
 type ViewLoop = (out: HostArray, ops: ReadonlyArray<HostArray>, offs: ReadonlyArray<number>, rows: number, period: number) => void
 
-const loops = new Map<string, ViewLoop>()
-
 /** A loop over rows × period computing `expr` of the operands named `names`, each read as its kind says. */
 const compileLoop = (expr: string, names: ReadonlyArray<string>, kinds: ReadonlyArray<Access["kind"]>): ViewLoop => {
   const pre = names.map((v, i) => `const ${v}a = ops[${i}], ${v}o = offs[${i}];` + (kinds[i] === "s" ? ` const ${v}s = ${v}a[${v}o];` : "")).join("\n")
@@ -147,11 +145,21 @@ const compileLoop = (expr: string, names: ReadonlyArray<string>, kinds: Readonly
     for (let r = 0; r < rows; r++) for (let j = 0; j < period; j++, i++) { ${read} out[i] = ${expr}; }`) as ViewLoop
 }
 
-/** Runs `expr` over operands that are dense, scalar or periodic views; undefined when some other layout is present. */
-const runLoop = (key: string, expr: string, names: ReadonlyArray<string>, args: ReadonlyArray<KernelArg>, out: Aval): HostArray | undefined => {
+const kindCode = { d: 0, o: 1, s: 2, p: 3 } as const
+const dtypeCode: Record<DType, number> = { bool: 0, int32: 1, float32: 2, float64: 3, complex64: 4 }
+
+/**
+ * Runs `expr` over operands that are dense, scalar or periodic views, with
+ * loops compiled once per (dtypes, operand kinds) in `cache`, so each loop
+ * sees one array type per operand;
+ * undefined when some other layout is present.
+ */
+const runLoop = (cache: Map<number, ViewLoop>, expr: string, names: ReadonlyArray<string>, args: ReadonlyArray<KernelArg>, inDtype: DType, out: Aval): HostArray | undefined => {
   const n = sizeOf(out.shape)
-  const acc: Access[] = []
+  const offs: number[] = []
+  const ops: HostArray[] = []
   let period = 0
+  let key = dtypeCode[out.dtype] * 5 + dtypeCode[inDtype]
   for (const x of args) {
     const a = access(x, n)
     if (a === undefined) return undefined
@@ -159,38 +167,47 @@ const runLoop = (key: string, expr: string, names: ReadonlyArray<string>, args: 
       if (period !== 0 && period !== a.period) return undefined
       period = a.period
     }
-    acc.push(a)
+    key = key * 4 + kindCode[a.kind]
+    offs.push(a.off)
+    ops.push(h(x))
   }
   const res = allocHost(out.dtype, n)
   if (n === 0) return res
   if (period === 0) period = n
-  const kinds = acc.map((a) => a.kind)
-  const fullKey = `${key}|${kinds.join("")}`
-  let loop = loops.get(fullKey)
-  if (loop === undefined) loops.set(fullKey, (loop = compileLoop(expr, names, kinds)))
-  loop(res, args.map(h), acc.map((a) => a.off), n / period, period)
+  let loop = cache.get(key)
+  if (loop === undefined) {
+    const kinds = args.map((x) => access(x, n)!.kind)
+    cache.set(key, (loop = compileLoop(expr, names, kinds)))
+  }
+  loop(res, ops, offs, n / period, period)
   return res
 }
 
 const isFloat = (d: DType): boolean => d === "float32" || d === "float64"
 
 /** A binary op that reads broadcast operands in place (floats), or gathers them first. */
-export const binaryView = (op: keyof typeof binaryExpr, plain: Kernel<any>): Kernel<any> => (args, params, out) => {
-  const [a, b] = args
-  if (a!.strides === undefined && b!.strides === undefined) return plain(args, params, out)
-  if (isFloat(a!.dtype)) {
-    const res = runLoop(`${op}:${a!.dtype}:${out.dtype}`, binaryExpr[op], ["x", "y"], args, out)
-    if (res !== undefined) return res
+export const binaryView = (op: keyof typeof binaryExpr, plain: Kernel<any>): Kernel<any> => {
+  const cache = new Map<number, ViewLoop>()
+  return (args, params, out) => {
+    const [a, b] = args
+    if (a!.strides === undefined && b!.strides === undefined) return plain(args, params, out)
+    if (isFloat(a!.dtype)) {
+      const res = runLoop(cache, binaryExpr[op], ["x", "y"], args, a!.dtype, out)
+      if (res !== undefined) return res
+    }
+    return plain(denseArgs(args), params, out)
   }
-  return plain(denseArgs(args), params, out)
 }
 
 /** where(cond, x, y) reading broadcast operands in place (float branches), or gathering them first. */
-export const whereView = (plain: Kernel<"where">): Kernel<"where"> => (args, params, out) => {
-  if (args.every((x) => x.strides === undefined)) return plain(args, params, out)
-  if (isFloat(out.dtype)) {
-    const res = runLoop(`where:${out.dtype}`, "(c ? x : y)", ["c", "x", "y"], args, out)
-    if (res !== undefined) return res
+export const whereView = (plain: Kernel<"where">): Kernel<"where"> => {
+  const cache = new Map<number, ViewLoop>()
+  return (args, params, out) => {
+    if (args.every((x) => x.strides === undefined)) return plain(args, params, out)
+    if (isFloat(out.dtype)) {
+      const res = runLoop(cache, "(c ? x : y)", ["c", "x", "y"], args, out.dtype, out)
+      if (res !== undefined) return res
+    }
+    return plain(denseArgs(args), params, out)
   }
-  return plain(denseArgs(args), params, out)
 }
