@@ -5,9 +5,10 @@
  * convention for real-valued functions of complex inputs without it, which
  * is JAX's: grad f = ∂f/∂x − i ∂f/∂y (so |z|² gives 2·conj(z)).
  */
+import { Effect } from "effect"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { Tensor } from "@diffect/core"
+import { Tensor, Variable } from "@diffect/core"
 import { grad, hessian, jacfwd, jacrev, jvp, valueAndGrad, vectorGrad } from "@diffect/transforms"
 import {
   cabs, cadd, cconj, ccos, cdiv, cexp, clog, cmul, cneg, complexArb, cpow, cscalar, cscale, csin, csqrt, csub, ctanh, ctensor, type Cx,
@@ -151,6 +152,20 @@ describe("vectorGrad, jacrev, jacfwd and hessian with holomorphic: true", () => 
     const e = [0, 1].map((i) => cexp(cadd(cmul(A[2 * i]!, z0[0]!), cmul(A[2 * i + 1]!, z0[1]!))))
     const want = [0, 1].flatMap((p) => [0, 1].map((q) => cadd(cmul(cmul(A[p]!, e[0]!), A[q]!), cmul(cmul(A[2 + p]!, e[1]!), A[2 + q]!))))
     await expectC(He, want, tol, "exp(Az)", [2, 2])
+  })
+
+  it("complex Variables in gradVars: holomorphic derivatives next to argnums", async () => {
+    const w0: Cx = [0.5, -1]
+    const [gw, gz] = (await run(
+      Effect.gen(function* () {
+        const w = yield* Variable.make(cscalar(w0), { name: "w" })
+        const f = (z: T) => Effect.map(Variable.get(w), (wv) => Tensor.sum(Tensor.mul(Tensor.exp(Tensor.mul(wv, z)), z)))
+        return yield* grad(f, { gradVars: w, argnums: 0, holomorphic: true })(ctensor(z0))
+      })
+    )) as unknown as [T, T]
+    // f = Σ z e^(wz): ∂f/∂w = Σ z² e^(wz), ∂f/∂z = e^(wz) (1 + wz)
+    await expectC(gw, [z0.reduce((s, z) => cadd(s, cmul(cmul(z, z), cexp(cmul(w0, z)))), [0, 0] as Cx)], tol, "w", [])
+    await expectC(gz, z0.map((z) => cmul(cexp(cmul(w0, z)), cadd(one, cmul(w0, z)))), tol, "z", [2])
   })
 
   it("jacfwd agrees with jacrev on a composition with several complex arguments", async () => {
