@@ -351,7 +351,7 @@ const checkLevel = (
  * yield* checkGrads(f, [Tensor.make([0.1, -0.4]), Tensor.make([2, 3])], { order: 2, modes: ["fwd", "rev"] })
  * ```
  */
-export const checkGrads = <Args extends ReadonlyArray<unknown>, Ret, E, R>(
+export const checkGrads = <Args extends ReadonlyArray<unknown>, Ret, E = never, R = never>(
   f: Fn<Args, Ret, E, R>,
   args: NoInfer<Args>,
   options: CheckGradsOptions = {}
