@@ -37,6 +37,8 @@ interface Program {
 
 const POOL_BYTES = 256 * 1024 * 1024
 const POOL_PER_SIZE = 32
+/** Programs kept (least recently used ones are deleted beyond this). */
+const MAX_PROGRAMS = 1024
 
 export class Device {
   lost = false
@@ -187,7 +189,12 @@ export class Device {
   private program(key: string, inputs: ReadonlyArray<Layout>, out: Layout, body: () => string): Program {
     const fullKey = `${key}|${inputs.map((l) => l.width).join(",")}|${out.width}`
     const cached = this.programs.get(fullKey)
-    if (cached) return cached
+    if (cached) {
+      // most recently used last
+      this.programs.delete(fullKey)
+      this.programs.set(fullKey, cached)
+      return cached
+    }
     const gl = this.gl
     const fs = this.compile(gl.FRAGMENT_SHADER, prelude(inputs, out) + body())
     const program = gl.createProgram()!
@@ -200,6 +207,11 @@ export class Device {
     const samplers = inputs.map((_, k) => gl.getUniformLocation(program, `A${k}`))
     const p = { program, samplers }
     this.programs.set(fullKey, p)
+    if (this.programs.size > MAX_PROGRAMS) {
+      const [oldest, q] = this.programs.entries().next().value as [string, Program]
+      this.programs.delete(oldest)
+      gl.deleteProgram(q.program)
+    }
     return p
   }
 
