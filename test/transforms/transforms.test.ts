@@ -8,7 +8,7 @@
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { Tensor, Variable } from "@diffect/core"
-import { grad, hessian, jacfwd, jacobian, jacrev, jvp, valueAndGrad, vectorGrad, vjp } from "@diffect/transforms"
+import { grad, hessian, jacfwd, jacobian, jacrev, jvp, stopGradient, valueAndGrad, vectorGrad, vjp } from "@diffect/transforms"
 import { expectClose, expectSameTree, f64, flat, run, type T } from "./helpers.js"
 
 const x = f64([0.5, -1, 2])
@@ -298,5 +298,20 @@ describe("jacrev, jacobian, jacfwd, hessian", () => {
     await expectClose(H[0].w[1][0], d([1, -2, 4]), undefined, "wx", [3, 3]) // ∂²/∂w∂x = 2x
     await expectClose(H[1][0][0].w, d([1, -2, 4]), undefined, "xw", [3, 3])
     await expectClose(H[1][0][1][0], d([2, -2, 4]), undefined, "xx", [3, 3]) // 2w
+  })
+})
+
+describe("stopGradient", () => {
+  it("is the identity on values (pytrees too) with a zero derivative, in every mode and order", async () => {
+    const tree = stopGradient({ a: x, b: [y] })
+    await expectSameTree(tree, { a: x, b: [y] })
+    const f = (a: T) => Tensor.sum(Tensor.mul(a, stopGradient(a)))
+    await expectClose(await run(grad(f)(x)), [0.5, -1, 2]) // the stopped factor is a constant
+    // the gradient is stopGradient(a), whose derivative is zero (as JAX)
+    await expectClose(await run(hessian(f)(x)), [[0, 0, 0], [0, 0, 0], [0, 0, 0]])
+    const [, t] = await run(jvp(stopGradient<T>, [x], [Tensor.onesLike(x)]))
+    await expectClose(t, [0, 0, 0])
+    await expectClose(await run(jacrev((a: T) => stopGradient(Tensor.sin(a)))(x)), [[0, 0, 0], [0, 0, 0], [0, 0, 0]])
+    await expectClose(await run(grad(grad((a: T) => Tensor.mul(stopGradient(Tensor.mul(a, a)), a)))(f64(3))), 0)
   })
 })
