@@ -55,18 +55,20 @@ const run = (mode: Mode, f: Fn<ReadonlyArray<unknown>, unknown, unknown, unknown
 
 /**
  * Builds a transform that accepts both `t(f, options)` and the curried
- * `t(options)(f)`. Options that are not an object give a function whose
- * calls fail with OptionsError (`null` is no options).
+ * `t(options)(f)` (one argument, a plain object). Anything else is `t(f,
+ * options)`: an `f` that is not a function, or options that are not an
+ * object (`null` is no options), give a function whose calls fail with
+ * OptionsError.
  */
 export const curried =
   <T extends (f: any, options?: any) => any>(impl: T, name = "transform") =>
-  (fOrOptions: unknown, options?: unknown): unknown => {
+  (...args: ReadonlyArray<unknown>): unknown => {
     const make = (f: unknown, o: unknown): unknown =>
       o === undefined || o === null || isOptionsObject(o)
         ? impl(f, o ?? {})
         : (..._args: ReadonlyArray<unknown>) =>
             Effect.fail(new OptionsError({ message: `${name}: options must be an object, got ${Internal.describeValue(o)}` }))
-    return typeof fOrOptions === "function" ? make(fOrOptions, options) : (f: unknown) => make(f, fOrOptions)
+    return args.length === 1 && isOptionsObject(args[0]) ? (f: unknown) => make(f, args[0]) : make(args[0], args[1])
   }
 
 const gradImpl = (f: Fn<ReadonlyArray<unknown>, unknown, unknown, unknown>, options: GradOptions = {}) =>
