@@ -44,6 +44,18 @@ describe("examples", () => {
       expect(existsSync(`${root}packages/${p}`), `packages/${p} is missing: run npm run build (npm test does)`).toBe(true)
   })
 
+  it("the examples typecheck (tsc -p tsconfig.examples.json): the README's snippets compile", { timeout: 180_000 }, async () => {
+    const r = await new Promise<Run>((resolve) =>
+      execFile(
+        process.execPath,
+        [`${root}node_modules/typescript/bin/tsc`, "-p", "tsconfig.examples.json"],
+        { cwd: root, timeout: 170_000, maxBuffer: 16 * 1024 * 1024 },
+        (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr })
+      )
+    )
+    expectSuccess(r)
+  })
+
   it("main.ts: the spirals classifier beats 90%, the checkpoint restores, Newton's loss drops", { timeout: 180_000 }, async () => {
     const r = await runExample("main.ts")
     expectSuccess(r)
