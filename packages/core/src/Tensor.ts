@@ -14,7 +14,7 @@
  * import { Tensor } from "@diffect/core"
  * const x = Tensor.make([[1, 2], [3, 4]])
  * const y = pipe(x, Tensor.mul(2), Tensor.add(1), Tensor.sum({ axis: 0 }))
- * Effect.runPromise(Tensor.toArray(y)) // [8, 14]
+ * Effect.runPromise(Tensor.toArray(y)) // [10, 14]
  * ```
  * @module
  */
