@@ -45,6 +45,14 @@ const diffect = (rt) => {
         const vg = valueAndGrad(loss, { argnums: [0, 1, 2, 3] })
         return () => run(Effect.flatMap(vg(...vars), ([value, grads]) => Effect.all([value, ...grads].map(Tensor.data))))
       }
+      if (id === "opChain") {
+        const x = f32(I.x, [1])
+        return () => {
+          let y = x
+          for (let i = 0; i < I.n; i++) y = Tensor.add(y, 1)
+          return readAll([y])
+        }
+      }
       if (id.startsWith("hess") || id.startsWith("jac")) {
         const A = f32(I.a, [I.n, I.n]), x = f32(I.x, [I.n])
         const f = (x) => Tensor.tanh(Tensor.matmul(A, x))
@@ -76,6 +84,17 @@ const tfjs = {
       const x = tf.tensor1d(I.x)
       const g = tf.grad((x) => tf.sum(elemChainT(x)))
       return () => readAll([tf.tidy(() => g(x))])
+    }
+    if (id === "opChain") {
+      const x = tf.tensor1d(I.x)
+      return () =>
+        readAll([
+          tf.tidy(() => {
+            let y = x
+            for (let i = 0; i < I.n; i++) y = tf.add(y, 1)
+            return y
+          })
+        ])
     }
     if (id === "mlp") {
       const { batch, inp, hidden, out } = I
@@ -111,10 +130,10 @@ const time = async (fn, minReps, minMs) => {
   return { first, median: median(times), reps: times.length, outs }
 }
 
-window.runBench = async ({ ids, minReps = 5, minMs = 1500, mtw }) => {
+window.runBench = async ({ ids, minReps = 5, minMs = 1500, mtw, cpuThreshold }) => {
   await tf.setBackend("webgl")
   await tf.ready()
-  const rt = ManagedRuntime.make(WebGLBackend.layer(mtw ? { maxTextureWidth: mtw } : {}))
+  const rt = ManagedRuntime.make(WebGLBackend.layer({ ...(mtw ? { maxTextureWidth: mtw } : {}), ...(cpuThreshold !== undefined ? { cpuThreshold } : {}) }))
   await rt.runPromise(Effect.void)
   const libs = [diffect(rt), tfjs]
   const rows = []

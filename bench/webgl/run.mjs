@@ -5,8 +5,8 @@
 // against float64 references and prints medians and ratios (tfjs time /
 // diffect time: above 1 means diffect is faster).
 //
-//   node bench/webgl/run.mjs [--only matmul256,mlp] [--min-ms 1500] [--mtw 512] [--gpu]
-// (--mtw: diffect's maxTextureWidth, to compare texture layouts)
+//   node bench/webgl/run.mjs [--only matmul256,mlp] [--min-ms 1500] [--mtw 512] [--cpu-threshold 0] [--gpu]
+// (--mtw, --cpu-threshold: diffect's maxTextureWidth and cpuThreshold options)
 import { build } from "esbuild"
 import { chromium } from "playwright"
 import { fileURLToPath } from "node:url"
@@ -17,7 +17,7 @@ const opt = (name, dflt) => {
   const i = argv.indexOf(`--${name}`)
   return i >= 0 ? argv[i + 1] : dflt
 }
-const ids = opt("only", "matmul64,matmul256,matmul512,mlp,elem,elemGrad,hess32,jacrev128,jacfwd128").split(",")
+const ids = opt("only", "matmul64,matmul256,matmul512,mlp,elem,elemGrad,hess32,jacrev128,jacfwd128,opChain").split(",")
 const minMs = Number(opt("min-ms", 1500))
 
 const bundle = await build({
@@ -53,7 +53,7 @@ try {
   await page.setContent("<!doctype html><html><body></body></html>")
   await page.addScriptTag({ content: bundle.outputFiles[0].text, type: "module" })
   await page.waitForFunction(() => typeof window.runBench === "function")
-  const { renderer, rows } = await page.evaluate((o) => window.runBench(o), { ids, minMs, mtw: opt("mtw", undefined) ? Number(opt("mtw")) : undefined })
+  const { renderer, rows } = await page.evaluate((o) => window.runBench(o), { ids, minMs, mtw: opt("mtw", undefined) ? Number(opt("mtw")) : undefined, cpuThreshold: opt("cpu-threshold", undefined) ? Number(opt("cpu-threshold")) : undefined })
   console.log(`WebGL renderer: ${renderer}`)
   const fmt = (r) => (r === undefined ? "—" : r.error ? "ERROR" : `${r.median.toFixed(2)} ms${r.ok ? "" : " FAIL"}`)
   const header = ["workload", "diffect-webgl", "tfjs-webgl", "ratio (tfjs/diffect)", "diffect GFLOP/s", "first call diffect / tfjs"]

@@ -62,7 +62,7 @@ describe("webgl backend lifecycle", () => {
     const rt = ManagedRuntime.make(WebGLBackend.layer({ context: gl }))
     const backend = await rt.runPromise(webgl)
     expect(backend.context).toBe(gl)
-    const held = Tensor.exp(Tensor.arange(100))
+    const held = Tensor.exp(Tensor.arange(5000))
     await rt.runPromise(Tensor.data(held))
     expect(backend.liveBuffers!()).toBeGreaterThan(0)
     await rt.dispose()
@@ -73,8 +73,22 @@ describe("webgl backend lifecycle", () => {
     expect(after._tag).toBe("BackendError")
   })
 
+  it("computes small tensors of host operands on the host, and moves them to textures when a shader needs them", async () => {
+    const rt = ManagedRuntime.make(WebGLBackend.layer({ cpuThreshold: 64 }))
+    const backend = await rt.runPromise(webgl)
+    const small = Tensor.mul(Tensor.add(Tensor.arange(10), 1), 2)
+    expect(await rt.runPromise(Tensor.toArray(small))).toEqual([2, 4, 6, 8, 10, 12, 14, 16, 18, 20])
+    expect(backend.liveBuffers!()).toBe(0)
+    const big = Tensor.broadcastTo(Tensor.reshape(small, [10, 1]), [10, 100])
+    const total = Tensor.sum(big)
+    expect(await rt.runPromise(Tensor.item(total))).toBe(11000)
+    expect(backend.liveBuffers!()).toBeGreaterThan(0)
+    await rt.dispose()
+  })
+
   it("does not grow live textures over 1,000 training steps", async () => {
-    const rt = ManagedRuntime.make(WebGLBackend.layer())
+    // every kernel as a shader (cpuThreshold 0), so that each step makes textures
+    const rt = ManagedRuntime.make(WebGLBackend.layer({ cpuThreshold: 0 }))
     const backend = await rt.runPromise(webgl)
     const setup = await rt.runPromise(
       Effect.gen(function* () {

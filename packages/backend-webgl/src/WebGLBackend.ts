@@ -34,6 +34,13 @@ export interface Options {
    * exercise tensors that span many rows.
    */
   readonly maxTextureWidth?: number | undefined
+  /**
+   * Tensors of at most this many elements whose inputs are all on the host
+   * (small uploads, results of such computations) are computed with the CPU
+   * backend's kernels instead of a draw call, which costs far more than the
+   * arithmetic at this size (default 1024; 0 runs everything as shaders).
+   */
+  readonly cpuThreshold?: number | undefined
 }
 
 /** The backend value with its release, for use without a Layer. */
@@ -42,6 +49,8 @@ export interface WebGLBackendShape extends BackendShape {
   /** Deletes every texture and program (called when the layer's scope closes). */
   readonly release: () => void
 }
+
+const hostType: Partial<Record<DType, Function>> = { float32: Float32Array, int32: Int32Array, bool: Uint8Array }
 
 const supported = (dtype: DType): boolean => dtype === "float32" || dtype === "int32" || dtype === "bool"
 
@@ -87,7 +96,8 @@ export const unsafeMake = (options: Options = {}): WebGLBackendShape => {
     device.lost = true
   }
   canvas.addEventListener?.("webglcontextlost", onLost)
-  const kernels = makeKernels(device)
+  const cpuThreshold = options.cpuThreshold ?? 1024
+  const kernels = makeKernels(device, cpuThreshold)
   return {
     name: "webgl",
     context: gl,
@@ -95,14 +105,17 @@ export const unsafeMake = (options: Options = {}): WebGLBackendShape => {
     upload: (host, aval) => {
       device.check("upload")
       if (!supported(aval.dtype)) fail(`dtype ${aval.dtype} is not supported`)
-      return device.upload(host)
+      // small tensors stay on the host until a shader reads them
+      return host.length <= cpuThreshold ? device.hostHandle(host) : device.upload(host)
     },
     download: (handle, aval) => {
       device.check("download")
-      const values = device.download(handle as Handle)
+      const h = handle as Handle
+      const values = h.host ?? device.download(h)
+      if (h.host !== undefined && h.host.constructor === hostType[aval.dtype]) return h.host.slice()
       switch (aval.dtype) {
         case "float32":
-          return values.length === values.buffer.byteLength / 4 ? values : values.slice()
+          return values instanceof Float32Array && values.length === values.buffer.byteLength / 4 ? values : Float32Array.from(values)
         case "int32":
           return Int32Array.from(values, Math.round)
         case "bool":

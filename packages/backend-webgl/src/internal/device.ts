@@ -4,7 +4,7 @@
  * runs a kernel. Every entry point checks for context loss first and throws
  * `BackendError`, which the evaluator turns into a typed failure.
  */
-import { BackendError } from "@diffect/core"
+import { BackendError, type DType } from "@diffect/core"
 import { prelude, vertexShader } from "./glsl.js"
 import { type Layout, layoutOf } from "./layout.js"
 
@@ -25,10 +25,14 @@ export class Handle {
   disposed = false
   constructor(
     readonly layout: Layout,
-    /** Absent for empty tensors. */
-    readonly texture: Texture | undefined
+    /** Absent for empty tensors, and for small ones kept on the host until a shader needs them. */
+    public texture: Texture | undefined,
+    /** The values of a small tensor computed or uploaded on the host (its dtype's typed array). */
+    readonly host?: HostArray | undefined
   ) {}
 }
+
+type HostArray = DType.HostArray
 
 interface Program {
   readonly program: WebGLProgram
@@ -103,7 +107,24 @@ export class Device {
   /** A new handle owning a texture for `n` elements (from the pool when possible). */
   alloc(n: number): Handle {
     const layout = this.layout(n)
-    if (n === 0) return new Handle(layout, undefined)
+    return new Handle(layout, n === 0 ? undefined : this.texture(layout))
+  }
+
+  /** A handle on host values (no texture until a shader reads it). */
+  hostHandle(values: HostArray): Handle {
+    return new Handle(this.layout(values.length), undefined, values)
+  }
+
+  /** The texture of a handle, uploading its host values first if it has none yet. */
+  textureOf(h: Handle): WebGLTexture {
+    if (h.texture === undefined && h.host !== undefined && h.layout.n > 0) {
+      h.texture = this.texture(h.layout)
+      this.write(h.texture, h.layout, h.host)
+    }
+    return h.texture?.tex ?? this.dummy
+  }
+
+  private texture(layout: Layout): Texture {
     const key = `${layout.width}x${layout.height}`
     const pooled = this.pool.get(key)?.pop()
     let texture: Texture
@@ -113,13 +134,13 @@ export class Device {
       texture.refs = 1
     } else texture = { tex: this.createTexture(layout.width, layout.height), width: layout.width, height: layout.height, refs: 1 }
     this.live.add(texture)
-    return new Handle(layout, texture)
+    return texture
   }
 
   /** A new handle on the same texture (a reshape: same elements, same layout). */
   share(h: Handle): Handle {
     if (h.texture !== undefined) h.texture.refs++
-    return new Handle(h.layout, h.texture)
+    return new Handle(h.layout, h.texture, h.host)
   }
 
   dispose(h: Handle): void {
@@ -142,11 +163,14 @@ export class Device {
 
   upload(values: ArrayLike<number>): Handle {
     const h = this.alloc(values.length)
-    const t = h.texture
-    if (t === undefined) return h
+    if (h.texture !== undefined) this.write(h.texture, h.layout, values)
+    return h
+  }
+
+  private write(t: Texture, layout: Layout, values: ArrayLike<number>): void {
     const gl = this.gl
-    const { width, height } = h.layout
-    const rows = Math.ceil(h.layout.texels / width)
+    const { width, height } = layout
+    const rows = Math.ceil(layout.texels / width)
     let data: Float32Array
     if (values instanceof Float32Array && values.length === rows * width * 4) data = values
     else {
@@ -155,7 +179,6 @@ export class Device {
     }
     gl.bindTexture(gl.TEXTURE_2D, t.tex)
     gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, width, Math.min(rows, height), gl.RGBA, gl.FLOAT, data)
-    return h
   }
 
   /** The first `n` elements of a handle's texture. */
@@ -228,7 +251,7 @@ export class Device {
       gl.useProgram(program)
       inputs.forEach((h, k) => {
         gl.activeTexture(gl.TEXTURE0 + k)
-        gl.bindTexture(gl.TEXTURE_2D, h.texture?.tex ?? this.dummy)
+        gl.bindTexture(gl.TEXTURE_2D, this.textureOf(h))
         gl.uniform1i(samplers[k] ?? null, k)
       })
       gl.bindFramebuffer(gl.FRAMEBUFFER, this.fbo)

@@ -4,7 +4,7 @@
  * handle, never one of its arguments: reshape-like primitives share the
  * texture through a new, reference-counted handle.
  */
-import { BackendError, type BackendShape, type Kernel, type KernelArg, type Prim } from "@diffect/core"
+import { BackendError, type BackendShape, CpuBackend, DType, type Kernel, type KernelArg, type Prim } from "@diffect/core"
 import type { Device, Handle } from "../device.js"
 import { binary, cast, unary, where, zeros } from "./elementwise.js"
 import { broadcast, concat, pad, slice, transpose } from "./gather.js"
@@ -17,11 +17,26 @@ const complexUnsupported = (what: string): never => {
   throw new BackendError({ message: `webgl backend: ${what} needs complex64, which is not supported` })
 }
 
-export const makeKernels = (device: Device): BackendShape["kernels"] => {
+const cpu = CpuBackend.backend.kernels as { readonly [P in Prim]: Kernel<any> }
+
+/** Whether every operand has host values (or is empty). */
+const onHost = (args: ReadonlyArray<KernelArg>): boolean =>
+  args.every((a) => (a.handle as Handle).host !== undefined || (a.handle as Handle).layout.n === 0)
+
+/**
+ * The kernel table. Small results of host operands are computed by the CPU
+ * backend's kernel (the reference) and stay on the host: a draw call and
+ * a later upload cost far more than the arithmetic at that size.
+ */
+export const makeKernels = (device: Device, cpuThreshold: number): BackendShape["kernels"] => {
   const guard =
     <P extends Prim>(name: P, k: Kernel<P>): Kernel<P> =>
     (args, params, out) => {
       device.check(name)
+      if (cpuThreshold > 0 && out.shape.reduce((x, y) => x * y, 1) <= cpuThreshold && onHost(args)) {
+        const hostArgs = args.map((a) => ({ ...a, handle: (a.handle as Handle).host ?? DType.allocHost(a.dtype, 0) }))
+        return device.hostHandle(cpu[name](hostArgs, params, out) as DType.HostArray)
+      }
       return k(args, params, out)
     }
   const un = (op: "neg" | "exp" | "log" | "sin" | "cos" | "tanh" | "sqrt" | "abs" | "sign" | "log1p" | "expm1"): Kernel<any> =>
