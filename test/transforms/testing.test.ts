@@ -148,6 +148,11 @@ describe("arbitraries", () => {
     )
   })
 
+  it("impossible constraints are reported when drawing", () => {
+    expect(() => fc.sample(arbitraries.tensor({ shape: [2], min: -0.1, max: 0.1, minAbs: 0.5 }), 1)).toThrow(/no value in \[-0.1, 0.1\]/)
+    expect(() => fc.sample(arbitraries.tensor({ shape: [5], min: 0, max: 0.2, distinct: 0.1 }), 1)).toThrow(/5 values at least 0.1 apart/)
+  })
+
   it("pytree nests arrays and records of the given leaves to maxDepth", () => {
     const leaf = arbitraries.tensor({ shape: [2] })
     const depth = (u: unknown): number =>

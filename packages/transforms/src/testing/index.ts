@@ -30,7 +30,11 @@ import type { Fn } from "../types.js"
 
 // ------------------------------------------------------------------ errors and options
 
-/** A derivative mode checked by {@link checkGrads}. */
+/**
+ * A derivative mode checked by {@link checkGrads}: `"fwd"` (jvp against
+ * central differences) or `"rev"` (vjp by the inner-product identity).
+ * @example `const modes: ReadonlyArray<GradCheckMode> = ["rev"]`
+ */
 export type GradCheckMode = "fwd" | "rev"
 
 /**
@@ -441,6 +445,8 @@ const valuesArb = (n: number, c: TensorConstraints): fc.Arbitrary<number[]> => {
     const slots = Math.floor((max - min) / gap)
     const ok = (x: number) => c.minAbs === undefined || Math.abs(x) >= c.minAbs
     const candidates = Array.from({ length: slots + 1 }, (_, k) => min + k * gap).filter(ok)
+    if (candidates.length < n)
+      throw new RangeError(`arbitraries.tensor: ${n} values at least ${gap} apart do not fit in [${min}, ${max}]${c.minAbs === undefined ? "" : ` with |x| >= ${c.minAbs}`}`)
     return fc
       .shuffledSubarray(candidates, { minLength: n, maxLength: n })
       .map((xs) => xs.map(fround))
@@ -451,7 +457,8 @@ const valuesArb = (n: number, c: TensorConstraints): fc.Arbitrary<number[]> => {
     const parts: fc.Arbitrary<number>[] = []
     if (max >= lo) parts.push(fc.double({ min: Math.max(lo, min), max, noNaN: true, noDefaultInfinity: true }))
     if (min <= -lo) parts.push(fc.double({ min, max: Math.min(-lo, max), noNaN: true, noDefaultInfinity: true }))
-    value = parts.length === 0 ? fc.constant(NaN) : fc.oneof(...parts)
+    if (parts.length === 0) throw new RangeError(`arbitraries.tensor: no value in [${min}, ${max}] has |x| >= ${lo}`)
+    value = fc.oneof(...parts)
   }
   return fc.array(value.map(fround), { minLength: n, maxLength: n })
 }
