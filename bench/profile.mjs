@@ -31,6 +31,22 @@ const wrap = (table, tag) => {
 }
 wrap(cpu.kernels, "")
 wrap(cpu.viewKernels, " (view)")
+if (cpu.fusion) {
+  const fusedRaw = cpu.fusion.kernel
+  cpu.fusion = {
+    ...cpu.fusion,
+    kernel: (program, args, out) => {
+      const t0 = performance.now()
+      const r = fusedRaw(program, args, out)
+      const key = `fused{${program.map((op) => op.prim).join(",")}} ${args.map((a) => `[${a.shape}]${a.strides ? `/[${a.strides}]` : ""}`).join(" ")} -> [${out.shape}]`
+      const s = stats.get(key) ?? { n: 0, ms: 0 }
+      s.n++
+      s.ms += performance.now() - t0
+      stats.set(key, s)
+      return r
+    }
+  }
+}
 await adapter.init()
 const run = await adapter.prepare(id, inputs(id))
 for (let i = 0; i < 5; i++) await run()

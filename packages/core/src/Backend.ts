@@ -49,6 +49,29 @@ export interface KernelArg {
  */
 export type Kernel<P extends Prim> = (args: ReadonlyArray<KernelArg>, params: PrimParams[P], out: Aval) => unknown
 
+/**
+ * One operation of a fused elementwise program (see `BackendShape.fusion`):
+ * its operands index the kernel's arguments first, then the results of the
+ * operations before it.
+ */
+export interface FusedOp {
+  readonly prim: Prim
+  readonly operands: ReadonlyArray<number>
+  readonly dtype: DType
+}
+
+/** Elementwise fusion: a backend that can run several elementwise primitives in one pass. */
+export interface Fusion {
+  /** Whether an application of `prim` to operands of dtypes `ins`, giving `dtype`, may be fused. */
+  readonly canFuse: (prim: Prim, dtype: DType, ins: ReadonlyArray<DType>) => boolean
+  /**
+   * Computes the last operation of `program` (every operation has the
+   * output's shape) from `args`, which may be strided views; returns a new
+   * buffer, as a kernel does.
+   */
+  readonly kernel: (program: ReadonlyArray<FusedOp>, args: ReadonlyArray<KernelArg>, out: Aval) => unknown
+}
+
 /** What every backend implements. */
 export interface BackendShape {
   /** A short name ("cpu", "webgl"). */
@@ -72,6 +95,13 @@ export interface BackendShape {
    * for those primitives.
    */
   readonly viewKernels?: { readonly [P in Prim]?: Kernel<P> }
+  /**
+   * Optional elementwise fusion: the evaluator groups an elementwise node
+   * with the elementwise nodes of the same shape that only it uses and that
+   * are not read otherwise, and runs the group in one call (one pass, no
+   * intermediate buffers). Results must equal those of the separate kernels.
+   */
+  readonly fusion?: Fusion
   /**
    * Optional: buffers are host memory that the garbage collector reclaims
    * (typed arrays), and `dispose` does nothing; the evaluator then registers

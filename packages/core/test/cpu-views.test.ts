@@ -4,8 +4,8 @@ import { Backend, type BackendShape, Tensor } from "../src/index.js"
 import type { Aval, KernelArg } from "../src/Backend.js"
 import { cpuBackend } from "../src/internal/cpu/backend.js"
 
-/** The CPU backend without view kernels: every transpose / broadcast / slice materialized. */
-const noViews: BackendShape = { ...cpuBackend, viewKernels: undefined as never }
+/** The CPU backend without view kernels or fusion: every transpose / broadcast / slice materialized. */
+const noViews: BackendShape = { ...cpuBackend, viewKernels: undefined as never, fusion: undefined as never }
 
 const read = (t: Tensor, backend: BackendShape) => Effect.runSync(Tensor.data(t).pipe(Effect.provideService(Backend, backend)))
 
@@ -27,7 +27,14 @@ const spied: BackendShape = {
         return (k as (a: ReadonlyArray<KernelArg>, p: unknown, o: Aval) => unknown)(args, params, out)
       }
     ])
-  )
+  ),
+  fusion: {
+    canFuse: cpuBackend.fusion!.canFuse,
+    kernel: (program, args, out) => {
+      strided += args.filter((a) => a.strides !== undefined).length
+      return cpuBackend.fusion!.kernel(program, args, out)
+    }
+  }
 }
 
 /** Builds the graph twice (fresh nodes each time), compares the two backends, and checks that views were read. */

@@ -10,7 +10,7 @@
  * Device buffers cached on tensors are released when the tensor is garbage
  * collected (a FinalizationRegistry), so users never count references.
  */
-import type { BackendShape, KernelArg } from "../Backend.js"
+import type { BackendShape, FusedOp, KernelArg } from "../Backend.js"
 import type { HostArray } from "../DType.js"
 import { BackendError, ConcretizationError, type TensorError } from "../Errors.js"
 import type { Prim, PrimParams } from "./primitives.js"
@@ -81,9 +81,6 @@ const isContiguous = (shape: ReadonlyArray<number>, strides: ReadonlyArray<numbe
   return true
 }
 
-/** The views of a node none of whose operands is a view. */
-const noViews: Array<View | undefined> = []
-
 /** Whether a node is a layout change that a view can express. */
 const isViewOp = (op: string): boolean => op === "transpose" || op === "broadcast" || op === "slice" || op === "reshape"
 
@@ -131,6 +128,50 @@ const viewOf = (x: Tensor, ready: (t: Tensor) => boolean): View | undefined => {
 }
 
 /**
+ * How one primitive node is computed: the nodes to evaluate first (`deps`),
+ * and how to call the backend: its own kernel, a view kernel reading some
+ * operands through strided views, or a fused elementwise program over the
+ * leaves of a group of nodes.
+ */
+interface Plan {
+  readonly deps: ReadonlyArray<Tensor>
+  readonly operands: ReadonlyArray<Tensor>
+  readonly views: ReadonlyArray<View | undefined> | undefined
+  readonly program: ReadonlyArray<FusedOp> | undefined
+}
+
+/** At most this many operations in one fused group (bounds the generated code). */
+const MAX_GROUP = 48
+
+/**
+ * How many consumers each node not yet evaluated has among the nodes
+ * reachable from `roots` (inputs of inputs...), stopping at evaluated nodes.
+ */
+const countUses = (roots: ReadonlyArray<Tensor>, isReady: (t: Tensor) => boolean): Map<Tensor, number> => {
+  const uses = new Map<Tensor, number>()
+  const stack: Tensor[] = []
+  const seen = new Set<Tensor>()
+  for (const r of roots)
+    if (!seen.has(r)) {
+      seen.add(r)
+      stack.push(r)
+    }
+  while (stack.length > 0) {
+    const t = stack.pop()!
+    if (isReady(t)) continue
+    const ins = t.value !== undefined ? [t.value] : t.inputs
+    for (const x of ins) {
+      uses.set(x, (uses.get(x) ?? 0) + 1)
+      if (!seen.has(x)) {
+        seen.add(x)
+        stack.push(x)
+      }
+    }
+  }
+  return uses
+}
+
+/**
  * Evaluates `roots` on `backend`. Returns one handle per root; the caller
  * owns (and must dispose) the handles of roots that are not cached on their
  * tensor, as reported by `owned`.
@@ -143,8 +184,76 @@ export const evaluateMany = (
   const temporaries = new Set<unknown>()
   const rootSet = new Set(roots)
   const stack: Array<Tensor> = []
-  const viewsMemo = new Map<Tensor, Array<View | undefined>>()
+  const plans = new Map<Tensor, Plan>()
   const isReady = (t: Tensor): boolean => memo.has(t) || (t.buf !== undefined && t.buf.backend === backend)
+  const fusion = backend.fusion
+  const uses = fusion !== undefined ? countUses(roots, isReady) : undefined
+
+  const fusible = (x: Tensor): boolean =>
+    fusion !== undefined && !isViewOp(x.op) && x.op !== "const" && x.op !== "input" && x.op !== "custom" && x.op !== "error" &&
+    !isReady(x) && fusion.canFuse(x.op as Prim, x.dtype, x.inputs.map((y) => y.dtype))
+
+  /** The group of `t`: t and the fusible nodes of its shape that only it (through the group) uses. */
+  const fuseGroup = (t: Tensor): { members: Tensor[]; leaves: Tensor[] } | undefined => {
+    if (!fusible(t)) return undefined
+    const inGroup = new Set<Tensor>([t])
+    const members: Tensor[] = []
+    // iterative post-order over candidate members
+    const todo: Array<[Tensor, number]> = [[t, 0]]
+    while (todo.length > 0) {
+      const top = todo[todo.length - 1]!
+      const [x, i] = top
+      if (i < x.inputs.length) {
+        top[1]++
+        const y = x.inputs[i]!
+        if (
+          !inGroup.has(y) && inGroup.size < MAX_GROUP && uses!.get(y) === 1 && !rootSet.has(y) &&
+          y.shape.length === t.shape.length && y.shape.every((d, k) => d === t.shape[k]) && fusible(y)
+        ) {
+          inGroup.add(y)
+          todo.push([y, 0])
+        }
+        continue
+      }
+      todo.pop()
+      members.push(x)
+    }
+    if (members.length < 2) return undefined
+    const leaves: Tensor[] = []
+    const seenLeaf = new Set<Tensor>()
+    for (const x of members)
+      for (const y of x.inputs)
+        if (!inGroup.has(y) && !seenLeaf.has(y)) {
+          seenLeaf.add(y)
+          leaves.push(y)
+        }
+    return { members, leaves }
+  }
+
+  const makePlan = (t: Tensor): Plan => {
+    const group = fuseGroup(t)
+    let operands: ReadonlyArray<Tensor> = t.inputs
+    let program: FusedOp[] | undefined
+    if (group !== undefined) {
+      operands = group.leaves
+      const index = new Map<Tensor, number>()
+      group.leaves.forEach((x, i) => index.set(x, i))
+      program = group.members.map((x, k) => {
+        index.set(x, group.leaves.length + k)
+        return { prim: x.op as Prim, operands: x.inputs.map((y) => index.get(y)!), dtype: x.dtype }
+      })
+    }
+    let views: Array<View | undefined> | undefined
+    if (program !== undefined || backend.viewKernels?.[t.op as Prim] !== undefined) {
+      for (let i = 0; i < operands.length; i++) {
+        const v = viewOf(operands[i]!, isReady)
+        if (v !== undefined) (views ??= new Array<View | undefined>(operands.length))[i] = v
+      }
+    }
+    const deps = views === undefined ? operands : operands.map((x, i) => views![i]?.base ?? x)
+    return { deps, operands, views, program }
+  }
+
   const visit = (root: Tensor) => {
     stack.push(root)
     while (stack.length > 0) {
@@ -181,29 +290,13 @@ export const evaluateMany = (
         stack.pop()
         continue
       }
-      // a primitive application: evaluate inputs first (for a kernel that
-      // reads strided views, the nodes below the inputs' view chains)
-      const viewKernel = backend.viewKernels?.[t.op as Prim]
-      let operands = t.inputs
-      let views: Array<View | undefined> | undefined
-      if (viewKernel !== undefined) {
-        views = viewsMemo.get(t)
-        if (views === undefined) {
-          views = noViews
-          for (let i = 0; i < t.inputs.length; i++) {
-            const v = viewOf(t.inputs[i]!, isReady)
-            if (v !== undefined) {
-              if (views === noViews) views = new Array<View | undefined>(t.inputs.length)
-              views[i] = v
-            }
-          }
-          viewsMemo.set(t, views)
-        }
-        if (views !== noViews) operands = t.inputs.map((x, i) => views![i]?.base ?? x)
-      }
+      // a primitive application: evaluate what it reads first
+      let plan = plans.get(t)
+      if (plan === undefined) plans.set(t, (plan = makePlan(t)))
+      const { deps, operands, views, program } = plan
       let ready = true
-      for (let i = operands.length - 1; i >= 0; i--) {
-        const x = operands[i]!
+      for (let i = deps.length - 1; i >= 0; i--) {
+        const x = deps[i]!
         if (!memo.has(x)) {
           stack.push(x)
           ready = false
@@ -213,19 +306,17 @@ export const evaluateMany = (
       stack.pop()
       checkDtype(backend, t)
       let handle: unknown
-      let args: KernelArg[]
+      const args: KernelArg[] = operands.map((x, i) => {
+        const v = views?.[i]
+        return v === undefined
+          ? { handle: memo.get(x), shape: x.shape, dtype: x.dtype }
+          : { handle: memo.get(v.base), shape: x.shape, dtype: x.dtype, strides: v.strides, offset: v.offset }
+      })
       try {
-        if (views !== undefined && views !== noViews) {
-          args = t.inputs.map((x, i) => {
-            const v = views![i]
-            return v === undefined
-              ? { handle: memo.get(x), shape: x.shape, dtype: x.dtype }
-              : { handle: memo.get(v.base), shape: x.shape, dtype: x.dtype, strides: v.strides, offset: v.offset }
-          })
-          handle = (viewKernel as (a: ReadonlyArray<KernelArg>, p: unknown, o: Tensor) => unknown)(args, t.params, t)
-        } else {
-          args = t.inputs.map((x) => ({ handle: memo.get(x), shape: x.shape, dtype: x.dtype }))
-          handle = (backend.kernels[t.op as Prim] as (a: ReadonlyArray<KernelArg>, p: unknown, o: Tensor) => unknown)(args, t.params, t)
+        if (program !== undefined) handle = fusion!.kernel(program, args, t)
+        else {
+          const kernel = views !== undefined ? backend.viewKernels![t.op as Prim] : backend.kernels[t.op as Prim]
+          handle = (kernel as (a: ReadonlyArray<KernelArg>, p: unknown, o: Tensor) => unknown)(args, t.params, t)
         }
       } catch (e) {
         if (e instanceof BackendError) throw new EvalFailure(e)

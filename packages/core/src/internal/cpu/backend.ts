@@ -10,6 +10,7 @@ import { sizeOf } from "../shape.js"
 import { binaryExpr, binaryReal, castHost, complexBinary, complexUnary, mapComplex1, mapComplex2, unaryExpr, unaryReal } from "./elementwise.js"
 import { matmulKernel } from "./matmul.js"
 import { broadcastKernel, concatKernel, padKernel, reduceKernel, sliceKernel, transposeKernel } from "./structure.js"
+import { cpuFusion } from "./fusion.js"
 import { binaryView, matmulView, whereView } from "./views.js"
 
 const h = (x: KernelArg): HostArray => x.handle as HostArray
@@ -137,5 +138,6 @@ export const cpuBackend: BackendShape = {
   dispose: () => {},
   hostBuffers: true,
   kernels,
-  viewKernels
+  viewKernels,
+  fusion: cpuFusion
 }

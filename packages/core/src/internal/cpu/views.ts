@@ -114,13 +114,13 @@ export const matmulView: Kernel<"matmul"> = ([a, b], _p, out) => {
  * "s" one scalar (at `off`), "p" periodic (element `off + j` for j < P in
  * each of n / P rows: a broadcast suffix).
  */
-interface Access {
+export interface Access {
   readonly kind: "d" | "o" | "s" | "p"
   readonly off: number
   readonly period: number
 }
 
-const access = (x: KernelArg, n: number): Access | undefined => {
+export const access = (x: KernelArg, n: number): Access | undefined => {
   if (x.strides === undefined) return { kind: "d", off: 0, period: n }
   const { shape, strides } = x
   const off = x.offset ?? 0

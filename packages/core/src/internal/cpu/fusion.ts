@@ -1,0 +1,92 @@
+/**
+ * Elementwise fusion on the CPU (`BackendShape.fusion`): a group of
+ * elementwise primitives over float32 / float64 data (comparisons giving
+ * bool, `where` selecting with them) runs as one generated loop, one pass
+ * over memory with no intermediate arrays. Every intermediate is rounded to
+ * its dtype (`Math.fround` for float32) exactly where the separate kernels
+ * would store it, so results are bit-identical to unfused evaluation.
+ *
+ * Operands may be strided views read in place when dense, scalar or
+ * periodic (see `views.ts`); others are gathered first.
+ */
+import { allocHost, type DType, type HostArray } from "../../DType.js"
+import type { Aval, FusedOp, Fusion, KernelArg } from "../../Backend.js"
+import type { Prim } from "../primitives.js"
+import { sizeOf } from "../shape.js"
+import { binaryExpr, unaryExpr } from "./elementwise.js"
+import { type Access, access, dense } from "./views.js"
+
+const isFloat = (d: DType): boolean => d === "float32" || d === "float64"
+
+const exprOf = (prim: Prim): string | undefined =>
+  prim === "where" ? "(x ? y : z)" : (unaryExpr as Record<string, string>)[prim] ?? (binaryExpr as Record<string, string>)[prim]
+
+const canFuse = (prim: Prim, dtype: DType, ins: ReadonlyArray<DType>): boolean => {
+  if (exprOf(prim) === undefined) return false
+  if (prim === "where") return isFloat(dtype) && ins[0] === "bool" && ins[1] === dtype && ins[2] === dtype
+  if (prim === "greater" || prim === "less" || prim === "equal") return dtype === "bool" && ins.every(isFloat)
+  return isFloat(dtype) && ins.every((d) => d === dtype)
+}
+
+type Loop = (out: HostArray, ops: ReadonlyArray<HostArray>, offs: ReadonlyArray<number>, rows: number, period: number) => void
+
+const compile = (program: ReadonlyArray<FusedOp>, kinds: ReadonlyArray<Access["kind"]>): Loop => {
+  const n = kinds.length
+  const name = (i: number) => (i < n ? `l${i}` : `t${i - n}`)
+  const pre = kinds.map((k, i) => `const a${i} = ops[${i}], o${i} = offs[${i}];` + (k === "s" ? ` const s${i} = a${i}[o${i}];` : "")).join("\n")
+  const at = { d: (i: number) => `a${i}[i]`, o: (i: number) => `a${i}[o${i} + i]`, s: (i: number) => `s${i}`, p: (i: number) => `a${i}[o${i} + j]` }
+  const reads = kinds.map((k, i) => `const l${i} = ${at[k](i)};`).join(" ")
+  const body = program
+    .map((op, k) => {
+      const [x, y, z] = op.operands.map(name)
+      const bind = [`const x = ${x}`, y !== undefined ? `y = ${y}` : "", z !== undefined ? `z = ${z}` : ""].filter(Boolean).join(", ")
+      const value = `(${exprOf(op.prim)!})`
+      const stored = op.dtype === "float32" ? `Math.fround${value}` : value
+      return `let t${k}; { ${bind}; t${k} = ${stored}; }`
+    })
+    .join("\n")
+  return new Function("out", "ops", "offs", "rows", "period", `${pre}
+    let i = 0
+    for (let r = 0; r < rows; r++) for (let j = 0; j < period; j++, i++) {
+      ${reads}
+      ${body}
+      out[i] = t${program.length - 1};
+    }`) as Loop
+}
+
+/** Compiled loops by program and operand layout (bounded: cleared when full). */
+const loops = new Map<string, Loop>()
+const MAX_LOOPS = 512
+
+const kernel = (program: ReadonlyArray<FusedOp>, args: ReadonlyArray<KernelArg>, out: Aval): HostArray => {
+  const n = sizeOf(out.shape)
+  const res = allocHost(out.dtype, n)
+  if (n === 0) return res
+  const acc: Access[] = []
+  const arrays: HostArray[] = []
+  let period = 0
+  for (const x of args) {
+    let a = access(x, n)
+    let data = x.handle as HostArray
+    if (a !== undefined && a.kind === "p" && period !== 0 && period !== a.period) a = undefined
+    if (a === undefined) {
+      data = dense(x)
+      a = { kind: "d", off: 0, period: n }
+    }
+    if (a.kind === "p") period = a.period
+    acc.push(a)
+    arrays.push(data)
+  }
+  if (period === 0) period = n
+  let key = program.map((op) => `${op.prim}:${op.dtype}:${op.operands.join(",")}`).join(";") + "|"
+  for (let i = 0; i < args.length; i++) key += `${acc[i]!.kind}${args[i]!.dtype[0]}${args[i]!.dtype === "float64" ? "d" : ""}`
+  let loop = loops.get(key)
+  if (loop === undefined) {
+    if (loops.size >= MAX_LOOPS) loops.clear()
+    loops.set(key, (loop = compile(program, acc.map((a) => a.kind))))
+  }
+  loop(res, arrays, acc.map((a) => a.off), n / period, period)
+  return res
+}
+
+export const cpuFusion: Fusion = { canFuse, kernel }

@@ -1,0 +1,104 @@
+import { Effect } from "effect"
+import { describe, expect, it } from "vitest"
+import { Backend, type BackendShape, Tensor } from "../src/index.js"
+import type { FusedOp } from "../src/Backend.js"
+import { cpuBackend } from "../src/internal/cpu/backend.js"
+
+/** The CPU backend without fusion (and without view kernels): one kernel per primitive. */
+const plain: BackendShape = { ...cpuBackend, viewKernels: undefined as never, fusion: undefined as never }
+
+/** The CPU backend, recording the fused programs it runs. */
+const programs: Array<ReadonlyArray<FusedOp>> = []
+const spied: BackendShape = {
+  ...cpuBackend,
+  fusion: {
+    canFuse: cpuBackend.fusion!.canFuse,
+    kernel: (program, args, out) => {
+      programs.push(program)
+      return cpuBackend.fusion!.kernel(program, args, out)
+    }
+  }
+}
+
+const read = (ts: ReadonlyArray<Tensor>, backend: BackendShape) =>
+  Effect.runSync(Effect.all(ts.map((t) => Tensor.data(t))).pipe(Effect.provideService(Backend, backend)))
+
+const values = (n: number, dtype: "float32" | "float64" = "float32") => {
+  const xs = Array.from({ length: n }, (_, i) => Math.sin(i * 1.7) * 3)
+  xs[1] = NaN
+  xs[2] = Infinity
+  xs[3] = -0
+  xs[4] = 0
+  return Tensor.make(xs, { dtype })
+}
+
+/** Builds twice (fresh nodes), compares bit for bit, and returns the number of fused operations run. */
+const same = (build: () => ReadonlyArray<Tensor>): number => {
+  const want = read(build(), plain)
+  programs.length = 0
+  const got = read(build(), spied)
+  for (let k = 0; k < want.length; k++) {
+    expect(got[k]!.constructor).toBe(want[k]!.constructor)
+    expect(got[k]!.length).toBe(want[k]!.length)
+    for (let i = 0; i < want[k]!.length; i++)
+      if (!Object.is(got[k]![i], want[k]![i])) expect.fail(`output ${k}[${i}]: fused ${got[k]![i]}, separate ${want[k]![i]}`)
+  }
+  return programs.reduce((n, p) => n + p.length, 0)
+}
+
+describe("elementwise fusion on the CPU", () => {
+  for (const dtype of ["float32", "float64"] as const) {
+    it(`gives the separate kernels' numbers bit for bit (${dtype})`, () => {
+      const x = values(257, dtype)
+      const y = Tensor.mul(values(257, dtype), 0.5)
+      expect(same(() => [Tensor.add(Tensor.mul(Tensor.sin(x), Tensor.cos(x)), Tensor.exp(Tensor.neg(Tensor.square(x))))])).toBeGreaterThan(4)
+      same(() => [Tensor.div(Tensor.log1p(Tensor.abs(x)), Tensor.add(Tensor.sqrt(Tensor.abs(y)), 1e-3))])
+      same(() => [Tensor.pow(Tensor.abs(x), Tensor.tanh(y))])
+      same(() => [Tensor.maximum(Tensor.sub(x, y), Tensor.minimum(Tensor.expm1(y), Tensor.sign(x)))])
+      same(() => [Tensor.where(Tensor.greater(Tensor.mul(x, y), 0), Tensor.exp(y), Tensor.neg(x))])
+      same(() => [Tensor.relu(Tensor.sub(x, 1)), Tensor.sigmoid(Tensor.mul(x, 3))])
+      same(() => [Tensor.equal(Tensor.add(x, 0), Tensor.mul(x, 1)), Tensor.less(Tensor.neg(x), Tensor.abs(y))])
+    })
+  }
+
+  it("broadcast operands inside a group", () => {
+    const x = Tensor.reshape(values(60), [6, 10])
+    const b = Tensor.reshape(values(10), [10])
+    const c = Tensor.reshape(values(6), [6, 1])
+    expect(same(() => [Tensor.tanh(Tensor.add(Tensor.mul(x, b), c))])).toBeGreaterThan(2)
+    same(() => [Tensor.exp(Tensor.sub(Tensor.add(x, 2), Tensor.transpose(Tensor.reshape(values(60), [10, 6]))))])
+  })
+
+  it("a node read twice, or read as a root, is not fused away", () => {
+    const x = values(100)
+    same(() => {
+      const s = Tensor.sin(x)
+      return [Tensor.add(Tensor.mul(s, s), Tensor.cos(s)), s]
+    })
+    same(() => {
+      const e = Tensor.exp(Tensor.neg(x))
+      return [Tensor.add(e, 1), Tensor.mul(e, 2)]
+    })
+  })
+
+  it("long chains are cut into bounded groups", () => {
+    const x = values(10)
+    same(() => {
+      let y = x
+      for (let i = 0; i < 300; i++) y = Tensor.add(Tensor.mul(y, 0.999), 0.001)
+      return [y]
+    })
+  })
+
+  it("int32, bool and complex64 are left to their kernels", () => {
+    const n = Tensor.arange(20)
+    expect(same(() => [Tensor.add(Tensor.mul(n, 3), Tensor.neg(n))])).toBe(0)
+    const z = Tensor.complex(values(8), values(8))
+    expect(same(() => [Tensor.exp(Tensor.mul(z, z))])).toBe(0)
+  })
+
+  it("empty and scalar tensors", () => {
+    same(() => [Tensor.exp(Tensor.sin(Tensor.zeros([0, 3])))])
+    same(() => [Tensor.exp(Tensor.sin(Tensor.make(0.25)))])
+  })
+})
