@@ -69,14 +69,11 @@ export const jvpRules: { readonly [P in Prim]: JvpRule<P> } = {
   div: ([ta, tb], [_a, b], _p, y) => sumTerms(times(ta!, () => O.reciprocal(b!)), times(tb!, () => O.neg(O.div(y, b!)))), // ta/b − tb·y/b
   pow: ([ta, tb], [x, p], _p, y) =>
     sumTerms(times(ta!, () => O.mul(p!, O.pow(x!, O.sub(p!, 1)))), times(tb!, () => O.mul(safeLog(x!), y))), // p·x^(p−1), log x · xᵖ
-  max: ([ta, tb], [a, b]) => {
-    const s = maxShare(a!, b!, O.greater(a!, b!))
-    return sumTerms(times(ta!, () => s), times(tb!, () => O.sub(1, s)))
-  },
-  min: ([ta, tb], [a, b]) => {
-    const s = maxShare(a!, b!, O.less(a!, b!))
-    return sumTerms(times(ta!, () => s), times(tb!, () => O.sub(1, s)))
-  },
+  // each operand's share on its own (not 1 − the other's): at a NaN neither wins nor ties, so both get 0 (as JAX)
+  max: ([ta, tb], [a, b]) =>
+    sumTerms(times(ta!, () => maxShare(a!, b!, O.greater(a!, b!))), times(tb!, () => maxShare(b!, a!, O.greater(b!, a!)))),
+  min: ([ta, tb], [a, b]) =>
+    sumTerms(times(ta!, () => maxShare(a!, b!, O.less(a!, b!))), times(tb!, () => maxShare(b!, a!, O.less(b!, a!)))),
   greater: zero,
   less: zero,
   equal: zero,

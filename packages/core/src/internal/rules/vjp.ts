@@ -42,14 +42,9 @@ export const vjpRules: { readonly [P in Prim]: VjpRule<P> } = {
   mul: (ct, [a, b]) => [O.mul(ct, b!), O.mul(ct, a!)],
   div: (ct, [_a, b], _p, y) => [O.div(ct, b!), O.neg(O.div(O.mul(ct, y), b!))],
   pow: (ct, [x, p], _p, y) => [O.mul(ct, O.mul(p!, O.pow(x!, O.sub(p!, 1)))), O.mul(ct, O.mul(safeLog(x!), y))],
-  max: (ct, [a, b]) => {
-    const s = maxShare(a!, b!, O.greater(a!, b!))
-    return [O.mul(ct, s), O.mul(ct, O.sub(1, s))]
-  },
-  min: (ct, [a, b]) => {
-    const s = maxShare(a!, b!, O.less(a!, b!))
-    return [O.mul(ct, s), O.mul(ct, O.sub(1, s))]
-  },
+  // each operand's share on its own (see jvp.ts): at a NaN both get 0
+  max: (ct, [a, b]) => [O.mul(ct, maxShare(a!, b!, O.greater(a!, b!))), O.mul(ct, maxShare(b!, a!, O.greater(b!, a!)))],
+  min: (ct, [a, b]) => [O.mul(ct, maxShare(a!, b!, O.less(a!, b!))), O.mul(ct, maxShare(b!, a!, O.less(b!, a!)))],
   greater: none,
   less: none,
   equal: none,
