@@ -6,6 +6,7 @@
 import { Effect } from "effect"
 import { DTypeError, Internal, OptionsError, Pytree, ShapeError, Tensor } from "@diffect/core"
 import { closeInputs, type Fn, toTensorTree, trace, type Traced } from "./internal/trace.js"
+import type { Gradient } from "./types.js"
 
 const checkTangents = (name: string, primals: ReadonlyArray<Tensor.Tensor>, tangents: ReadonlyArray<Tensor.Tensor>): ShapeError | DTypeError | undefined => {
   if (primals.length !== tangents.length)
@@ -92,7 +93,7 @@ export const vjp = <Args extends ReadonlyArray<unknown>, Ret, E = never, R = nev
             const g = Pytree.unflatten(a.def, grads.slice(k, k + a.inputs.length))
             k += a.inputs.length
             return g
-          }) as { -readonly [K in keyof Args]: Pytree.MapLeaves<Args[K], Tensor.Tensor> }
+          }) as { -readonly [K in keyof Args]: Gradient<Args[K]> }
         })
       return [Pytree.unflatten<Ret>(t.outDef, settled), pullback] as const
     }).pipe(Effect.onExit(() => Effect.sync(() => closeInputs(tr))))

@@ -9,8 +9,8 @@ import type { GradOptions, GradVarsSpec } from "./internal/options.js"
 
 export type { GradOptions, GradVarsSpec }
 
-/** Turns numbers in arguments into tensors (a number argument's gradient is a scalar tensor). */
-type Gradient<T> = T extends number ? Tensor.Tensor : Pytree.MapLeaves<T, Tensor.Tensor>
+/** The gradient type of an argument: its structure with Tensor leaves (a number argument's gradient is a scalar tensor). */
+export type Gradient<T> = T extends number ? Tensor.Tensor : Pytree.MapLeaves<T, Tensor.Tensor>
 
 /** Gradients mirroring `gradVars`: one, an array, or a record. */
 export type VarGrads<V> =
