@@ -197,6 +197,27 @@ describe("grad, valueAndGrad, vectorGrad", () => {
     const H = await run(hessian((a: T | number) => Tensor.pow(a, 3))(2))
     await expectClose(H, 12)
   })
+
+  it("number arguments in every transform: float32 scalars", async () => {
+    const sq = (a: T | number) => Tensor.mul(a, a)
+    const check = async (t: T, v: number) => {
+      expect(t.dtype).toBe("float32")
+      expect([...t.shape]).toEqual([])
+      await expectClose(t, v)
+    }
+    const [o, tan] = await run(jvp(sq, [3], [1]))
+    await check(o, 9)
+    await check(tan, 6)
+    const [o2, pb] = await run(vjp(sq, 3))
+    await check(o2, 9)
+    await check((await run(pb(Tensor.onesLike(o2))))[0], 6)
+    await check(await run(jacrev(sq)(3)), 6)
+    await check(await run(jacfwd(sq)(3)), 6)
+    await check(await run(vectorGrad(sq)(3)), 6)
+    const [v, g] = await run(valueAndGrad(sq)(3))
+    await check(v, 9)
+    await check(g, 6)
+  })
 })
 
 describe("jacrev, jacobian, jacfwd, hessian", () => {

@@ -188,6 +188,9 @@ describe("jvp, vjp, vmap and the testing kit", () => {
     expectTypeOf<Ok<typeof j>>().toEqualTypeOf<[T, T]>()
     const [, pullback] = null as unknown as Ok<ReturnType<typeof vjp<[T, T], T, never, never>>>
     expectTypeOf<Ok<ReturnType<typeof pullback>>>().toEqualTypeOf<[T, T]>()
+    // a number primal's gradient is a Tensor; pytree primals keep their structure
+    const vn = vjp((a: T | number, p: { w: T }) => p.w, 3, { w: x })
+    expectTypeOf<Ok<ReturnType<Ok<typeof vn>[1]>>>().toEqualTypeOf<[T, { w: T }]>()
     const m = vmap(f, { inAxes: [0, null] })(x, y)
     expectTypeOf<Ok<typeof m>>().toEqualTypeOf<T>()
     const c = checkGrads(f, [x, y], { order: 2 } satisfies CheckGradsOptions)
