@@ -11,7 +11,7 @@ import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { Tensor } from "@diffect/core"
 import { grad, hessian, jacfwd, jacrev, vmap } from "@diffect/transforms"
-import { arbitraries } from "@diffect/transforms/testing"
+import { arbitraries, checkGrads } from "@diffect/transforms/testing"
 import { expectClose, expectFailure, f64, flat, run, type T } from "./helpers.js"
 
 const X = f64([[1, 2, 3], [4, 5, 6]]) // [2, 3]
@@ -141,6 +141,17 @@ describe("vmap composed with differentiation", () => {
     await expectClose(await run(grad(outer)(X)), [1, 2, 3, 4, 5, 6].map((v) => 2 * Math.cos(v)))
     const inner = (r: T) => Effect.map(vmap((s: T) => Tensor.mul(s, Tensor.mul(s, s)))(r), Tensor.sum)
     await expectClose(await run(vmap(grad(inner))(X)), [1, 2, 3, 4, 5, 6].map((v) => 3 * v * v), undefined, "", [2, 3])
+  })
+})
+
+describe("vmap inside checked functions", () => {
+  it("checkGrads order 2 of functions built with vmap (batching rules under jvp and vjp, twice)", async () => {
+    const W = f64([[1, -1], [0.5, 2], [3, 0]])
+    const rowF = (r: T, m: T) => Tensor.sum(Tensor.mul(Tensor.softmax(Tensor.matmul(r, m)), Tensor.tanh(Tensor.slice(r, [0], [2]))))
+    await run(checkGrads((xs: T, m: T) => vmap(rowF, { inAxes: [0, null] })(xs, m), [X, W], { order: 2 }))
+    await run(checkGrads((xs: T) => vmap(rowF, { inAxes: [1, null] })(xs, W), [Tensor.transpose(X)], { order: 2 }))
+    await run(checkGrads((xs: T) => Effect.map(vmap(grad((r: T) => rowF(r, W)))(xs), (g) => Tensor.mul(g, g)), [X], { order: 2 }))
+    await run(checkGrads((xs: T) => vmap(vmap((v: T) => Tensor.mul(Tensor.exp(v), Tensor.sin(v))))(xs), [X], { order: 2 }))
   })
 })
 
