@@ -102,3 +102,27 @@ describe("elementwise fusion on the CPU", () => {
     same(() => [Tensor.exp(Tensor.sin(Tensor.make(0.25)))])
   })
 })
+
+describe("common subexpressions", () => {
+  it("equal nodes built twice are computed once, with the same numbers", () => {
+    const x = values(5000)
+    const calls: string[] = []
+    const counting: BackendShape = {
+      ...cpuBackend,
+      kernels: Object.fromEntries(
+        Object.entries(cpuBackend.kernels).map(([name, k]) => [name, (...a: unknown[]) => (calls.push(name), (k as (...b: unknown[]) => unknown)(...a))])
+      ) as unknown as BackendShape["kernels"]
+    }
+    const build = () => {
+      // sin(x) and cos(x) built twice, as a forward pass and its derivative do
+      const f = Tensor.mul(Tensor.sin(x), Tensor.cos(x))
+      const df = Tensor.sub(Tensor.mul(Tensor.cos(x), Tensor.cos(x)), Tensor.mul(Tensor.sin(x), Tensor.sin(x)))
+      return [f, df, Tensor.sum(Tensor.add(f, df))]
+    }
+    const want = read(build(), plain)
+    const got = Effect.runSync(Effect.all(build().map((t) => Tensor.data(t))).pipe(Effect.provideService(Backend, counting)))
+    for (let k = 0; k < want.length; k++) expect(Array.from(got[k]!)).toEqual(Array.from(want[k]!))
+    expect(calls.filter((c) => c === "sin").length).toBe(1)
+    expect(calls.filter((c) => c === "cos").length).toBe(1)
+  })
+})

@@ -90,10 +90,10 @@ const isViewOp = (op: string): boolean => op === "transpose" || op === "broadcas
  * below the chain. Undefined when `x` is no such chain (or is evaluated):
  * it is then read as it is.
  */
-const viewOf = (x: Tensor, ready: (t: Tensor) => boolean): View | undefined => {
+const viewOf = (x: Tensor, ready: (t: Tensor) => boolean, R: (t: Tensor) => Tensor): View | undefined => {
   if (!isViewOp(x.op) || ready(x)) return undefined
-  const y = x.inputs[0]!
-  const v = viewOf(y, ready) ?? { base: y, strides: stridesOf(y.shape), offset: 0 }
+  const y = R(x.inputs[0]!)
+  const v = viewOf(y, ready, R) ?? { base: y, strides: stridesOf(y.shape), offset: 0 }
   switch (x.op) {
     case "transpose": {
       const { perm } = x.params as PrimParams["transpose"]
@@ -143,32 +143,56 @@ interface Plan {
 /** At most this many operations in one fused group (bounds the generated code). */
 const MAX_GROUP = 48
 
+/** Below this many elements a node is not looked up for common subexpressions (the key costs more than the op). */
+const CSE_MIN = 1024
+
 /**
- * How many consumers each node not yet evaluated has among the nodes
- * reachable from `roots` (inputs of inputs...), stopping at evaluated nodes.
+ * One pass over the nodes to evaluate (reachable from `roots`, stopping at
+ * evaluated nodes), in post-order:
+ * - `rep`: common subexpressions. A non-root primitive application equal to
+ *   an earlier one (same primitive, same operands after merging, same
+ *   parameters and dtype) is computed once: it maps to that one. Graphs
+ *   built by transforms repeat work (the `sin(x)` of a forward pass and of
+ *   its derivative are two nodes);
+ * - `uses`: how many consumers each node has, counting merged nodes once.
  */
-const countUses = (roots: ReadonlyArray<Tensor>, isReady: (t: Tensor) => boolean): Map<Tensor, number> => {
+const analyze = (roots: ReadonlyArray<Tensor>, rootSet: ReadonlySet<Tensor>, isReady: (t: Tensor) => boolean) => {
   const uses = new Map<Tensor, number>()
-  const stack: Tensor[] = []
-  const seen = new Set<Tensor>()
-  for (const r of roots)
-    if (!seen.has(r)) {
-      seen.add(r)
-      stack.push(r)
-    }
+  const rep = new Map<Tensor, Tensor>()
+  const R = (x: Tensor): Tensor => rep.get(x) ?? x
+  const table = new Map<string, Tensor>()
+  const done = new Set<Tensor>()
+  const stack: Array<[Tensor, boolean]> = []
+  for (const r of roots) stack.push([r, false])
   while (stack.length > 0) {
-    const t = stack.pop()!
-    if (isReady(t)) continue
+    const [t, expanded] = stack.pop()!
+    if (done.has(t)) continue
+    if (isReady(t)) {
+      done.add(t)
+      continue
+    }
     const ins = t.value !== undefined ? [t.value] : t.inputs
-    for (const x of ins) {
-      uses.set(x, (uses.get(x) ?? 0) + 1)
-      if (!seen.has(x)) {
-        seen.add(x)
-        stack.push(x)
+    if (!expanded) {
+      stack.push([t, true])
+      for (let i = ins.length - 1; i >= 0; i--) if (!done.has(ins[i]!)) stack.push([ins[i]!, false])
+      continue
+    }
+    done.add(t)
+    if (t.size >= CSE_MIN && !rootSet.has(t) && t.value === undefined && t.op !== "const" && t.op !== "input" && t.op !== "custom" && t.op !== "error") {
+      const key = `${t.op}:${t.dtype}:${ins.map((x) => R(x).id).join(",")}:${t.params === undefined ? "" : JSON.stringify(t.params)}`
+      const prev = table.get(key)
+      if (prev !== undefined) {
+        rep.set(t, prev)
+        continue // its operands are not used through it
       }
+      table.set(key, t)
+    }
+    for (const x of ins) {
+      const y = R(x)
+      uses.set(y, (uses.get(y) ?? 0) + 1)
     }
   }
-  return uses
+  return { uses, rep }
 }
 
 /**
@@ -187,11 +211,14 @@ export const evaluateMany = (
   const plans = new Map<Tensor, Plan>()
   const isReady = (t: Tensor): boolean => memo.has(t) || (t.buf !== undefined && t.buf.backend === backend)
   const fusion = backend.fusion
-  const uses = fusion !== undefined ? countUses(roots, isReady) : undefined
+  const { uses, rep } = analyze(roots, rootSet, isReady)
+  /** The node that computes `x` (itself, or the equal node it was merged with). */
+  const R = (x: Tensor): Tensor => rep.get(x) ?? x
+  const inputsOf = (x: Tensor): ReadonlyArray<Tensor> => (rep.size === 0 ? x.inputs : x.inputs.map(R))
 
   const fusible = (x: Tensor): boolean =>
     fusion !== undefined && !isViewOp(x.op) && x.op !== "const" && x.op !== "input" && x.op !== "custom" && x.op !== "error" &&
-    !isReady(x) && fusion.canFuse(x.op as Prim, x.dtype, x.inputs.map((y) => y.dtype))
+    !isReady(x) && !rep.has(x) && fusion.canFuse(x.op as Prim, x.dtype, x.inputs.map((y) => y.dtype))
 
   /** The group of `t`: t and the fusible nodes of its shape that only it (through the group) uses. */
   const fuseGroup = (t: Tensor): { members: Tensor[]; leaves: Tensor[] } | undefined => {
@@ -203,11 +230,12 @@ export const evaluateMany = (
     while (todo.length > 0) {
       const top = todo[todo.length - 1]!
       const [x, i] = top
-      if (i < x.inputs.length) {
+      const xs = inputsOf(x)
+      if (i < xs.length) {
         top[1]++
-        const y = x.inputs[i]!
+        const y = xs[i]!
         if (
-          !inGroup.has(y) && inGroup.size < MAX_GROUP && uses!.get(y) === 1 && !rootSet.has(y) &&
+          !inGroup.has(y) && inGroup.size < MAX_GROUP && uses.get(y) === 1 && !rootSet.has(y) &&
           y.shape.length === t.shape.length && y.shape.every((d, k) => d === t.shape[k]) && fusible(y)
         ) {
           inGroup.add(y)
@@ -222,7 +250,7 @@ export const evaluateMany = (
     const leaves: Tensor[] = []
     const seenLeaf = new Set<Tensor>()
     for (const x of members)
-      for (const y of x.inputs)
+      for (const y of inputsOf(x))
         if (!inGroup.has(y) && !seenLeaf.has(y)) {
           seenLeaf.add(y)
           leaves.push(y)
@@ -232,7 +260,7 @@ export const evaluateMany = (
 
   const makePlan = (t: Tensor): Plan => {
     const group = fuseGroup(t)
-    let operands: ReadonlyArray<Tensor> = t.inputs
+    let operands: ReadonlyArray<Tensor> = inputsOf(t)
     let program: FusedOp[] | undefined
     if (group !== undefined) {
       operands = group.leaves
@@ -240,13 +268,13 @@ export const evaluateMany = (
       group.leaves.forEach((x, i) => index.set(x, i))
       program = group.members.map((x, k) => {
         index.set(x, group.leaves.length + k)
-        return { prim: x.op as Prim, operands: x.inputs.map((y) => index.get(y)!), dtype: x.dtype }
+        return { prim: x.op as Prim, operands: inputsOf(x).map((y) => index.get(y)!), dtype: x.dtype }
       })
     }
     let views: Array<View | undefined> | undefined
     if (program !== undefined || backend.viewKernels?.[t.op as Prim] !== undefined) {
       for (let i = 0; i < operands.length; i++) {
-        const v = viewOf(operands[i]!, isReady)
+        const v = viewOf(operands[i]!, isReady, R)
         if (v !== undefined) (views ??= new Array<View | undefined>(operands.length))[i] = v
       }
     }
@@ -287,6 +315,17 @@ export const evaluateMany = (
           continue
         }
         memo.set(t, memo.get(v))
+        stack.pop()
+        continue
+      }
+      const same = rep.get(t)
+      if (same !== undefined) {
+        // merged with an equal node: share its buffer
+        if (!memo.has(same)) {
+          stack.push(same)
+          continue
+        }
+        memo.set(t, memo.get(same))
         stack.pop()
         continue
       }

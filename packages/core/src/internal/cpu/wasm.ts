@@ -16,7 +16,7 @@ interface Exports {
   readonly memory: WebAssembly.Memory
   readonly heapBase: () => number
   readonly gemmTile: () => number
-  readonly gemmF32: (a: number, b: number, c: number, mp: number, np: number, k: number, kc: number, nc: number) => void
+  readonly gemmF32: (a: number, ars: number, acs: number, b: number, c: number, mp: number, np: number, k: number, kc: number, nc: number) => void
 }
 
 /** The GEMM tile of the module (checked against the module at load). */
@@ -79,29 +79,26 @@ const reserve = (ex: Exports, bytes: number): boolean => {
 }
 
 /**
- * Packs a(i, p) = a[off + i·rs + p·cs] for i < m, p < k into MR-row strips
- * per KC block (see the kernel's layout), rows past m as zeros.
+ * Places a(i, p) = a[off + i·rs + p·cs] (i < m, p < k) at F[q ...] for the
+ * kernel, which reads A through strides: a dense row-major or transposed
+ * float32 operand is copied as it is (a memcpy); anything else is gathered
+ * row-major. Returns the kernel's strides in bytes [row, column]. The
+ * elements after m · k (read for the padding rows) are zeroed.
  */
-const packA = (F: Float32Array, q: number, a: ArrayLike<number>, off: number, rs: number, cs: number, m: number, mp: number, k: number): void => {
-  for (let k0 = 0; k0 < k; k0 += KC) {
-    const kb = Math.min(KC, k - k0)
-    for (let i = 0; i < mp; i += MR) {
-      let at = off + i * rs + k0 * cs
-      if (i + MR <= m) {
-        const r1 = rs, r2 = 2 * rs, r3 = 3 * rs
-        for (let p = 0; p < kb; p++, at += cs, q += 4) {
-          F[q] = a[at]!
-          F[q + 1] = a[at + r1]!
-          F[q + 2] = a[at + r2]!
-          F[q + 3] = a[at + r3]!
-        }
-      } else {
-        const h = m - i
-        for (let p = 0; p < kb; p++, at += cs, q += 4)
-          for (let r = 0; r < MR; r++) F[q + r] = r < h ? a[at + r * rs]! : 0
-      }
+const placeA = (F: Float32Array, q: number, a: ArrayLike<number>, off: number, rs: number, cs: number, m: number, mp: number, k: number): [number, number] => {
+  let strides: [number, number]
+  if (a instanceof Float32Array && ((rs === k && cs === 1) || (rs === 1 && cs === m))) {
+    F.set(a.subarray(off, off + m * k), q)
+    strides = [4 * rs, 4 * cs]
+  } else {
+    for (let i = 0, at = q; i < m; i++) {
+      const row = off + i * rs
+      for (let p = 0; p < k; p++) F[at++] = a[row + p * cs]!
     }
+    strides = [4 * k, 4]
   }
+  F.fill(0, q + m * k, q + mp * k)
+  return strides
 }
 
 /** Packs b(p, j) = b[off + p·rs + j·cs] into NR-column panels per KC block, columns past n as zeros. */
@@ -150,9 +147,9 @@ export const gemmF32Wasm = (
   const cP = bP + 4 * k * np
   if (!reserve(ex, cP + 4 * mp * np)) return false
   const F = heap
-  packA(F, aP >> 2, a, aOff, A.rs, A.cs, m, mp, k)
+  const [ars, acs] = placeA(F, aP >> 2, a, aOff, A.rs, A.cs, m, mp, k)
   packB(F, bP >> 2, b, bOff, B.rs, B.cs, n, np, k)
-  ex.gemmF32(aP, bP, cP, mp, np, k, KC, NC)
+  ex.gemmF32(aP, ars, acs, bP, cP, mp, np, k, KC, NC)
   const c = cP >> 2
   if (np === n) out.set(F.subarray(c, c + m * n), oOff)
   else
