@@ -43,7 +43,11 @@ export class BackendError extends Data.TaggedError("BackendError")<{ readonly me
  */
 export class ConcretizationError extends Data.TaggedError("ConcretizationError")<{ readonly message: string }> {}
 
-/** A transform option of the wrong type (e.g. `hasAux: "yes"`). */
+/**
+ * A transform used the wrong way: an option of the wrong type (`hasAux:
+ * "yes"`), an unknown option, options that are not an object, a "function"
+ * to transform that is not a function, `jvp` primals that are not an array.
+ */
 export class OptionsError extends Data.TaggedError("OptionsError")<{ readonly message: string }> {}
 
 /** Every error diffect itself can produce. */
