@@ -193,3 +193,62 @@ export const dtypeCases: Case[] = [
     expected: [[1, 1.5]]
   }
 ]
+
+/**
+ * Groups of elementwise ops that a backend with fusion runs as one kernel:
+ * mixed dtypes, comparisons and where, casts, and operands that are strided
+ * views (broadcast rows and columns, scalars, transposes, slices).
+ */
+export const fusionCases: Case[] = [
+  {
+    name: "fused chain with a broadcast bias and a transposed operand",
+    prims: ["add", "mul", "tanh", "broadcast", "transpose"],
+    run: () => {
+      const x = uniform([37, 53], 1)
+      const bias = uniform([53], 2)
+      const w = uniform([53, 37], 3)
+      return Tensor.tanh(Tensor.add(Tensor.mul(Tensor.add(x, bias), Tensor.transpose(w)), 0.5))
+    }
+  },
+  {
+    name: "fused chain with column and scalar broadcasts, spanning texture rows",
+    prims: ["sub", "exp", "div"],
+    run: () => {
+      const x = uniform([300, 211], 4)
+      const col = uniform([300, 1], 5)
+      return Tensor.div(Tensor.exp(Tensor.sub(x, col)), Tensor.add(Tensor.square(col), 1))
+    },
+    tol: { rtol: 2e-4 }
+  },
+  {
+    name: "fused comparisons, where and casts",
+    prims: ["greater", "where", "cast", "equal"],
+    run: () => {
+      const x = uniform([9, 33], 6)
+      const y = uniform([33], 7)
+      const mask = Tensor.greater(x, y)
+      const picked = Tensor.where(mask, Tensor.mul(x, 2), Tensor.neg(y))
+      return [picked, Tensor.cast(mask, "int32"), Tensor.add(Tensor.cast(Tensor.equal(Tensor.sign(x), 1), "float32"), picked)]
+    }
+  },
+  {
+    name: "fused int32 arithmetic",
+    prims: ["add", "mul", "max", "neg"],
+    run: () => {
+      const a = ints([40, 10], 8)
+      const b = ints([10], 9)
+      return Tensor.maximum(Tensor.neg(Tensor.mul(Tensor.add(a, b), 3)), Tensor.sub(a, 2))
+    }
+  },
+  {
+    name: "fused chain over a slice of a larger tensor",
+    prims: ["slice", "sin", "cos"],
+    run: () => {
+      const x = uniform([64, 48], 10)
+      const s = Tensor.slice(x, [3, 5], [61, 45])
+      return Tensor.mul(Tensor.sin(s), Tensor.cos(Tensor.mul(s, 3)))
+    },
+    // GPU sin / cos are accurate to about 1e-4 absolute
+    tol: { rtol: 5e-4, atol: 1e-4 }
+  }
+]

@@ -8,7 +8,7 @@
 import { Backend, CpuBackend, type Prim, prims, Tensor } from "@diffect/core"
 import { Cause, Effect, Exit, type Layer, ManagedRuntime } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { binaryCases, broadcastingCases, type Case, dtypeCases, edgeCases, type Output, reduceCases, unaryCases } from "./cases.js"
+import { binaryCases, broadcastingCases, type Case, dtypeCases, edgeCases, fusionCases, type Output, reduceCases, unaryCases } from "./cases.js"
 import { mismatch, type Value } from "./data.js"
 import { castCases, matmulCases, movementCases } from "./structureCases.js"
 import { randomCases } from "./randomCases.js"
@@ -19,6 +19,7 @@ export const primitiveCases: ReadonlyArray<Case> = [
   ...edgeCases,
   ...binaryCases,
   ...broadcastingCases,
+  ...fusionCases,
   ...reduceCases,
   ...movementCases,
   ...matmulCases,

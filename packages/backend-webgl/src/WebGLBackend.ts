@@ -19,6 +19,7 @@ import { Backend, BackendError, type BackendShape, type DType as D } from "@diff
 type DType = D.DType
 import { Effect, Layer } from "effect"
 import { Device, Handle } from "./internal/device.js"
+import { makeFusion } from "./internal/kernels/fusion.js"
 import { makeKernels } from "./internal/kernels/index.js"
 import { rowWidth } from "./internal/layout.js"
 
@@ -128,6 +129,7 @@ export const unsafeMake = (options: Options = {}): WebGLBackendShape => {
       if (handle instanceof Handle) device.dispose(handle)
     },
     kernels,
+    fusion: makeFusion(device, cpuThreshold),
     liveBuffers: () => device.liveCount(),
     release: () => {
       canvas.removeEventListener?.("webglcontextlost", onLost)
