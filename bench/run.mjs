@@ -45,7 +45,7 @@ const runChild = (lib, mode, ids) =>
     })
   })
 
-// results[lib][id] = { times: [], fails: [], errs: [], unsupported, maxErr }
+// results[lib][id] = { times: [], fails: [], unsupported, maxErr }
 const results = Object.fromEntries(libs.map((l) => [l, {}]))
 const slot = (lib, id) => (results[lib][id] ??= { times: [], fails: [], maxErr: 0, unsupported: false })
 const record = (lib, m) => {
@@ -62,15 +62,23 @@ const record = (lib, m) => {
 
 const log = (s) => process.stderr.write(s)
 const t0 = Date.now()
-const ids = rows.map((w) => w.id)
+// One fresh child per (round, workload, library), libraries alternating
+// within each workload: no workload runs in a process warmed, or a heap
+// grown, by another, and the peak RSS of a child is that of one workload.
 for (let r = 0; r < rounds; r++) {
-  for (const lib of libs) {
-    const mine = ids.filter((id) => !rows.find((w) => w.id === id).only || lib === "diffect")
-    log(`round ${r + 1}/${rounds} ${lib} … `)
-    const s = Date.now()
-    for (const m of await runChild(lib, "main", mine)) record(lib, m)
-    log(`${((Date.now() - s) / 1000).toFixed(1)} s\n`)
+  const s = Date.now()
+  log(`round ${r + 1}/${rounds}: `)
+  for (const w of rows) {
+    for (const lib of libs) {
+      if (w.only && w.only !== lib) continue
+      for (const m of await runChild(lib, "main", [w.id])) {
+        if (m.id === "memory") slot(lib, `rss:${w.id}`).times.push(m.maxRssMB)
+        else record(lib, m)
+      }
+    }
+    log(".")
   }
+  log(` ${((Date.now() - s) / 1000).toFixed(0)} s\n`)
 }
 const wantFirst = !only || only.includes("firstCall")
 if (wantFirst && firstRounds > 0) {
@@ -84,11 +92,13 @@ if (wantFirst && firstRounds > 0) {
 
 // ------------------------------------------------------------------ table
 
+/** The workloads whose child's peak RSS is reported. */
+const memRows = ["mlp", "elemGrad", "matmul512"]
 const fmtTime = (ms) => (ms >= 100 ? `${ms.toFixed(0)} ms` : ms >= 1 ? `${ms.toFixed(2)} ms` : `${(ms * 1000).toFixed(0)} µs`)
 const allRows = [
   ...rows,
   ...(wantFirst && firstRounds > 0 ? [{ id: "firstCall", label: "first call: MLP value+grad, fresh process", kind: "time" }] : []),
-  ...(!only ? [{ id: "memory", label: "peak RSS of the main child (MB)", kind: "mem" }] : [])
+  ...rows.filter((w) => memRows.includes(w.id)).map((w) => ({ id: `rss:${w.id}`, label: `peak RSS of a process running: ${w.label.replace(/ \(.*\)$/, "")} (MB)`, kind: "mem" }))
 ]
 const cellOf = (w, lib) => {
   const s = results[lib][w.id]

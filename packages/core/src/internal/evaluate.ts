@@ -142,6 +142,8 @@ interface Plan {
 
 /** At most this many operations in one fused group (bounds the generated code). */
 const MAX_GROUP = 48
+/** Below this many elements a node is not fused (planning a group costs more than the passes it saves). */
+const FUSE_MIN = 1024
 
 /** Below this many elements a node is not looked up for common subexpressions (the key costs more than the op). */
 const CSE_MIN = 1024
@@ -162,19 +164,29 @@ const analyze = (roots: ReadonlyArray<Tensor>, rootSet: ReadonlySet<Tensor>, isR
   const R = (x: Tensor): Tensor => rep.get(x) ?? x
   const table = new Map<string, Tensor>()
   const done = new Set<Tensor>()
-  const stack: Array<[Tensor, boolean]> = []
-  for (const r of roots) stack.push([r, false])
+  const stack: Tensor[] = []
+  const expanded: boolean[] = []
+  for (const r of roots) {
+    stack.push(r)
+    expanded.push(false)
+  }
   while (stack.length > 0) {
-    const [t, expanded] = stack.pop()!
+    const t = stack.pop()!
+    const wasExpanded = expanded.pop()!
     if (done.has(t)) continue
     if (isReady(t)) {
       done.add(t)
       continue
     }
     const ins = t.value !== undefined ? [t.value] : t.inputs
-    if (!expanded) {
-      stack.push([t, true])
-      for (let i = ins.length - 1; i >= 0; i--) if (!done.has(ins[i]!)) stack.push([ins[i]!, false])
+    if (!wasExpanded) {
+      stack.push(t)
+      expanded.push(true)
+      for (let i = ins.length - 1; i >= 0; i--)
+        if (!done.has(ins[i]!)) {
+          stack.push(ins[i]!)
+          expanded.push(false)
+        }
       continue
     }
     done.add(t)
@@ -211,7 +223,16 @@ export const evaluateMany = (
   const plans = new Map<Tensor, Plan>()
   const isReady = (t: Tensor): boolean => memo.has(t) || (t.buf !== undefined && t.buf.backend === backend)
   const fusion = backend.fusion
-  const { uses, rep } = analyze(roots, rootSet, isReady)
+  // The analysis (common subexpressions, consumer counts) is made when the
+  // first node large enough to profit is reached: graphs of small tensors
+  // skip it. Nodes planned before it read their inputs as they are, which
+  // is always correct (a merged node then shares its equal's buffer).
+  let rep = new Map<Tensor, Tensor>()
+  let uses: Map<Tensor, number> | undefined
+  const analyzeOnce = () => {
+    if (uses === undefined) ({ uses, rep } = analyze(roots, rootSet, isReady))
+    return uses
+  }
   /** The node that computes `x` (itself, or the equal node it was merged with). */
   const R = (x: Tensor): Tensor => rep.get(x) ?? x
   const inputsOf = (x: Tensor): ReadonlyArray<Tensor> => (rep.size === 0 ? x.inputs : x.inputs.map(R))
@@ -222,7 +243,8 @@ export const evaluateMany = (
 
   /** The group of `t`: t and the fusible nodes of its shape that only it (through the group) uses. */
   const fuseGroup = (t: Tensor): { members: Tensor[]; leaves: Tensor[] } | undefined => {
-    if (!fusible(t)) return undefined
+    if (t.size < FUSE_MIN || !fusible(t)) return undefined
+    const uses = analyzeOnce()
     const inGroup = new Set<Tensor>([t])
     const members: Tensor[] = []
     // iterative post-order over candidate members
@@ -318,6 +340,7 @@ export const evaluateMany = (
         stack.pop()
         continue
       }
+      if (uses === undefined && t.size >= CSE_MIN) analyzeOnce()
       const same = rep.get(t)
       if (same !== undefined) {
         // merged with an equal node: share its buffer
