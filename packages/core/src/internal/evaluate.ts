@@ -37,8 +37,11 @@ const registry = new FinalizationRegistry<Held>((held) => {
 const setBuffer = (t: Tensor, backend: BackendShape, handle: unknown): void => {
   if (t.buf !== undefined) {
     const old = t.buf as DeviceBuffer & { backend: BackendShape }
-    if (!old.backend.hostBuffers) registry.unregister(t)
-    if (old.handle !== handle) old.backend.dispose(old.handle)
+    if (!old.backend.hostBuffers) {
+      registry.unregister(t)
+      if (old.handle !== handle) old.backend.dispose(old.handle)
+    }
+    // a host buffer may still be the tensor's host data: the garbage collector reclaims it
   }
   t.buf = { backend, handle }
   // buffers the garbage collector owns need no finalizer (a registration costs more than a small op)
@@ -413,9 +416,9 @@ export const evaluateMany = (
 /** Evaluates `t` and copies its data to the host (a fresh array the caller may keep). */
 export const readHost = (backend: BackendShape, t: Tensor): HostArray => {
   const { handles, owned } = evaluateMany(backend, [t])
-  const host = backend.download(handles[0], t)
+  const host = backend.download(handles[0], t).slice() as HostArray
   if (owned[0]) backend.dispose(handles[0])
-  return host.slice() as HostArray
+  return host
 }
 
 /**

@@ -11,6 +11,7 @@ import { binaryExpr, binaryReal, castHost, complexBinary, complexUnary, mapCompl
 import { matmulKernel } from "./matmul.js"
 import { broadcastKernel, concatKernel, padKernel, reduceKernel, sliceKernel, transposeKernel } from "./structure.js"
 import { cpuFusion } from "./fusion.js"
+import { release } from "./pool.js"
 import { binaryView, matmulView, whereView } from "./views.js"
 
 const h = (x: KernelArg): HostArray => x.handle as HostArray
@@ -135,7 +136,7 @@ export const cpuBackend: BackendShape = {
   supports: (_dtype: DType) => true,
   upload: (host) => host,
   download: (handle) => handle as HostArray,
-  dispose: () => {},
+  dispose: release,
   hostBuffers: true,
   kernels,
   viewKernels,

@@ -10,6 +10,7 @@
  * periodic (see `views.ts`); others are gathered first.
  */
 import { allocHost, type DType, type HostArray } from "../../DType.js"
+import { alloc } from "./pool.js"
 import type { Aval, FusedOp, Fusion, KernelArg } from "../../Backend.js"
 import type { Prim } from "../primitives.js"
 import { sizeOf } from "../shape.js"
@@ -60,7 +61,7 @@ const MAX_LOOPS = 512
 
 const kernel = (program: ReadonlyArray<FusedOp>, args: ReadonlyArray<KernelArg>, out: Aval): HostArray => {
   const n = sizeOf(out.shape)
-  const res = allocHost(out.dtype, n)
+  const res = alloc(out.dtype, n)
   if (n === 0) return res
   const acc: Access[] = []
   const arrays: HostArray[] = []

@@ -13,6 +13,7 @@
  *   complex64 are gathered into dense arrays and use the plain kernels.
  */
 import { allocHost, type DType, type HostArray } from "../../DType.js"
+import { alloc } from "./pool.js"
 import type { Aval, Kernel, KernelArg } from "../../Backend.js"
 import { sizeOf, stridesOf } from "../shape.js"
 import { gemmAny, type Strided } from "./matmul.js"
@@ -87,7 +88,7 @@ export const matmulView: Kernel<"matmul"> = ([a, b], _p, out) => {
   const A: Strided = { rs: sa[r - 2]!, cs: sa[r - 1]! }
   const B: Strided = { rs: sb[r - 2]!, cs: sb[r - 1]! }
   const dtype = out.dtype
-  const res = allocHost(dtype, batch * m * n)
+  const res = alloc(dtype, batch * m * n)
   if (res.length === 0) return res
   const x = h(a!), y = h(b!)
   const ba = batching(sa, batchShape), bb = batching(sb, batchShape)
@@ -171,7 +172,7 @@ const runLoop = (cache: Map<number, ViewLoop>, expr: string, names: ReadonlyArra
     offs.push(a.off)
     ops.push(h(x))
   }
-  const res = allocHost(out.dtype, n)
+  const res = alloc(out.dtype, n)
   if (n === 0) return res
   if (period === 0) period = n
   let loop = cache.get(key)

@@ -1,0 +1,60 @@
+/**
+ * Reuse of CPU buffers. Allocating a large typed array is slow in V8 (the
+ * memory is zeroed and counted as external memory, which triggers garbage
+ * collections): a 256 KiB array costs about 50 µs. The evaluator disposes
+ * the intermediate buffers of an evaluation when it ends (they are not
+ * referenced by any tensor), and the CPU backend's `dispose` keeps them
+ * here, so the next evaluation of the same shapes (a training step, a
+ * benchmark loop) finds its buffers ready.
+ *
+ * Only whole buffers the evaluator owns come back here; the kernels that
+ * take from the pool get a zeroed array, exactly as `allocHost` gives.
+ */
+import { allocHost, type DType, type HostArray } from "../../DType.js"
+
+/** Smaller arrays are cheap to allocate: not pooled. */
+const MIN_ELEMENTS = 1024
+/** At most this many bytes are kept, and this many arrays per (type, length). */
+const MAX_BYTES = 64 * 2 ** 20
+const MAX_PER_KEY = 8
+
+const free = new Map<string, HostArray[]>()
+let bytes = 0
+
+const keyOf = (ctor: string, length: number) => `${ctor}:${length}`
+
+/** A zeroed host array for `size` elements of `dtype` (reused when one is free). */
+export const alloc = (dtype: DType, size: number): HostArray => {
+  const length = dtype === "complex64" ? 2 * size : size
+  if (length >= MIN_ELEMENTS) {
+    const ctor = dtype === "float64" ? "Float64Array" : dtype === "int32" ? "Int32Array" : dtype === "bool" ? "Uint8Array" : "Float32Array"
+    const list = free.get(keyOf(ctor, length))
+    const arr = list?.pop()
+    if (arr !== undefined) {
+      bytes -= arr.byteLength
+      arr.fill(0)
+      return arr
+    }
+  }
+  return allocHost(dtype, size)
+}
+
+/** Takes back a buffer nothing references any more (called by the backend's `dispose`). */
+export const release = (handle: unknown): void => {
+  if (!ArrayBuffer.isView(handle)) return
+  const arr = handle as HostArray
+  if (arr.length < MIN_ELEMENTS || arr.byteOffset !== 0 || arr.byteLength !== arr.buffer.byteLength) return
+  if (bytes + arr.byteLength > MAX_BYTES) return
+  const key = keyOf(arr.constructor.name, arr.length)
+  let list = free.get(key)
+  if (list === undefined) free.set(key, (list = []))
+  if (list.length >= MAX_PER_KEY || list.includes(arr)) return
+  list.push(arr)
+  bytes += arr.byteLength
+}
+
+/** Forgets every pooled buffer (tests). */
+export const clearPool = (): void => {
+  free.clear()
+  bytes = 0
+}
