@@ -4,12 +4,14 @@
  * monomorphic; complex64 (interleaved re, im) has explicit formulas.
  */
 import { allocHost, type DType, type HostArray } from "../../DType.js"
+import { cosF, float32Expr, sinF } from "./fastmath.js"
+import { alloc } from "./pool.js"
 
 type Loop1 = (out: HostArray, a: HostArray, n: number) => void
 type Loop2 = (out: HostArray, a: HostArray, b: HostArray, n: number) => void
 
 const compile1 = (expr: string): Loop1 =>
-  new Function("out", "a", "n", `for (let i = 0; i < n; i++) { const x = a[i]; out[i] = ${expr}; }`) as Loop1
+  new Function("sinF", "cosF", `return function (out, a, n) { for (let i = 0; i < n; i++) { const x = a[i]; out[i] = ${expr}; } }`)(sinF, cosF) as Loop1
 const compile2 = (expr: string): Loop2 =>
   new Function("out", "a", "b", "n", `for (let i = 0; i < n; i++) { const x = a[i], y = b[i]; out[i] = ${expr}; }`) as Loop2
 
@@ -51,21 +53,29 @@ const intBinaryExpr: Partial<Record<keyof typeof binaryExpr, string>> = {
 const cache1 = new Map<string, Loop1>()
 const cache2 = new Map<string, Loop2>()
 
+/**
+ * The formula of a unary op on `dtype`: float32 sin, cos and exp use the
+ * float32 versions of `fastmath.ts` (the fused loops do the same).
+ */
+export const unaryFormula = (op: keyof typeof unaryExpr, dtype: DType): string =>
+  (dtype === "float32" && float32Expr[op]) || unaryExpr[op]
+
 export const unaryReal = (op: keyof typeof unaryExpr, a: HostArray, dtype: DType, outDtype: DType = dtype): HostArray => {
-  const key = op
+  // one loop per op and dtypes, so that each sees one array type
+  const key = `${op}:${dtype}:${outDtype}`
   let loop = cache1.get(key)
-  if (!loop) cache1.set(key, (loop = compile1(unaryExpr[op])))
-  const out = allocHost(outDtype, a.length)
+  if (!loop) cache1.set(key, (loop = compile1(unaryFormula(op, dtype))))
+  const out = alloc(outDtype, a.length)
   loop(out, a, a.length)
   return out
 }
 
 export const binaryReal = (op: keyof typeof binaryExpr, a: HostArray, b: HostArray, dtype: DType, outDtype: DType): HostArray => {
   const isInt = dtype === "int32"
-  const key = isInt ? `i:${op}` : op
+  const key = `${op}:${dtype}:${outDtype}`
   let loop = cache2.get(key)
   if (!loop) cache2.set(key, (loop = compile2((isInt && intBinaryExpr[op]) || binaryExpr[op])))
-  const out = allocHost(outDtype, a.length)
+  const out = alloc(outDtype, a.length)
   loop(out, a, b, a.length)
   return out
 }

@@ -14,13 +14,18 @@ import { alloc } from "./pool.js"
 import type { Aval, FusedOp, Fusion, KernelArg } from "../../Backend.js"
 import type { Prim } from "../primitives.js"
 import { sizeOf } from "../shape.js"
-import { binaryExpr, unaryExpr } from "./elementwise.js"
+import { binaryExpr, unaryExpr, unaryFormula } from "./elementwise.js"
+import { cosF, sinCosSource, sinF } from "./fastmath.js"
 import { type Access, access, dense } from "./views.js"
 
 const isFloat = (d: DType): boolean => d === "float32" || d === "float64"
 
-const exprOf = (prim: Prim): string | undefined =>
-  prim === "where" ? "(x ? y : z)" : (unaryExpr as Record<string, string>)[prim] ?? (binaryExpr as Record<string, string>)[prim]
+const exprOf = (prim: Prim, dtype: DType = "float64"): string | undefined =>
+  prim === "where"
+    ? "(x ? y : z)"
+    : prim in unaryExpr
+      ? unaryFormula(prim as keyof typeof unaryExpr, dtype)
+      : (binaryExpr as Record<string, string>)[prim]
 
 const canFuse = (prim: Prim, dtype: DType, ins: ReadonlyArray<DType>): boolean => {
   if (exprOf(prim) === undefined) return false
@@ -37,22 +42,35 @@ const compile = (program: ReadonlyArray<FusedOp>, kinds: ReadonlyArray<Access["k
   const pre = kinds.map((k, i) => `const a${i} = ops[${i}], o${i} = offs[${i}];` + (k === "s" ? ` const s${i} = a${i}[o${i}];` : "")).join("\n")
   const at = { d: (i: number) => `a${i}[i]`, o: (i: number) => `a${i}[o${i} + i]`, s: (i: number) => `s${i}`, p: (i: number) => `a${i}[o${i} + j]` }
   const reads = kinds.map((k, i) => `const l${i} = ${at[k](i)};`).join(" ")
+  // float32 sin and cos of one operand share their range reduction
+  const partner = new Map<number, number>()
+  program.forEach((op, k) => {
+    if (op.dtype !== "float32" || (op.prim !== "sin" && op.prim !== "cos")) return
+    const other = program.findIndex((o, j) => j !== k && o.dtype === "float32" && o.prim === (op.prim === "sin" ? "cos" : "sin") && o.operands[0] === op.operands[0])
+    if (other >= 0) partner.set(k, other)
+  })
   const body = program
     .map((op, k) => {
       const [x, y, z] = op.operands.map(name)
+      const other = partner.get(k)
+      if (other !== undefined) {
+        if (other < k) return "" // computed with its partner
+        const [sinAt, cosAt] = op.prim === "sin" ? [k, other] : [other, k]
+        return `let t${sinAt}, t${cosAt}; { ${sinCosSource(x!, `t${sinAt}`, `t${cosAt}`)}; t${sinAt} = Math.fround(t${sinAt}); t${cosAt} = Math.fround(t${cosAt}); }`
+      }
       const bind = [`const x = ${x}`, y !== undefined ? `y = ${y}` : "", z !== undefined ? `z = ${z}` : ""].filter(Boolean).join(", ")
-      const value = `(${exprOf(op.prim)!})`
+      const value = `(${exprOf(op.prim, op.dtype)!})`
       const stored = op.dtype === "float32" ? `Math.fround${value}` : value
       return `let t${k}; { ${bind}; t${k} = ${stored}; }`
     })
     .join("\n")
-  return new Function("out", "ops", "offs", "rows", "period", `${pre}
+  return new Function("sinF", "cosF", `return function (out, ops, offs, rows, period) { ${pre}
     let i = 0
     for (let r = 0; r < rows; r++) for (let j = 0; j < period; j++, i++) {
       ${reads}
       ${body}
       out[i] = t${program.length - 1};
-    }`) as Loop
+    } }`)(sinF, cosF) as Loop
 }
 
 /** Compiled loops by program and operand layout (bounded: cleared when full). */
