@@ -101,10 +101,10 @@ const placeA = (F: Float32Array, q: number, a: ArrayLike<number>, off: number, r
   return strides
 }
 
-/** Packs b(p, j) = b[off + p·rs + j·cs] into NR-column panels per KC block, columns past n as zeros. */
-const packB = (F: Float32Array, q: number, b: ArrayLike<number>, off: number, rs: number, cs: number, n: number, np: number, k: number): void => {
-  for (let k0 = 0; k0 < k; k0 += KC) {
-    const kb = Math.min(KC, k - k0)
+/** Packs b(p, j) = b[off + p·rs + j·cs] into NR-column panels per `kc` block, columns past n as zeros. */
+const packB = (F: Float32Array, q: number, b: ArrayLike<number>, off: number, rs: number, cs: number, n: number, np: number, k: number, kc: number): void => {
+  for (let k0 = 0; k0 < k; k0 += kc) {
+    const kb = Math.min(kc, k - k0)
     for (let j = 0; j < np; j += NR) {
       let at = off + k0 * rs + j * cs
       if (j + NR <= n && cs === 1) {
@@ -148,8 +148,10 @@ export const gemmF32Wasm = (
   if (!reserve(ex, cP + 4 * mp * np)) return false
   const F = heap
   const [ars, acs] = placeA(F, aP >> 2, a, aOff, A.rs, A.cs, m, mp, k)
-  packB(F, bP >> 2, b, bOff, B.rs, B.cs, n, np, k)
-  ex.gemmF32(aP, ars, acs, bP, cP, mp, np, k, KC, NC)
+  // k blocks of equal length, at most KC (784 = 4 × 196, not 3 × 256 + 16)
+  const kc = Math.ceil(k / Math.ceil(k / KC))
+  packB(F, bP >> 2, b, bOff, B.rs, B.cs, n, np, k, kc)
+  ex.gemmF32(aP, ars, acs, bP, cP, mp, np, k, kc, NC)
   const c = cP >> 2
   if (np === n) out.set(F.subarray(c, c + m * n), oOff)
   else
