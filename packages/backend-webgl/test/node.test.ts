@@ -24,12 +24,14 @@ describe("WebGLBackend.layer without WebGL2", () => {
 })
 
 describe("texture layout", () => {
-  it("packs four elements per texel in power-of-two rows", () => {
+  it("packs four elements per texel in about square textures with power-of-two rows", () => {
     expect(layoutOf(0, 4096, 8192)).toEqual({ n: 0, texels: 0, width: 1, height: 1 })
     expect(layoutOf(1, 4096, 8192)).toEqual({ n: 1, texels: 1, width: 1, height: 1 })
-    expect(layoutOf(13, 4096, 8192)).toEqual({ n: 13, texels: 4, width: 4, height: 1 })
-    expect(layoutOf(17, 4096, 8192)).toEqual({ n: 17, texels: 5, width: 8, height: 1 })
-    expect(layoutOf(1_000_000, 4096, 8192)).toEqual({ n: 1_000_000, texels: 250_000, width: 4096, height: 62 })
+    expect(layoutOf(13, 4096, 8192)).toEqual({ n: 13, texels: 4, width: 2, height: 2 })
+    expect(layoutOf(17, 4096, 8192)).toEqual({ n: 17, texels: 5, width: 4, height: 2 })
+    expect(layoutOf(65536, 4096, 8192)).toEqual({ n: 65536, texels: 16384, width: 128, height: 128 })
+    expect(layoutOf(1_000_000, 4096, 8192)).toEqual({ n: 1_000_000, texels: 250_000, width: 512, height: 489 })
+    expect(layoutOf(1_000_000, 256, 8192)).toEqual({ n: 1_000_000, texels: 250_000, width: 256, height: 977 })
     expect(layoutOf(100, 8, 8192)).toEqual({ n: 100, texels: 25, width: 8, height: 4 })
   })
 

@@ -209,8 +209,8 @@ export class Device {
     return sh
   }
 
-  private program(key: string, inputs: ReadonlyArray<Layout>, out: Layout, body: () => string): Program {
-    const fullKey = `${key}|${inputs.map((l) => l.width).join(",")}|${out.width}`
+  private program(key: string, inputs: ReadonlyArray<Layout>, out: Layout, outputs: number, body: () => string): Program {
+    const fullKey = `${key}|${inputs.map((l) => l.width).join(",")}|${out.width}|${outputs}`
     const cached = this.programs.get(fullKey)
     if (cached) {
       // most recently used last
@@ -219,7 +219,7 @@ export class Device {
       return cached
     }
     const gl = this.gl
-    const fs = this.compile(gl.FRAGMENT_SHADER, prelude(inputs, out) + body())
+    const fs = this.compile(gl.FRAGMENT_SHADER, prelude(inputs, out, outputs) + body())
     const program = gl.createProgram()!
     gl.attachShader(program, this.vs)
     gl.attachShader(program, fs)
@@ -243,11 +243,21 @@ export class Device {
    * `n` elements, with `inputs` bound as `A0..Ak`.
    */
   run(key: string, inputs: ReadonlyArray<Handle>, n: number, body: () => string): Handle {
-    const out = this.alloc(n)
-    if (n === 0) return out
+    return this.runMany(key, inputs, n, 1, body)[0]!
+  }
+
+  /**
+   * As `run` with `count` outputs of `n` elements each, written together
+   * (multiple render targets `outColor0..`).
+   */
+  runMany(key: string, inputs: ReadonlyArray<Handle>, n: number, count: number, body: () => string): Handle[] {
+    const outs: Handle[] = []
     const gl = this.gl
     try {
-      const { program, samplers } = this.program(key, inputs.map((h) => h.layout), out.layout, body)
+      for (let r = 0; r < count; r++) outs.push(this.alloc(n))
+      if (n === 0) return outs
+      const layout = outs[0]!.layout
+      const { program, samplers } = this.program(key, inputs.map((h) => h.layout), layout, count, body)
       gl.useProgram(program)
       inputs.forEach((h, k) => {
         gl.activeTexture(gl.TEXTURE0 + k)
@@ -255,15 +265,20 @@ export class Device {
         gl.uniform1i(samplers[k] ?? null, k)
       })
       gl.bindFramebuffer(gl.FRAMEBUFFER, this.fbo)
-      gl.framebufferTexture2D(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0, gl.TEXTURE_2D, out.texture!.tex, 0)
-      const rows = Math.ceil(out.layout.texels / out.layout.width)
-      gl.viewport(0, 0, out.layout.width, rows)
+      outs.forEach((o, r) => gl.framebufferTexture2D(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0 + r, gl.TEXTURE_2D, o.texture!.tex, 0))
+      if (count > 1) gl.drawBuffers(outs.map((_, r) => gl.COLOR_ATTACHMENT0 + r))
+      gl.viewport(0, 0, layout.width, Math.ceil(layout.texels / layout.width))
       gl.bindVertexArray(this.vao)
       gl.drawArrays(gl.TRIANGLES, 0, 3)
+      if (count > 1) {
+        // back to one attachment for the next draw or read
+        for (let r = 1; r < count; r++) gl.framebufferTexture2D(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0 + r, gl.TEXTURE_2D, null, 0)
+        gl.drawBuffers([gl.COLOR_ATTACHMENT0])
+      }
       gl.activeTexture(gl.TEXTURE0)
-      return out
+      return outs
     } catch (e) {
-      this.dispose(out)
+      for (const o of outs) this.dispose(o)
       throw e
     }
   }

@@ -18,16 +18,17 @@ const log2 = (w: number): number => Math.round(Math.log2(w))
 /**
  * The fragment prelude: `A0..Ak` samplers, `texelK(t)` returning texel `t`
  * of input K and `elemK(i)` returning its element `i`; `outTexel()` is the
- * index of the texel this fragment writes. The prelude depends only on the
+ * index of the texel this fragment writes (in each of `outputs` textures of
+ * the same size: `outColor`, or `outColor0..` for several). The prelude depends only on the
  * row widths, so a program's cache key is its body's key plus those widths.
  */
-export const prelude = (inputs: ReadonlyArray<Layout>, out: Layout): string => {
+export const prelude = (inputs: ReadonlyArray<Layout>, out: Layout, outputs = 1): string => {
   const lines = [
     "#version 300 es",
     "precision highp float;",
     "precision highp int;",
     "precision highp sampler2D;",
-    "out vec4 outColor;"
+    ...(outputs === 1 ? ["out vec4 outColor;"] : Array.from({ length: outputs }, (_, r) => `layout(location = ${r}) out vec4 outColor${r};`))
   ]
   inputs.forEach((l, k) => {
     const lw = log2(l.width)

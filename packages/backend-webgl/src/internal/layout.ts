@@ -4,9 +4,12 @@
  * A tensor of `n` elements is stored row-major and flat, four consecutive
  * elements per RGBA32F texel: element `i` lives in texel `i >> 2`, channel
  * `i & 3`, and texel `t` sits at `(t % width, t / width)` of a 2-D texture.
- * The width depends only on the texel count (a power of two up to the
- * maximum row width), so tensors of the same size always share a layout and
- * textures of the same dimensions can be pooled and reused.
+ * The width depends only on the texel count (the power of two at or above
+ * its square root, at most the maximum row width), so tensors of the same
+ * size always share a layout and textures of the same dimensions can be
+ * pooled and reused. Textures are about square rather than long rows:
+ * rasterizers spread rows over threads (SwiftShader runs a one-row draw on
+ * one thread) and shade 2×2 quads (a one-row draw leaves half idle).
  */
 
 export interface Layout {
@@ -33,7 +36,8 @@ const nextPow2 = (x: number): number => {
  */
 export const layoutOf = (n: number, maxWidth: number, maxSize: number): Layout | undefined => {
   const texels = Math.ceil(n / 4)
-  let width = Math.max(1, Math.min(nextPow2(texels), maxWidth))
+  // about square (rows are what a rasterizer spreads over its threads and quads)
+  let width = Math.max(1, Math.min(nextPow2(Math.ceil(Math.sqrt(texels))), maxWidth))
   // rows wider than preferred rather than more rows than the device allows
   if (Math.ceil(texels / width) > maxSize) width = nextPow2(Math.ceil(texels / maxSize))
   const height = Math.max(1, Math.ceil(texels / width))
