@@ -112,6 +112,7 @@ export const matmulCases: Case[] = [
   mm([128, 256], [256, 10], 13),
   mm([2, 32, 64], [2, 64, 20], 15),
   mm([36, 40], [40, 48], 16),
+  mm([3, 16, 32], [3, 32, 44], 17),
   mm([1, 1], [1, 1], 14),
   { name: "matmul int32", prims: ["matmul"], run: () => bind("matmul", [ints([4, 6], 1), ints([6, 3], 2)], {}) },
   {

@@ -56,12 +56,14 @@ export class Device {
   private readonly vs: WebGLShader
   private readonly dummy: WebGLTexture
   readonly maxSize: number
+  readonly maxDrawBuffers: number
 
   constructor(
     readonly gl: WebGL2RenderingContext,
     readonly maxWidth: number
   ) {
     this.maxSize = gl.getParameter(gl.MAX_TEXTURE_SIZE) as number
+    this.maxDrawBuffers = Math.min(gl.getParameter(gl.MAX_DRAW_BUFFERS) as number, gl.getParameter(gl.MAX_COLOR_ATTACHMENTS) as number)
     this.fbo = gl.createFramebuffer()!
     this.vao = gl.createVertexArray()!
     this.vs = this.compile(gl.VERTEX_SHADER, vertexShader)

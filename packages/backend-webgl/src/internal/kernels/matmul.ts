@@ -3,7 +3,7 @@
  *
  * With the flat layout a texel holds four consecutive elements of a row.
  * When `m`, `k` and `n` are multiples of 4, a fragment computes a 4×4 block
- * (see matmulRows4). Otherwise, when `n % 4 == 0`, a fragment computes four
+ * (see matmulRows). Otherwise, when `n % 4 == 0`, a fragment computes four
  * adjacent outputs of one row: per step of four along `k` it reads one texel
  * of `a` (when `k % 4 == 0`) and four texels of `b`, 16 multiply-adds for 5
  * fetches. Other shapes fall back to one output per channel (still reading
@@ -13,45 +13,42 @@
 import type { Device, Handle } from "../device.js"
 
 /**
- * Four rows per fragment when `m`, `k` and `n` are multiples of 4: each
- * texel of `b` read feeds four rows, so the right operand, which every row
- * streams through, is read a quarter as often. The rows go to four targets
- * (multiple render targets: row `4q + r` of the result is row `q` of target
- * `r`), which one more pass interleaves.
+ * `R` rows per fragment (R = 4 or 8) when `m % R`, `k % 4` and `n % 4` are
+ * 0: each texel of `b` read feeds R rows, so the right operand, which every
+ * row streams through, is read R times less often. The rows go to R targets
+ * (multiple render targets: row `R q + r` of the result is row `q` of
+ * target `r`), which one more pass interleaves.
  */
-const matmulRows4 = (device: Device, a: Handle, b: Handle, batch: number, m: number, k: number, n: number): Handle => {
+const matmulRows = (device: Device, a: Handle, b: Handle, batch: number, m: number, k: number, n: number, R: number): Handle => {
   const rows = batch * m
-  const per = (rows / 4) * n
+  const per = (rows / R) * n
   const k4 = k >> 2
   const n4 = n >> 2
-  const parts = device.runMany(`matmul4:${batch}:${m}:${k}:${n}`, [a, b], per, 4, () => {
-    const acc = (r: number) =>
-      `x = texel0(at + ${r * k4} + p); c${r} += x.x * b0 + x.y * b1 + x.z * b2 + x.w * b3;`
-    return `
+  const rs = Array.from({ length: R }, (_, r) => r)
+  const parts = device.runMany(`matmulR${R}:${batch}:${m}:${k}:${n}`, [a, b], per, R, () => `
 void main() {
   int o = outTexel() * 4;
-  if (o >= ${per}) { outColor0 = vec4(0.0); outColor1 = vec4(0.0); outColor2 = vec4(0.0); outColor3 = vec4(0.0); return; }
-  int j = o % ${n}; int row = (o / ${n}) * 4; int bb = row / ${m};
+  if (o >= ${per}) { ${rs.map((r) => `outColor${r} = vec4(0.0);`).join(" ")} return; }
+  int j = o % ${n}; int row = (o / ${n}) * ${R}; int bb = row / ${m};
   int at = row * ${k4}; int bt = (bb * ${k * n} + j) >> 2;
-  vec4 c0 = vec4(0.0), c1 = vec4(0.0), c2 = vec4(0.0), c3 = vec4(0.0);
+  ${rs.map((r) => `vec4 c${r} = vec4(0.0);`).join(" ")}
   vec4 x;
   for (int p = 0; p < ${k4}; p++) {
     int t = bt + p * ${4 * n4};
     vec4 b0 = texel1(t), b1 = texel1(t + ${n4}), b2 = texel1(t + ${2 * n4}), b3 = texel1(t + ${3 * n4});
-    ${[0, 1, 2, 3].map(acc).join("\n    ")}
+    ${rs.map((r) => `x = texel0(at + ${r * k4} + p); c${r} += x.x * b0 + x.y * b1 + x.z * b2 + x.w * b3;`).join("\n    ")}
   }
-  outColor0 = c0; outColor1 = c1; outColor2 = c2; outColor3 = c3;
-}`
-  })
+  ${rs.map((r) => `outColor${r} = c${r};`).join(" ")}
+}`)
   try {
-    return device.run(`interleave4:${rows}:${n}`, parts, rows * n, () => `
+    return device.run(`interleave${R}:${rows}:${n}`, parts, rows * n, () => `
 void main() {
   int o = outTexel() * 4;
   if (o >= ${rows * n}) { outColor = vec4(0.0); return; }
   int row = o / ${n}; int j = o - row * ${n};
-  int s = ((row >> 2) * ${n} + j) >> 2;
-  int r = row & 3;
-  outColor = r == 0 ? texel0(s) : r == 1 ? texel1(s) : r == 2 ? texel2(s) : texel3(s);
+  int s = ((row / ${R}) * ${n} + j) >> 2;
+  int r = row % ${R};
+  ${rs.map((r) => `if (r == ${r}) { outColor = texel${r}(s); return; }`).join("\n  ")}
 }`)
   } finally {
     for (const p of parts) device.dispose(p)
@@ -59,8 +56,10 @@ void main() {
 }
 
 export const matmul = (device: Device, a: Handle, b: Handle, batch: number, m: number, k: number, n: number): Handle => {
-  if (m % 4 === 0 && k % 4 === 0 && n % 4 === 0 && batch * m * k * n >= 65536)
-    return matmulRows4(device, a, b, batch, m, k, n)
+  if (k % 4 === 0 && n % 4 === 0 && batch * m * k * n >= 65536) {
+    const R = m % 8 === 0 && device.maxDrawBuffers >= 8 ? 8 : m % 4 === 0 ? 4 : 0
+    if (R > 0) return matmulRows(device, a, b, batch, m, k, n, R)
+  }
   const size = batch * m * n
   return device.run(`matmul:${batch}:${m}:${k}:${n}`, [a, b], size, () => {
     const coords = `int j = o % ${n}; int mi = o / ${n}; int i = mi % ${m}; int bb = mi / ${m};
