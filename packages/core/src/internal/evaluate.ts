@@ -245,38 +245,64 @@ export const evaluateMany = (
     !isReady(x) && !rep.has(x) && fusion.canFuse(x.op as Prim, x.dtype, x.inputs.map((y) => y.dtype))
 
   /** The group of `t`: t and the fusible nodes of its shape that only it (through the group) uses. */
+  /**
+   * The group of `t`: t and the fusible nodes of its shape below it whose
+   * every consumer is in the group (a node read twice inside the group, as
+   * sin(x) in a derivative, is computed once per element), at most
+   * MAX_GROUP nodes, in an order where operands come first.
+   */
   const fuseGroup = (t: Tensor): { members: Tensor[]; leaves: Tensor[] } | undefined => {
     if (t.size < FUSE_MIN || !fusible(t)) return undefined
     const uses = analyzeOnce()
-    const inGroup = new Set<Tensor>([t])
+    const sameShape = (y: Tensor) => y.shape.length === t.shape.length && y.shape.every((d, k) => d === t.shape[k])
+    // candidates: reachable from t through fusible nodes of its shape
+    const inSet = new Set<Tensor>([t])
+    const queue = [t]
+    for (let q = 0; q < queue.length; q++)
+      for (const y of inputsOf(queue[q]!))
+        if (!inSet.has(y) && inSet.size < MAX_GROUP && !rootSet.has(y) && sameShape(y) && fusible(y)) {
+          inSet.add(y)
+          queue.push(y)
+        }
+    if (inSet.size < 2) return undefined
+    // drop candidates read from outside the set, until none is
+    const inner = new Map<Tensor, number>()
+    for (const x of inSet) for (const y of inputsOf(x)) if (inSet.has(y)) inner.set(y, (inner.get(y) ?? 0) + 1)
+    const drop = [...inSet].filter((y) => y !== t && (inner.get(y) ?? 0) < (uses.get(y) ?? 0))
+    while (drop.length > 0) {
+      const y = drop.pop()!
+      if (!inSet.delete(y)) continue
+      for (const z of inputsOf(y))
+        if (inSet.has(z) && z !== t) {
+          inner.set(z, inner.get(z)! - 1)
+          if (inner.get(z)! < (uses.get(z) ?? 0)) drop.push(z)
+        }
+    }
+    if (inSet.size < 2) return undefined
+    // post-order from t inside the set
     const members: Tensor[] = []
-    // iterative post-order over candidate members
+    const placed = new Set<Tensor>()
     const todo: Array<[Tensor, number]> = [[t, 0]]
+    placed.add(t)
     while (todo.length > 0) {
       const top = todo[todo.length - 1]!
-      const [x, i] = top
-      const xs = inputsOf(x)
-      if (i < xs.length) {
-        top[1]++
-        const y = xs[i]!
-        if (
-          !inGroup.has(y) && inGroup.size < MAX_GROUP && uses.get(y) === 1 && !rootSet.has(y) &&
-          y.shape.length === t.shape.length && y.shape.every((d, k) => d === t.shape[k]) && fusible(y)
-        ) {
-          inGroup.add(y)
+      const xs = inputsOf(top[0])
+      if (top[1] < xs.length) {
+        const y = xs[top[1]++]!
+        if (inSet.has(y) && !placed.has(y)) {
+          placed.add(y)
           todo.push([y, 0])
         }
         continue
       }
       todo.pop()
-      members.push(x)
+      members.push(top[0])
     }
-    if (members.length < 2) return undefined
     const leaves: Tensor[] = []
     const seenLeaf = new Set<Tensor>()
     for (const x of members)
       for (const y of inputsOf(x))
-        if (!inGroup.has(y) && !seenLeaf.has(y)) {
+        if (!inSet.has(y) && !seenLeaf.has(y)) {
           seenLeaf.add(y)
           leaves.push(y)
         }
