@@ -146,10 +146,10 @@ interface Plan {
 /** At most this many operations in one fused group (bounds the generated code). */
 const MAX_GROUP = 48
 /** Below this many elements a node is not fused (planning a group costs more than the passes it saves). */
-const FUSE_MIN = 1024
+const FUSE_MIN = 4096
 
-/** Below this many elements a node is not looked up for common subexpressions (the key costs more than the op). */
-const CSE_MIN = 1024
+/** Below this many elements a node is not looked up for common subexpressions (the analysis costs more than it saves). */
+const CSE_MIN = 4096
 
 /**
  * One pass over the nodes to evaluate (reachable from `roots`, stopping at
