@@ -11,12 +11,20 @@ import { binaryExpr, binaryReal, castHost, complexBinary, complexUnary, mapCompl
 import { matmulKernel } from "./matmul.js"
 import { broadcastKernel, concatKernel, padKernel, reduceKernel, sliceKernel, transposeKernel } from "./structure.js"
 import { cpuFusion } from "./fusion.js"
-import { release } from "./pool.js"
+import { alloc, release } from "./pool.js"
+import { unaryF32Wasm } from "./wasm.js"
 import { binaryView, matmulView, whereView } from "./views.js"
 
 const h = (x: KernelArg): HostArray => x.handle as HostArray
 
+/** Below this many elements float32 sin/cos/exp run in JavaScript (same bits as WebAssembly). */
+const WASM_UNARY_MIN = 4096
+
 const unary = (op: keyof typeof unaryExpr): Kernel<any> => ([a], _p, out) => {
+  if (a!.dtype === "float32" && out.dtype === "float32" && (op === "sin" || op === "cos" || op === "exp") && sizeOf(a!.shape) >= WASM_UNARY_MIN) {
+    const res = alloc("float32", sizeOf(a!.shape)) as Float32Array
+    if (unaryF32Wasm(op, h(a!) as Float32Array, res, op === "sin" ? Math.sin : op === "cos" ? Math.cos : Math.exp)) return res
+  }
   if (a!.dtype === "complex64") {
     if (op === "abs") {
       const src = h(a!)

@@ -4,14 +4,14 @@
  * monomorphic; complex64 (interleaved re, im) has explicit formulas.
  */
 import { allocHost, type DType, type HostArray } from "../../DType.js"
-import { cosF, float32Expr, sinF } from "./fastmath.js"
+import { cosF, expF, float32Expr, sinF } from "./fastmath.js"
 import { alloc } from "./pool.js"
 
 type Loop1 = (out: HostArray, a: HostArray, n: number) => void
 type Loop2 = (out: HostArray, a: HostArray, b: HostArray, n: number) => void
 
 const compile1 = (expr: string): Loop1 =>
-  new Function("sinF", "cosF", `return function (out, a, n) { for (let i = 0; i < n; i++) { const x = a[i]; out[i] = ${expr}; } }`)(sinF, cosF) as Loop1
+  new Function("sinF", "cosF", "expF", `return function (out, a, n) { for (let i = 0; i < n; i++) { const x = a[i]; out[i] = ${expr}; } }`)(sinF, cosF, expF) as Loop1
 const compile2 = (expr: string): Loop2 =>
   new Function("out", "a", "b", "n", `for (let i = 0; i < n; i++) { const x = a[i], y = b[i]; out[i] = ${expr}; }`) as Loop2
 

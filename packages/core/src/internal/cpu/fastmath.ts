@@ -1,7 +1,9 @@
 /**
- * sin and cos for float32 results, written out so that a fused loop that
- * needs both sin(x) and cos(x) shares one range reduction (about as fast
- * as `Math.sin` alone, which V8 calls out of line).
+ * sin, cos and exp for float32 results. The WebAssembly kernels
+ * (`assembly/kernels.ts`, two lanes of doubles at a time) run exactly these
+ * operations, so large arrays (WebAssembly) and small ones (these
+ * functions) give the same bits; a fused loop with both sin(x) and cos(x)
+ * shares one range reduction.
  *
  * They compute in double precision: Cody–Waite range reduction (π/2 split
  * in three parts, exact for |x| < 10⁵) and Taylor polynomials whose
@@ -16,6 +18,8 @@
  */
 
 const TWO_OVER_PI = 2 / Math.PI
+/** 1.5 · 2⁵²: (t + ROUND) − ROUND rounds |t| < 2⁵¹ to the nearest integer, ties to even (as WebAssembly's `nearest`). */
+const ROUND = 6755399441055744
 // π/2 = P1 + P2 + P3, P1 and P2 with trailing zero bits so q·P1, q·P2 are exact for |q| < 2¹⁷
 const P1 = 1.5707963267341256
 const P2 = 6.077100506506192e-11
@@ -26,7 +30,7 @@ const P3 = 2.0222662487959506e-21
  * `q` and r ∈ [−π/4, π/4] with v = q·π/2 + r, then `s` = sin r and `c` = cos r.
  */
 const reduce = (v: string) => `
-    const q = Math.round(${v} * ${TWO_OVER_PI})
+    const q = (${v} * ${TWO_OVER_PI} + ${ROUND}) - ${ROUND}
     const r = q === 0 ? ${v} : ((${v} - q * ${P1}) - q * ${P2}) - q * ${P3}
     const z = r * r
     const s = z === 0 ? r : r + r * z * (${-1 / 6} + z * (${1 / 120} + z * (${-1 / 5040} + z * (${1 / 362880} + z * (${-1 / 39916800} + z * ${1 / 6227020800})))))
@@ -46,5 +50,28 @@ export const sinCosSource = (v: string, sinOut: string | undefined, cosOut: stri
 // The same as functions, for the elementwise kernels.
 export const sinF = new Function("x", `let y; ${sinCosSource("x", "y", undefined)}; return y`) as (x: number) => number
 export const cosF = new Function("x", `let y; ${sinCosSource("x", undefined, "y")}; return y`) as (x: number) => number
-/** The float32 formulas of the elementwise kernels that differ from `unaryExpr` (functions in scope as sinF, cosF). */
-export const float32Expr: Partial<Record<string, string>> = { sin: "sinF(x)", cos: "cosF(x)" }
+const LOG2E = Math.LOG2E
+const LN2_HI = 0.6931471803691238
+const LN2_LO = 1.9082149292705877e-10
+/** 2^k for k in [−1050, 1050). */
+const POW2 = new Float64Array(2100)
+for (let k = -1050; k < 1050; k++) POW2[k + 1050] = Math.pow(2, k)
+
+/**
+ * e^x for float32 results: x clamped to [−104, 88.8] (beyond it the float32
+ * result is 0 or ∞ either way), k = nearest(x · log₂e), r = x − k·ln 2 in
+ * two parts, a degree-11 Taylor polynomial (error below 10⁻¹⁴), times 2^k.
+ */
+export const expF = new Function(
+  "POW2",
+  `return function expF(x) {
+    const xc = x > 88.8 ? 88.8 : x < -104 ? -104 : x
+    const k = (xc * ${LOG2E} + ${ROUND}) - ${ROUND}
+    const r = (xc - k * ${LN2_HI}) - k * ${LN2_LO}
+    const p = 1 + r * (1 + r * (0.5 + r * (${1 / 6} + r * (${1 / 24} + r * (${1 / 120} + r * (${1 / 720} + r * (${1 / 5040} + r * (${1 / 40320} + r * (${1 / 362880} + r * (${1 / 3628800} + r * ${1 / 39916800}))))))))))
+    return p * POW2[k + 1050]
+  }`
+)(POW2) as (x: number) => number
+
+/** The float32 formulas of the elementwise kernels that differ from `unaryExpr` (functions in scope as sinF, cosF, expF). */
+export const float32Expr: Partial<Record<string, string>> = { sin: "sinF(x)", cos: "cosF(x)", exp: "expF(x)" }

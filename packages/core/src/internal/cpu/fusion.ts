@@ -15,7 +15,8 @@ import type { Aval, FusedOp, Fusion, KernelArg } from "../../Backend.js"
 import type { Prim } from "../primitives.js"
 import { sizeOf } from "../shape.js"
 import { binaryExpr, unaryExpr, unaryFormula } from "./elementwise.js"
-import { cosF, sinCosSource, sinF } from "./fastmath.js"
+import { cosF, expF, sinCosSource, sinF } from "./fastmath.js"
+import { wasm } from "./wasm.js"
 import { type Access, access, dense } from "./views.js"
 
 const isFloat = (d: DType): boolean => d === "float32" || d === "float64"
@@ -29,6 +30,8 @@ const exprOf = (prim: Prim, dtype: DType = "float64"): string | undefined =>
 
 const canFuse = (prim: Prim, dtype: DType, ins: ReadonlyArray<DType>): boolean => {
   if (exprOf(prim) === undefined) return false
+  // float32 sin, cos, exp run faster as WebAssembly kernels than inside a loop
+  if (dtype === "float32" && (prim === "sin" || prim === "cos" || prim === "exp") && wasm() !== undefined) return false
   if (prim === "where") return isFloat(dtype) && ins[0] === "bool" && ins[1] === dtype && ins[2] === dtype
   if (prim === "greater" || prim === "less" || prim === "equal") return dtype === "bool" && ins.every(isFloat)
   return isFloat(dtype) && ins.every((d) => d === dtype)
@@ -64,13 +67,13 @@ const compile = (program: ReadonlyArray<FusedOp>, kinds: ReadonlyArray<Access["k
       return `let t${k}; { ${bind}; t${k} = ${stored}; }`
     })
     .join("\n")
-  return new Function("sinF", "cosF", `return function (out, ops, offs, rows, period) { ${pre}
+  return new Function("sinF", "cosF", "expF", `return function (out, ops, offs, rows, period) { ${pre}
     let i = 0
     for (let r = 0; r < rows; r++) for (let j = 0; j < period; j++, i++) {
       ${reads}
       ${body}
       out[i] = t${program.length - 1};
-    } }`)(sinF, cosF) as Loop
+    } }`)(sinF, cosF, expF) as Loop
 }
 
 /** Compiled loops by program and operand layout (bounded: cleared when full). */

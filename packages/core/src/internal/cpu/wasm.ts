@@ -17,6 +17,7 @@ interface Exports {
   readonly heapBase: () => number
   readonly gemmTile: () => number
   readonly gemmF32: (a: number, ars: number, acs: number, b: number, c: number, mp: number, np: number, k: number, kc: number, nc: number) => void
+  readonly unaryF32: (src: number, dst: number, n: number, op: number) => number
 }
 
 /** The GEMM tile of the module (checked against the module at load). */
@@ -159,5 +160,42 @@ export const gemmF32Wasm = (
       const src = c + i * np, dst = oOff + i * n
       for (let j = 0; j < n; j++) out[dst + j] = F[src + j]!
     }
+  return true
+}
+
+/** The unary ops with a WebAssembly kernel (float32), and their codes. */
+export const wasmUnary = { sin: 0, cos: 1, exp: 2 } as const
+
+/** Elements per call of the unary kernel (256 KiB of linear memory). */
+const CHUNK = 65536
+
+/**
+ * out[i] = f(a[i]) on the WebAssembly kernel for float32 sin, cos or exp,
+ * chunk by chunk through linear memory. Inputs with |x| ≥ 10⁵ (sin, cos)
+ * are recomputed with `fallback`, as the JavaScript versions do. Returns
+ * false, doing nothing, when the kernel is unavailable.
+ */
+export const unaryF32Wasm = (op: keyof typeof wasmUnary, a: Float32Array, out: Float32Array, fallback: (x: number) => number): boolean => {
+  const ex = wasm()
+  if (ex === undefined) return false
+  const base = (ex.heapBase() + 15) & ~15
+  if (!reserve(ex, base + 4 * CHUNK)) return false
+  const code = wasmUnary[op]
+  const n = a.length
+  for (let i0 = 0; i0 < n; i0 += CHUNK) {
+    const len = Math.min(CHUNK, n - i0)
+    const padded = (len + 3) & ~3
+    const F = heap
+    const q = base >> 2
+    F.set(a.subarray(i0, i0 + len), q)
+    if (padded > len) F.fill(0, q + len, q + padded)
+    const far = ex.unaryF32(base, base, padded, code)
+    out.set(F.subarray(q, q + len), i0)
+    if (far > 0)
+      for (let i = i0; i < i0 + len; i++) {
+        const x = a[i]!
+        if (Math.abs(x) >= 1e5 && Math.abs(x) !== Infinity) out[i] = fallback(x)
+      }
+  }
   return true
 }
