@@ -152,8 +152,10 @@ export const gemmFloat = (
     out.fill(0, oOff, oOff + m * n)
     return
   }
-  for (let k0 = 0; k0 < k; k0 += KC) {
-    const kc = Math.min(KC, k - k0)
+  // k blocks of equal length, at most KC (784 = 4 × 196, not 3 × 256 + 16)
+  const kcMax = Math.ceil(k / Math.ceil(k / KC))
+  for (let k0 = 0; k0 < k; k0 += kcMax) {
+    const kc = Math.min(kcMax, k - k0)
     const acc = k0 > 0
     for (let n0 = 0; n0 < n; n0 += NC) {
       const nc = Math.min(NC, n - n0)
