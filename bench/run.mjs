@@ -70,7 +70,7 @@ for (let r = 0; r < rounds; r++) {
   log(`round ${r + 1}/${rounds}: `)
   for (const w of rows) {
     for (const lib of libs) {
-      if (w.only && w.only !== lib) continue
+      if (w.only && !lib.startsWith(w.only)) continue
       for (const m of await runChild(lib, "main", [w.id])) {
         if (m.id === "memory") slot(lib, `rss:${w.id}`).times.push(m.maxRssMB)
         else record(lib, m)
@@ -110,13 +110,15 @@ const cellOf = (w, lib) => {
   if (w.kind === "gflops") return { text: `${fmtTime(m)} (${(w.flops / m / 1e6).toFixed(2)})`, value: m }
   return { text: fmtTime(m), value: m }
 }
-const peers = libs.filter((l) => l !== "diffect")
-const header = ["workload", ...(libs.includes("diffect") ? ["diffect"] : []), ...peers.map((p) => `${p} (ratio)`)]
+// the baseline column: diffect (or diffect-js, its pure-JavaScript kernels)
+const baseLib = libs.find((l) => l.startsWith("diffect"))
+const peers = libs.filter((l) => l !== baseLib)
+const header = ["workload", ...(baseLib ? [baseLib] : []), ...peers.map((p) => `${p} (ratio)`)]
 const lines = [`| ${header.join(" | ")} |`, `|${header.map(() => "---").join("|")}|`]
 const failures = []
 for (const w of allRows) {
-  const d = libs.includes("diffect") ? cellOf(w, "diffect") : undefined
-  if (d?.fail) failures.push(`diffect ${w.id}: ${d.fail}`)
+  const d = baseLib ? cellOf(w, baseLib) : undefined
+  if (d?.fail) failures.push(`${baseLib} ${w.id}: ${d.fail}`)
   const cells = [w.label, ...(d ? [d.text] : [])]
   for (const p of peers) {
     const c = cellOf(w, p)
