@@ -21,7 +21,7 @@ const spied: BackendShape = {
   }
 }
 
-const read = (ts: ReadonlyArray<Tensor>, backend: BackendShape) =>
+const read = (ts: ReadonlyArray<Tensor.Tensor>, backend: BackendShape) =>
   Effect.runSync(Effect.all(ts.map((t) => Tensor.data(t))).pipe(Effect.provideService(Backend, backend)))
 
 const values = (n: number, dtype: "float32" | "float64" = "float32") => {
@@ -34,7 +34,7 @@ const values = (n: number, dtype: "float32" | "float64" = "float32") => {
 }
 
 /** Builds twice (fresh nodes), compares bit for bit, and returns the number of fused operations run. */
-const same = (build: () => ReadonlyArray<Tensor>): number => {
+const same = (build: () => ReadonlyArray<Tensor.Tensor>): number => {
   const want = read(build(), plain)
   programs.length = 0
   const got = read(build(), spied)

@@ -2,7 +2,7 @@ import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { Tensor, Variable } from "../src/index.js"
 
-const read = (t: Tensor) => Effect.runSync(Tensor.data(t))
+const read = (t: Tensor.Tensor) => Effect.runSync(Tensor.data(t))
 const big = (seed: number, n = 5000) => Tensor.make(Array.from({ length: n }, (_, i) => Math.sin(i * 0.37 + seed)))
 
 describe("CPU buffer reuse", () => {

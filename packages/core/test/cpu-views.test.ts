@@ -7,7 +7,7 @@ import { cpuBackend } from "../src/internal/cpu/backend.js"
 /** The CPU backend without view kernels or fusion: every transpose / broadcast / slice materialized. */
 const noViews: BackendShape = { ...cpuBackend, viewKernels: undefined as never, fusion: undefined as never }
 
-const read = (t: Tensor, backend: BackendShape) => Effect.runSync(Tensor.data(t).pipe(Effect.provideService(Backend, backend)))
+const read = (t: Tensor.Tensor, backend: BackendShape) => Effect.runSync(Tensor.data(t).pipe(Effect.provideService(Backend, backend)))
 
 const seq = (shape: number[], dtype: Tensor.DType = "float32", scale = 0.37) => {
   const n = shape.reduce((a, b) => a * b, 1)
@@ -38,7 +38,7 @@ const spied: BackendShape = {
 }
 
 /** Builds the graph twice (fresh nodes each time), compares the two backends, and checks that views were read. */
-const same = (build: () => Tensor, tol = 1e-5) => {
+const same = (build: () => Tensor.Tensor, tol = 1e-5) => {
   const want = read(build(), noViews)
   const before = strided
   const got = read(build(), spied)
