@@ -6,7 +6,10 @@
  * the source, a fragment whose four elements lie in one row reads them with
  * one or two texel fetches instead of four.
  */
+import { Internal } from "@diffect/core"
 import type { Device, Handle } from "../device.js"
+
+const { sizeOf, stridesOf } = Internal
 
 type Shape = ReadonlyArray<number>
 
@@ -21,16 +24,6 @@ interface Piece {
   readonly innerStride: number
 }
 
-const stridesOf = (shape: Shape): number[] => {
-  const s = new Array<number>(shape.length)
-  let acc = 1
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = acc
-    acc *= shape[i]!
-  }
-  return s
-}
-const sizeOf = (shape: Shape): number => shape.reduce((a, b) => a * b, 1)
 
 /** `offset + Σ c_d * strides[d]` as GLSL (terms with zero stride dropped). */
 const linear = (strides: ReadonlyArray<number>, offset = 0, shift: ReadonlyArray<number> = []): string => {
