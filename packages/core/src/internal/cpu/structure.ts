@@ -125,6 +125,17 @@ export const concatKernel = (srcs: ReadonlyArray<{ data: Arr; shape: Shape }>, d
  */
 export const reduceKernel = (src: Arr, dtype: DType, outDtype: DType, inShape: Shape, axes: ReadonlyArray<number>, kind: "sum" | "max"): Arr => {
   const keep = inShape.map((_, i) => i).filter((i) => !axes.includes(i))
+  if (kind === "sum" && dtype !== "complex64" && keep.length > 0 && axes.every((a, i) => a === i)) {
+    // leading axes (a bias gradient): add whole rows into float64 sums, no
+    // transpose; each sum still adds its elements in the same order
+    const outN = sizeOf(keep.map((i) => inShape[i]!))
+    const m = sizeOf(axes.map((i) => inShape[i]!))
+    const acc = new Float64Array(outN)
+    for (let j = 0, s = 0; j < m; j++) for (let o = 0; o < outN; o++, s++) acc[o]! += src[s]!
+    const out = allocHost(outDtype, outN)
+    for (let o = 0; o < outN; o++) out[o] = acc[o]!
+    return out
+  }
   const perm = [...keep, ...axes]
   const isIdentity = perm.every((p, i) => p === i)
   const data = isIdentity ? src : transposeKernel(src, dtype, inShape, perm)
