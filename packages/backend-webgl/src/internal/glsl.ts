@@ -42,6 +42,20 @@ export const prelude = (inputs: ReadonlyArray<Layout>, out: Layout, outputs = 1)
   return lines.join("\n") + "\n"
 }
 
+/**
+ * A `main()` writing four consecutive output elements per texel, each from
+ * a `float value(int e)` the kernel defines (elements at or past `size` are 0).
+ */
+export const mainOfValue = (size: number): string => `void main() {
+  int e = outTexel() * 4;
+  vec4 v = vec4(0.0);
+  if (e < ${size}) v.x = value(e);
+  if (e + 1 < ${size}) v.y = value(e + 1);
+  if (e + 2 < ${size}) v.z = value(e + 2);
+  if (e + 3 < ${size}) v.w = value(e + 3);
+  outColor = v;
+}`
+
 /** Infinity and NaN built from bits (literals like 1.0/0.0 may be folded away). */
 export const specials = `
 const float INF = uintBitsToFloat(0x7f800000u);

@@ -11,6 +11,7 @@
  * matrix-vector products).
  */
 import type { Device, Handle } from "../device.js"
+import { mainOfValue } from "../glsl.js"
 
 /**
  * `R` rows per fragment (R = 4 or 8) when `m % R`, `k % 4` and `n % 4` are
@@ -105,14 +106,6 @@ float value(int o) {
   ${loop}
   return acc;
 }
-void main() {
-  int o = outTexel() * 4;
-  vec4 v = vec4(0.0);
-  if (o < ${size}) v.x = value(o);
-  if (o + 1 < ${size}) v.y = value(o + 1);
-  if (o + 2 < ${size}) v.z = value(o + 2);
-  if (o + 3 < ${size}) v.w = value(o + 3);
-  outColor = v;
-}`
+${mainOfValue(size)}`
   })
 }

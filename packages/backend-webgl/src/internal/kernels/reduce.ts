@@ -11,7 +11,7 @@
  * `inner` is 1, across four outputs when `inner` is a multiple of 4.
  */
 import type { Device, Handle } from "../device.js"
-import { specials } from "../glsl.js"
+import { mainOfValue, specials } from "../glsl.js"
 import { transpose } from "./gather.js"
 
 export type ReduceKind = "sum" | "max"
@@ -54,15 +54,7 @@ float value(int e) {
   }
   return acc;
 }
-void main() {
-  int e = outTexel() * 4;
-  vec4 v = vec4(0.0);
-  if (e < ${n}) v.x = value(e);
-  if (e + 1 < ${n}) v.y = value(e + 1);
-  if (e + 2 < ${n}) v.z = value(e + 2);
-  if (e + 3 < ${n}) v.w = value(e + 3);
-  outColor = v;
-}`
+${mainOfValue(n)}`
     }
     if (inner % 4 === 0) {
       // four consecutive outputs share (o, c): one texel per step
@@ -86,15 +78,7 @@ float value(int e) {
   for (int r = r0; r < r1; r++) acc = ${comb("acc", `elem0((o * ${m} + r) * ${inner} + i)`)};
   return acc;
 }
-void main() {
-  int e = outTexel() * 4;
-  vec4 v = vec4(0.0);
-  if (e < ${n}) v.x = value(e);
-  if (e + 1 < ${n}) v.y = value(e + 1);
-  if (e + 2 < ${n}) v.z = value(e + 2);
-  if (e + 3 < ${n}) v.w = value(e + 3);
-  outColor = v;
-}`
+${mainOfValue(n)}`
   })
 }
 
