@@ -8,11 +8,12 @@
 import { isDType } from "../DType.js"
 import { DTypeError, ShapeError, type TensorError } from "../Errors.js"
 import { errorTensor, isTensor, type Tensor } from "./tensor.js"
+import { tensorTypeText } from "./format.js"
 
 /** A short description of any value, for messages ("null", "a string "a"", "Tensor(float32[2])"...). */
 export const describeValue = (u: unknown): string => {
   if (u === null) return "null"
-  if (isTensor(u)) return String(u)
+  if (isTensor(u)) return tensorTypeText(u)
   switch (typeof u) {
     case "undefined":
       return "undefined"

@@ -13,9 +13,11 @@
  * current Backend. A node that does not depend on any `input` is replaced in
  * place by its buffer once evaluated, so histories do not accumulate.
  */
+import { type Inspectable, NodeInspectSymbol } from "effect/Inspectable"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import type { DType, HostArray } from "../DType.js"
 import type { TensorError } from "../Errors.js"
+import { tensorJson, tensorText } from "./format.js"
 import type { Prim, PrimParams } from "./primitives.js"
 import { type Shape, sizeOf } from "./shape.js"
 
@@ -42,7 +44,7 @@ let nextId = 0
 export const TensorTypeId: unique symbol = Symbol.for("diffect/Tensor")
 
 /** An immutable n-dimensional array (see the `Tensor` module for its API). */
-export class Tensor implements Pipeable {
+export class Tensor implements Pipeable, Inspectable {
   readonly [TensorTypeId] = TensorTypeId
   /** The size of each axis. */
   readonly shape: ReadonlyArray<number>
@@ -94,8 +96,26 @@ export class Tensor implements Pipeable {
     return this.shape.length
   }
 
+  /**
+   * The dtype, the shape and, when they are known without computing
+   * anything, the values (summarized around `...` when there are many):
+   * `Tensor(float32[2, 2], [[1, 2], [3, 4]])`. A value not computed yet
+   * shows `lazy` (read it with `Tensor.toArray`), one that depends on a
+   * transform's inputs `traced`, one held by a GPU `on webgl`; an invalid
+   * tensor shows its error.
+   */
   toString(): string {
-    return `Tensor(${this.dtype}[${this.shape.join(", ")}])`
+    return tensorText(this)
+  }
+
+  /** `{ _id: "Tensor", dtype, shape, values }` (values summarized as in `toString`), for JSON and Effect's logs. */
+  toJSON(): unknown {
+    return tensorJson(this)
+  }
+
+  /** What Node's `util.inspect` and `console.log` print: the same text as `toString`. */
+  [NodeInspectSymbol](): string {
+    return tensorText(this)
   }
 }
 
