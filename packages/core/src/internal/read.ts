@@ -29,11 +29,11 @@ const notATensor = (op: string, t: unknown): Effect.Effect<never, DTypeError> =>
   Effect.fail(new DTypeError({ message: `${op}: expected a Tensor, got ${describeValue(t)}` }))
 
 export const data = (t: Tensor): Effect.Effect<HostArray, TensorError> =>
-  isTensor(t) ? withBackend((b) => readHost(b, t)) : notATensor("data", t)
+  isTensor(t) ? Effect.flatMap(Effect.service(Backend), (b) => readHost(b, t)) : notATensor("data", t)
 
 /** Evaluates tensors and returns consts holding their values (see materializeMany). */
 export const materialize = (ts: ReadonlyArray<Tensor>): Effect.Effect<Tensor[], TensorError> =>
-  ts.length === 0 ? Effect.succeed([]) : withBackend((b) => materializeMany(b, ts))
+  ts.length === 0 ? Effect.succeed([]) : Effect.flatMap(Effect.service(Backend), (b) => materializeMany(b, ts))
 
 /** Nested arrays as `toArray` returns them. */
 export type Nested = number | boolean | ReadonlyArray<Nested>

@@ -1,0 +1,190 @@
+/**
+ * Executing a plan (see `plan.ts`): kernel calls in order over an array of
+ * buffer slots. A buffer that a step made goes back to the backend (its
+ * `dispose`, the CPU backend's pool) right after the last step that reads
+ * it, so the memory an evaluation holds is what is live at each step.
+ *
+ * Execution is an Effect that cooperates with the runtime: it runs steps in
+ * time slices of a few milliseconds and yields between them, so other
+ * fibers keep running during a long evaluation, and an interrupted
+ * evaluation stops at the next yield, releasing every buffer it made.
+ */
+import { Effect } from "effect"
+import type { BackendShape, KernelArg } from "../Backend.js"
+import type { HostArray } from "../DType.js"
+import { BackendError, ConcretizationError, DTypeError, ShapeError, type TensorError } from "../Errors.js"
+import { EvalFailure, type Plan } from "./plan.js"
+import type { DeviceBuffer, Tensor } from "./tensor.js"
+
+interface Held {
+  readonly backend: BackendShape
+  readonly handle: unknown
+}
+const registry = new FinalizationRegistry<Held>((held) => {
+  try {
+    held.backend.dispose(held.handle)
+  } catch {
+    // the backend may be gone (context lost): nothing left to release
+  }
+})
+
+/** Caches `handle` on `t` as its buffer (released when `t` is garbage collected). */
+export const setBuffer = (t: Tensor, backend: BackendShape, handle: unknown): void => {
+  if (t.buf !== undefined) {
+    const old = t.buf as DeviceBuffer & { backend: BackendShape }
+    if (!old.backend.hostBuffers) {
+      registry.unregister(t)
+      if (old.handle !== handle) old.backend.dispose(old.handle)
+    }
+    // a host buffer may still be the tensor's host data: the garbage collector reclaims it
+  }
+  t.buf = { backend, handle }
+  // buffers the garbage collector owns need no finalizer (a registration costs more than a small op)
+  if (!backend.hostBuffers) registry.register(t, { backend, handle }, t)
+}
+
+/** The host data of a const (downloading it from its device if needed). */
+export const hostOf = (t: Tensor): HostArray => {
+  if (t.host !== undefined) return t.host
+  const buf = t.buf as (DeviceBuffer & { backend: BackendShape }) | undefined
+  if (buf === undefined) throw new Error(`internal: const without data`)
+  t.host = buf.backend.download(buf.handle, t)
+  return t.host
+}
+
+/** The buffer of a source tensor on `backend` (uploading and caching it the first time). */
+export const sourceHandle = (backend: BackendShape, t: Tensor): unknown => {
+  if (t.buf !== undefined && t.buf.backend === backend) return t.buf.handle
+  const handle = backend.upload(hostOf(t), t)
+  setBuffer(t, backend, handle)
+  return handle
+}
+
+/** The result of an execution: one handle per output, and whether the caller now owns it. */
+export interface Executed {
+  readonly handles: unknown[]
+  readonly owned: boolean[]
+}
+
+/** One run of a plan, resumable between steps. */
+export class Execution {
+  private readonly slots: unknown[]
+  /** Buffers this run made, with the number of live slots holding each. */
+  private readonly owned = new Map<unknown, number>()
+  private next = 0
+
+  constructor(
+    readonly plan: Plan,
+    inputs: ReadonlyArray<unknown>
+  ) {
+    this.slots = new Array<unknown>(plan.slots)
+    for (const [s, t] of plan.consts) this.slots[s] = sourceHandle(plan.backend, t)
+    plan.inputs.forEach((s, k) => (this.slots[s] = inputs[k]))
+  }
+
+  /** Runs steps until all are done (true) or `deadline` (a `performance.now()` time) has passed (false). */
+  run(deadline: number): boolean {
+    const { steps, backend } = this.plan
+    const slots = this.slots
+    const owned = this.owned
+    while (this.next < steps.length) {
+      const st = steps[this.next++]!
+      const args: KernelArg[] = new Array(st.args.length)
+      for (let j = 0; j < args.length; j++) {
+        const a = st.args[j]!
+        args[j] =
+          a.strides === undefined
+            ? { handle: slots[a.slot], shape: a.shape, dtype: a.dtype }
+            : { handle: slots[a.slot], shape: a.shape, dtype: a.dtype, strides: a.strides, offset: a.offset }
+      }
+      let h: unknown
+      try {
+        h = st.call(args)
+      } catch (e) {
+        if (e instanceof BackendError) throw new EvalFailure(e)
+        throw e
+      }
+      slots[st.out] = h
+      const count = owned.get(h)
+      if (count !== undefined) owned.set(h, count + 1)
+      else if (!args.some((a) => a.handle === h)) owned.set(h, 1)
+      // an argument's handle returned as is belongs to a source: not ours
+      for (const s of st.free) {
+        const fh = slots[s]
+        slots[s] = undefined
+        const c = owned.get(fh)
+        if (c === undefined) continue
+        if (c === 1) {
+          owned.delete(fh)
+          backend.dispose(fh)
+        } else owned.set(fh, c - 1)
+      }
+      if ((this.next & 7) === 0 && performance.now() > deadline) return this.next >= steps.length
+    }
+    return true
+  }
+
+  /** The outputs; buffers made by this run that are not outputs are released. */
+  finish(): Executed {
+    const handles = this.plan.outputs.map((s) => this.slots[s])
+    const owned = handles.map((h) => this.owned.has(h))
+    for (const h of this.owned.keys()) if (!handles.includes(h)) this.plan.backend.dispose(h)
+    this.owned.clear()
+    return { handles, owned }
+  }
+
+  /** Releases every buffer this run made (after a failure or an interruption). */
+  abort(): void {
+    for (const h of this.owned.keys()) this.plan.backend.dispose(h)
+    this.owned.clear()
+  }
+}
+
+/** Turns what evaluation throws into a typed failure (anything else is a defect). */
+export const failureOf = (e: unknown): Effect.Effect<never, TensorError> => {
+  if (e instanceof EvalFailure) return Effect.fail(e.error)
+  if (e instanceof BackendError || e instanceof ShapeError || e instanceof DTypeError || e instanceof ConcretizationError) return Effect.fail(e)
+  return Effect.die(e)
+}
+
+/** How long a run goes on before it yields to other fibers. */
+export const SLICE_MS = 4
+
+/** Runs a plan to its end synchronously (no yielding). */
+export const executeSync = (plan: Plan, inputs: ReadonlyArray<unknown>): Executed => {
+  const ex = new Execution(plan, inputs)
+  try {
+    ex.run(Infinity)
+  } catch (e) {
+    ex.abort()
+    throw e
+  }
+  return ex.finish()
+}
+
+/**
+ * Runs a plan as an Effect: steps in slices of SLICE_MS, yielding to the
+ * runtime between slices. Interruption stops it at the next yield and
+ * releases the buffers it made.
+ */
+export const execute = (plan: Plan, inputs: ReadonlyArray<unknown>): Effect.Effect<Executed, TensorError> =>
+  Effect.suspend(() => {
+    let ex: Execution
+    try {
+      ex = new Execution(plan, inputs)
+    } catch (e) {
+      return failureOf(e)
+    }
+    const loop = (): Effect.Effect<Executed, TensorError> => {
+      let done: boolean
+      try {
+        done = ex.run(performance.now() + SLICE_MS)
+      } catch (e) {
+        ex.abort()
+        return failureOf(e)
+      }
+      return done ? Effect.succeed(ex.finish()) : Effect.flatMap(Effect.yieldNow, loop)
+    }
+    const first = loop()
+    return first.pipe(Effect.onInterrupt(() => Effect.sync(() => ex.abort())))
+  })

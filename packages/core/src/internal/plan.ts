@@ -1,0 +1,465 @@
+/**
+ * Planning: turning a tensor graph into a schedule of kernel calls over
+ * numbered buffer slots, for one backend. A plan is computed once and may be
+ * executed many times (see `execute.ts`; `jit` keeps its plans).
+ *
+ * What planning decides (nothing here touches a buffer):
+ * - the order of kernel calls (operands before users; iterative, so long
+ *   chains are fine);
+ * - common subexpressions: equal primitive applications of 4096+ elements
+ *   share one slot;
+ * - views: operands that are chains of transpose / broadcast / slice /
+ *   reshape nodes are read in place by the backend's `viewKernels`;
+ * - fusion: groups of elementwise nodes of one shape whose results are read
+ *   only inside the group run as one call of the backend's `fusion` kernel;
+ * - liveness: the last step that reads each slot, so the executor gives a
+ *   buffer back right after its last use (an evaluation's peak memory is what
+ *   is live, not everything it computed).
+ *
+ * Sources of a plan are `const` slots (tensors holding host data or a buffer
+ * of this backend) and `input` slots (the unbound input nodes of a traced
+ * program, bound anew at every execution).
+ */
+import type { BackendShape, FusedOp, Kernel, KernelArg } from "../Backend.js"
+import type { Aval } from "./bind.js"
+import { BackendError, ConcretizationError, type TensorError } from "../Errors.js"
+import type { Prim, PrimParams } from "./primitives.js"
+import { fmt, stridesOf } from "./shape.js"
+import { originOf, type Tensor } from "./tensor.js"
+
+/** A failure raised inside planning or evaluation (caught and typed at the Effect boundary). */
+export class EvalFailure {
+  constructor(readonly error: TensorError) {}
+}
+
+const checkDtype = (backend: BackendShape, t: Tensor): void => {
+  if (!backend.supports(t.dtype))
+    throw new EvalFailure(new BackendError({ message: `${backend.name} backend: dtype ${t.dtype} is not supported (tensor of shape ${fmt(t.shape)})` }))
+}
+
+// ------------------------------------------------------------------ views
+
+/**
+ * An operand read through a strided view of another node (its `base`):
+ * element `idx` is `base[offset + Σ idx[d] · strides[d]]`.
+ */
+interface View {
+  readonly base: Tensor
+  readonly strides: ReadonlyArray<number>
+  readonly offset: number
+}
+
+const isContiguous = (shape: ReadonlyArray<number>, strides: ReadonlyArray<number>, offset: number): boolean => {
+  if (offset !== 0) return false
+  let acc = 1
+  for (let d = shape.length - 1; d >= 0; d--) {
+    if (shape[d] !== 1 && strides[d] !== acc) return false
+    acc *= shape[d]!
+  }
+  return true
+}
+
+/** Whether a node is a layout change that a view can express. */
+const isViewOp = (op: string): boolean => op === "transpose" || op === "broadcast" || op === "slice" || op === "reshape"
+
+/**
+ * How `x` reads its data when it is a chain of transpose / broadcast /
+ * reshape / slice nodes that are not evaluated yet: a view of the first node
+ * below the chain. Undefined when `x` is no such chain (or is evaluated):
+ * it is then read as it is.
+ */
+const viewOf = (x: Tensor, ready: (t: Tensor) => boolean, R: (t: Tensor) => Tensor): View | undefined => {
+  if (!isViewOp(x.op) || ready(x)) return undefined
+  const y = R(x.inputs[0]!)
+  const v = viewOf(y, ready, R) ?? { base: y, strides: stridesOf(y.shape), offset: 0 }
+  switch (x.op) {
+    case "transpose": {
+      const { perm } = x.params as PrimParams["transpose"]
+      return { base: v.base, strides: perm.map((p) => v.strides[p]!), offset: v.offset }
+    }
+    case "broadcast": {
+      const { dims } = x.params as PrimParams["broadcast"]
+      const strides = new Array<number>(x.shape.length).fill(0)
+      dims.forEach((d, i) => (strides[d] = y.shape[i] === 1 ? 0 : v.strides[i]!))
+      return { base: v.base, strides, offset: v.offset }
+    }
+    case "slice": {
+      const { starts } = x.params as PrimParams["slice"]
+      let offset = v.offset
+      starts.forEach((s, d) => (offset += s * v.strides[d]!))
+      return { base: v.base, strides: v.strides, offset }
+    }
+    default: {
+      // reshape
+      if (isContiguous(y.shape, v.strides, v.offset)) return { base: v.base, strides: stridesOf(x.shape), offset: 0 }
+      // only size-1 axes inserted or removed: keep the strides of the others
+      const ys = y.shape.flatMap((d, i) => (d === 1 ? [] : [i]))
+      const xs = x.shape.flatMap((d, i) => (d === 1 ? [] : [i]))
+      if (ys.length === xs.length && ys.every((i, j) => y.shape[i] === x.shape[xs[j]!])) {
+        const strides = new Array<number>(x.shape.length).fill(0)
+        xs.forEach((xi, j) => (strides[xi] = v.strides[ys[j]!]!))
+        return { base: v.base, strides, offset: v.offset }
+      }
+      return undefined // materialized by the reshape kernel
+    }
+  }
+}
+
+/**
+ * How one primitive node is computed: the nodes to evaluate first (`deps`),
+ * and how to call the backend: its own kernel, a view kernel reading some
+ * operands through strided views, or a fused elementwise program over the
+ * leaves of a group of nodes.
+ */
+interface NodePlan {
+  readonly deps: ReadonlyArray<Tensor>
+  readonly operands: ReadonlyArray<Tensor>
+  readonly views: ReadonlyArray<View | undefined> | undefined
+  readonly program: ReadonlyArray<FusedOp> | undefined
+}
+
+/** At most this many operations in one fused group (bounds the generated code). */
+const MAX_GROUP = 48
+/** Below this many elements a node is not fused (planning a group costs more than the passes it saves). */
+const FUSE_MIN = 4096
+
+/** Below this many elements a node is not looked up for common subexpressions (the analysis costs more than it saves). */
+const CSE_MIN = 4096
+
+/**
+ * One pass over the nodes to evaluate (reachable from `roots`, stopping at
+ * evaluated nodes), in post-order:
+ * - `rep`: common subexpressions. A non-root primitive application equal to
+ *   an earlier one (same primitive, same operands after merging, same
+ *   parameters and dtype) is computed once: it maps to that one. Graphs
+ *   built by transforms repeat work (the `sin(x)` of a forward pass and of
+ *   its derivative are two nodes);
+ * - `uses`: how many consumers each node has, counting merged nodes once.
+ */
+const analyze = (roots: ReadonlyArray<Tensor>, rootSet: ReadonlySet<Tensor>, isReady: (t: Tensor) => boolean) => {
+  const uses = new Map<Tensor, number>()
+  const rep = new Map<Tensor, Tensor>()
+  const R = (x: Tensor): Tensor => rep.get(x) ?? x
+  const table = new Map<string, Tensor>()
+  const done = new Set<Tensor>()
+  const stack: Tensor[] = []
+  const expanded: boolean[] = []
+  for (const r of roots) {
+    stack.push(r)
+    expanded.push(false)
+  }
+  while (stack.length > 0) {
+    const t = stack.pop()!
+    const wasExpanded = expanded.pop()!
+    if (done.has(t)) continue
+    if (isReady(t)) {
+      done.add(t)
+      continue
+    }
+    const ins = t.value !== undefined ? [t.value] : t.inputs
+    if (!wasExpanded) {
+      stack.push(t)
+      expanded.push(true)
+      for (let i = ins.length - 1; i >= 0; i--)
+        if (!done.has(ins[i]!)) {
+          stack.push(ins[i]!)
+          expanded.push(false)
+        }
+      continue
+    }
+    done.add(t)
+    if (t.size >= CSE_MIN && !rootSet.has(t) && t.value === undefined && t.op !== "const" && t.op !== "input" && t.op !== "custom" && t.op !== "error") {
+      const key = `${t.op}:${t.dtype}:${ins.map((x) => R(x).id).join(",")}:${t.params === undefined ? "" : JSON.stringify(t.params)}`
+      const prev = table.get(key)
+      if (prev !== undefined) {
+        rep.set(t, prev)
+        continue // its operands are not used through it
+      }
+      table.set(key, t)
+    }
+    for (const x of ins) {
+      const y = R(x)
+      uses.set(y, (uses.get(y) ?? 0) + 1)
+    }
+  }
+  return { uses, rep }
+}
+
+
+/** One operand of a step: a slot, read whole or through a strided view. */
+export interface StepArg {
+  readonly slot: number
+  readonly shape: ReadonlyArray<number>
+  readonly dtype: Aval["dtype"]
+  readonly strides: ReadonlyArray<number> | undefined
+  readonly offset: number | undefined
+}
+
+/** One kernel call: reads `args`, fills slot `out`, then frees the slots in `free`. */
+export interface Step {
+  readonly out: number
+  readonly call: (args: ReadonlyArray<KernelArg>) => unknown
+  readonly args: ReadonlyArray<StepArg>
+  /** The node this step computes (its shape and dtype are the result's). */
+  readonly node: Tensor
+  /** Slots whose last read is this step (their buffers can go back to the backend). */
+  free: ReadonlyArray<number>
+}
+
+/** A schedule of kernel calls for one backend. */
+export interface Plan {
+  readonly backend: BackendShape
+  readonly slots: number
+  /** The slots of sources that hold a const tensor's data (uploaded at execution if needed). */
+  readonly consts: ReadonlyArray<readonly [number, Tensor]>
+  /** The slot of each program input (bound at execution), in order. */
+  readonly inputs: ReadonlyArray<number>
+  readonly steps: ReadonlyArray<Step>
+  /** The slot of each root. */
+  readonly outputs: ReadonlyArray<number>
+  /** The shape and dtype of each root. */
+  readonly outputAvals: ReadonlyArray<Aval>
+}
+
+/** What an unbound input means while planning. */
+export type Unbound = (t: Tensor) => TensorError
+
+const vmapUnbound: Unbound = (t) =>
+  originOf(t) === "jit"
+    ? new ConcretizationError({
+        message: `jit: the value of a ${t.dtype}${fmt(t.shape)} tensor is not known while jit traces the function (its JavaScript runs once, on shapes and dtypes only); keep the computation in tensor ops (Tensor.where instead of an if on a value), read values outside the jitted function, or make the argument static with staticArgnums`
+      })
+    : new ConcretizationError({ message: `the value of a ${t.dtype}${fmt(t.shape)} tensor batched by vmap is not known inside the mapped function` })
+
+/**
+ * Plans the evaluation of `roots` on `backend`. `inputs` are unbound input
+ * nodes that become the plan's input slots (a traced program's arguments);
+ * an input node bound to a value stands for that value, and any other
+ * unbound input fails with the error `unbound` gives (a ConcretizationError).
+ * Nodes that already hold a buffer of this backend, and `const` nodes, are
+ * sources.
+ */
+export const planGraph = (
+  backend: BackendShape,
+  roots: ReadonlyArray<Tensor>,
+  inputs: ReadonlyArray<Tensor> = [],
+  unbound: Unbound = vmapUnbound
+): Plan => {
+  const slotOf = new Map<Tensor, number>()
+  let slots = 0
+  const consts: Array<readonly [number, Tensor]> = []
+  const steps: Step[] = []
+  const inputSlots = inputs.map((t) => {
+    const s = slotOf.get(t)
+    if (s !== undefined) return s
+    slotOf.set(t, slots)
+    return slots++
+  })
+  const rootSet = new Set(roots)
+  const stack: Array<Tensor> = []
+  const plans = new Map<Tensor, NodePlan>()
+  const hasBuf = (t: Tensor): boolean => t.buf !== undefined && t.buf.backend === backend
+  const isReady = (t: Tensor): boolean => slotOf.has(t) || hasBuf(t)
+  const fusion = backend.fusion
+  // The analysis (common subexpressions, consumer counts) is made when the
+  // first node large enough to profit is reached: graphs of small tensors
+  // skip it. Nodes planned before it read their inputs as they are, which
+  // is always correct (a merged node then shares its equal's slot).
+  let rep = new Map<Tensor, Tensor>()
+  let uses: Map<Tensor, number> | undefined
+  const analyzeOnce = () => {
+    if (uses === undefined) ({ uses, rep } = analyze(roots, rootSet, isReady))
+    return uses
+  }
+  /** The node that computes `x` (itself, or the equal node it was merged with). */
+  const R = (x: Tensor): Tensor => rep.get(x) ?? x
+  const inputsOf = (x: Tensor): ReadonlyArray<Tensor> => (rep.size === 0 ? x.inputs : x.inputs.map(R))
+
+  const fusible = (x: Tensor): boolean =>
+    fusion !== undefined && !isViewOp(x.op) && x.op !== "const" && x.op !== "input" && x.op !== "custom" && x.op !== "error" &&
+    !isReady(x) && !rep.has(x) && fusion.canFuse(x.op as Prim, x.dtype, x.inputs.map((y) => y.dtype))
+
+  /**
+   * The group of `t`: t and the fusible nodes of its shape below it whose
+   * every consumer is in the group (a node read twice inside the group, as
+   * sin(x) in a derivative, is computed once per element), at most
+   * MAX_GROUP nodes, in an order where operands come first.
+   */
+  const fuseGroup = (t: Tensor): { members: Tensor[]; leaves: Tensor[] } | undefined => {
+    if (t.size < FUSE_MIN || !fusible(t)) return undefined
+    const uses = analyzeOnce()
+    const sameShape = (y: Tensor) => y.shape.length === t.shape.length && y.shape.every((d, k) => d === t.shape[k])
+    // candidates: reachable from t through fusible nodes of its shape
+    const inSet = new Set<Tensor>([t])
+    const queue = [t]
+    for (let q = 0; q < queue.length; q++)
+      for (const y of inputsOf(queue[q]!))
+        if (!inSet.has(y) && inSet.size < MAX_GROUP && !rootSet.has(y) && sameShape(y) && fusible(y)) {
+          inSet.add(y)
+          queue.push(y)
+        }
+    if (inSet.size < 2) return undefined
+    // drop candidates read from outside the set, until none is
+    const inner = new Map<Tensor, number>()
+    for (const x of inSet) for (const y of inputsOf(x)) if (inSet.has(y)) inner.set(y, (inner.get(y) ?? 0) + 1)
+    const drop = [...inSet].filter((y) => y !== t && (inner.get(y) ?? 0) < (uses.get(y) ?? 0))
+    while (drop.length > 0) {
+      const y = drop.pop()!
+      if (!inSet.delete(y)) continue
+      for (const z of inputsOf(y))
+        if (inSet.has(z) && z !== t) {
+          inner.set(z, inner.get(z)! - 1)
+          if (inner.get(z)! < (uses.get(z) ?? 0)) drop.push(z)
+        }
+    }
+    if (inSet.size < 2) return undefined
+    // post-order from t inside the set
+    const members: Tensor[] = []
+    const placed = new Set<Tensor>()
+    const todo: Array<[Tensor, number]> = [[t, 0]]
+    placed.add(t)
+    while (todo.length > 0) {
+      const top = todo[todo.length - 1]!
+      const xs = inputsOf(top[0])
+      if (top[1] < xs.length) {
+        const y = xs[top[1]++]!
+        if (inSet.has(y) && !placed.has(y)) {
+          placed.add(y)
+          todo.push([y, 0])
+        }
+        continue
+      }
+      todo.pop()
+      members.push(top[0])
+    }
+    const leaves: Tensor[] = []
+    const seenLeaf = new Set<Tensor>()
+    for (const x of members)
+      for (const y of inputsOf(x))
+        if (!inSet.has(y) && !seenLeaf.has(y)) {
+          seenLeaf.add(y)
+          leaves.push(y)
+        }
+    return { members, leaves }
+  }
+
+  const makePlan = (t: Tensor): NodePlan => {
+    const group = fuseGroup(t)
+    let operands: ReadonlyArray<Tensor> = inputsOf(t)
+    let program: FusedOp[] | undefined
+    if (group !== undefined) {
+      operands = group.leaves
+      const index = new Map<Tensor, number>()
+      group.leaves.forEach((x, i) => index.set(x, i))
+      program = group.members.map((x, k) => {
+        index.set(x, group.leaves.length + k)
+        return { prim: x.op as Prim, operands: inputsOf(x).map((y) => index.get(y)!), dtype: x.dtype }
+      })
+    }
+    let views: Array<View | undefined> | undefined
+    if (program !== undefined || backend.viewKernels?.[t.op as Prim] !== undefined) {
+      for (let i = 0; i < operands.length; i++) {
+        const v = viewOf(operands[i]!, isReady, R)
+        if (v !== undefined) (views ??= new Array<View | undefined>(operands.length))[i] = v
+      }
+    }
+    const deps = views === undefined ? operands : operands.map((x, i) => views![i]?.base ?? x)
+    return { deps, operands, views, program }
+  }
+
+  const source = (t: Tensor): void => {
+    checkDtype(backend, t)
+    slotOf.set(t, slots)
+    consts.push([slots++, t])
+  }
+
+  const visit = (root: Tensor) => {
+    stack.push(root)
+    while (stack.length > 0) {
+      const t = stack[stack.length - 1]!
+      if (slotOf.has(t)) {
+        stack.pop()
+        continue
+      }
+      if (t.op === "error") throw new EvalFailure(t.error!)
+      if (hasBuf(t) || t.op === "const") {
+        source(t)
+        stack.pop()
+        continue
+      }
+      if (t.op === "input" || t.op === "custom") {
+        const v = t.value
+        if (v === undefined) throw new EvalFailure(unbound(t))
+        if (!slotOf.has(v)) {
+          stack.push(v)
+          continue
+        }
+        slotOf.set(t, slotOf.get(v)!)
+        stack.pop()
+        continue
+      }
+      if (uses === undefined && t.size >= CSE_MIN) analyzeOnce()
+      const same = rep.get(t)
+      if (same !== undefined) {
+        // merged with an equal node: share its slot
+        if (!slotOf.has(same)) {
+          stack.push(same)
+          continue
+        }
+        slotOf.set(t, slotOf.get(same)!)
+        stack.pop()
+        continue
+      }
+      // a primitive application: plan what it reads first
+      let plan = plans.get(t)
+      if (plan === undefined) plans.set(t, (plan = makePlan(t)))
+      const { deps, operands, views, program } = plan
+      let ready = true
+      for (let i = deps.length - 1; i >= 0; i--) {
+        const x = deps[i]!
+        if (!slotOf.has(x)) {
+          stack.push(x)
+          ready = false
+        }
+      }
+      if (!ready) continue
+      stack.pop()
+      checkDtype(backend, t)
+      const args: StepArg[] = operands.map((x, i) => {
+        const v = views?.[i]
+        return v === undefined
+          ? { slot: slotOf.get(x)!, shape: x.shape, dtype: x.dtype, strides: undefined, offset: undefined }
+          : { slot: slotOf.get(v.base)!, shape: x.shape, dtype: x.dtype, strides: v.strides, offset: v.offset }
+      })
+      let call: (args: ReadonlyArray<KernelArg>) => unknown
+      if (program !== undefined) {
+        const k = fusion!.kernel
+        call = (a) => k(program, a, t)
+      } else {
+        const kernel = (views !== undefined ? backend.viewKernels![t.op as Prim] : backend.kernels[t.op as Prim]) as Kernel<Prim>
+        const params = t.params as PrimParams[Prim]
+        call = (a) => kernel(a, params, t)
+      }
+      slotOf.set(t, slots)
+      steps.push({ out: slots++, call, args, node: t, free: [] })
+    }
+  }
+  for (const r of roots) visit(r)
+  const outputs = roots.map((r) => slotOf.get(r)!)
+  // liveness: the last step reading each computed slot (roots live on)
+  const last = new Int32Array(slots).fill(-1)
+  steps.forEach((s, i) => {
+    for (const a of s.args) last[a.slot] = i
+  })
+  const isComputed = new Uint8Array(slots)
+  for (const s of steps) isComputed[s.out] = 1
+  for (const o of outputs) isComputed[o] = 0
+  const free: number[][] = steps.map(() => [])
+  for (let s = 0; s < slots; s++) if (isComputed[s] === 1 && last[s]! >= 0) free[last[s]!]!.push(s)
+  steps.forEach((s, i) => (s.free = free[i]!))
+  // a computed slot nothing reads (possible only for merged roots) is freed right away
+  steps.forEach((s, i) => {
+    if (isComputed[s.out] === 1 && last[s.out] === -1) s.free = [...free[i]!, s.out]
+  })
+  return { backend, slots, consts, inputs: inputSlots, steps, outputs, outputAvals: roots.map((r) => ({ shape: r.shape, dtype: r.dtype })) }
+}
