@@ -146,8 +146,13 @@ export const errorTensor = (error: TensorError, dtype: DType = "float32", shape:
   new Tensor({ shape, dtype, op: "error", error })
 
 /** A fresh symbol standing for `value` (or for an unknown value of that shape under vmap). */
-export const inputTensor = (shape: Shape, dtype: DType, value?: Tensor): Tensor =>
-  new Tensor(value === undefined ? { shape, dtype, op: "input" } : { shape, dtype, op: "input", value })
+export const inputTensor = (shape: Shape, dtype: DType, value?: Tensor, origin?: string): Tensor =>
+  new Tensor(
+    value === undefined ? { shape, dtype, op: "input", params: origin === undefined ? undefined : { origin } } : { shape, dtype, op: "input", value }
+  )
+
+/** Which transform made an unbound input node ("jit", or undefined for vmap). */
+export const originOf = (t: Tensor): string | undefined => (t.params as { origin?: string } | undefined)?.origin
 
 /** A function application with its own differentiation rules (see CustomRules). */
 export const customTensor = (inputs: ReadonlyArray<Tensor>, value: Tensor, rules: CustomRules): Tensor =>
