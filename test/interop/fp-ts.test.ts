@@ -1,9 +1,10 @@
-import { Effect } from "effect"
+import { Data, Effect, Layer } from "effect"
 import * as E from "fp-ts/lib/Either.js"
 import * as TE from "fp-ts/lib/TaskEither.js"
 import { pipe } from "fp-ts/lib/function.js"
 import { describe, expect, expectTypeOf, it } from "vitest"
-import { type DiffectError, type ShapeError, Tensor, type TensorError, TrainVar, Variable } from "@diffect/core"
+import { Backend, type BackendShape, type DiffectError, type ShapeError, Tensor, type TensorError, TrainVar, Variable } from "@diffect/core"
+import { WebGLBackend } from "@diffect/backend-webgl"
 import { grad } from "@diffect/transforms"
 import {
   fromEither,
@@ -12,6 +13,7 @@ import {
   hessianTE,
   jacfwdTE,
   jacrevTE,
+  releaseLayer,
   runEither,
   runTE,
   toTaskEither,
@@ -137,5 +139,81 @@ describe("@diffect/transforms/fp-ts", () => {
       TE.map((n) => n + 1)
     )
     expect(E.isLeft(await failing())).toBe(true)
+  })
+
+  describe("the layer option", () => {
+    class ConfigError extends Data.TaggedError("ConfigError")<{ readonly message: string }> {}
+    /** A layer providing the CPU backend under another name, counting its builds, releases and kernel calls. */
+    const counting = () => {
+      const counts = { builds: 0, releases: 0, kernels: 0 }
+      const layer = Layer.effect(
+        Backend,
+        Effect.gen(function* () {
+          const cpu = yield* Backend
+          yield* Effect.acquireRelease(
+            Effect.sync(() => counts.builds++),
+            () => Effect.sync(() => counts.releases++)
+          )
+          const kernels = Object.fromEntries(
+            Object.entries(cpu.kernels).map(([k, f]) => [k, (...a: Parameters<typeof f>) => (counts.kernels++, (f as (...b: typeof a) => unknown)(...a))])
+          ) as unknown as BackendShape["kernels"]
+          const { viewKernels: _v, fusion: _f, ...rest } = cpu
+          return { ...rest, name: "counting-cpu", kernels }
+        })
+      )
+      return { layer, counts }
+    }
+
+    it("every TaskEither form runs on the layer it is given", async () => {
+      const { layer, counts } = counting()
+      const x = Tensor.make([1, 2])
+      const g = await right(gradTE(sq, { layer })(x))
+      expect(counts.kernels).toBeGreaterThan(0)
+      for (const task of [
+        valueAndGradTE(sq, { layer })(x),
+        vectorGradTE((t: Tensor.Tensor) => Tensor.sin(t), { layer })(x),
+        jacrevTE((t: Tensor.Tensor) => Tensor.sin(t), { layer })(x),
+        jacfwdTE((t: Tensor.Tensor) => Tensor.sin(t), { argnums: 0, layer })(x),
+        hessianTE(sq, { layer })(x),
+        vmapTE(sq, { inAxes: 0, layer })(Tensor.make([[1, 2], [3, 4]])),
+        toTaskEither((t: Tensor.Tensor) => Tensor.toArray(Tensor.exp(t)), { layer })(x)
+      ] as ReadonlyArray<TE.TaskEither<unknown, unknown>>) {
+        const before = counts.kernels
+        await right(task)
+        expect(counts.kernels).toBeGreaterThan(before)
+      }
+      // built once for all the tasks given this layer object: what one returns, the next reads
+      expect(counts.builds).toBe(1)
+      expect(await right(runTE(Tensor.toArray(g), { layer }))).toEqual([2, 4])
+      expect(runEither(Tensor.item(Tensor.sum(g)), { layer })).toEqual(E.right(6))
+      expect(counts.builds).toBe(1)
+      await releaseLayer(layer)
+      expect(counts.releases).toBe(1)
+      await right(gradTE(sq, { layer })(x))
+      expect(counts.builds).toBe(2)
+      await releaseLayer(layer)
+    })
+
+    it("the layer's own failure is the Left, with its type", async () => {
+      const failing: Layer.Layer<never, ConfigError> = Layer.effect(Backend, Effect.fail(new ConfigError({ message: "no config" })))
+      const e = await left(gradTE(sq, { layer: failing })(Tensor.make([1, 2])))
+      expectTypeOf(e).toEqualTypeOf<DiffectError | ConfigError>()
+      expect(e).toBeInstanceOf(ConfigError)
+      expect(runEither(Tensor.item(Tensor.make(1)), { layer: failing })).toEqual(E.left(new ConfigError({ message: "no config" })))
+    })
+
+    it("WebGLBackend.layer() where there is no WebGL2 (Node): a BackendError on the Left", async () => {
+      const gpu = WebGLBackend.layer()
+      const e = await left(gradTE(sq, { layer: gpu })(Tensor.make([1, 2])))
+      expect(e._tag).toBe("BackendError")
+      const r = await runTE(Tensor.toArray(Tensor.make([1])), { layer: gpu })()
+      expect(E.isLeft(r) && r.left._tag).toBe("BackendError")
+    })
+
+    it("the transform still checks its own options next to layer", async () => {
+      const e = await left(gradTE(sq, { layer: counting().layer, argnum: 0 } as never)(Tensor.make([1])))
+      expect((e as DiffectError)._tag).toBe("OptionsError")
+      expect((e as DiffectError).message).toContain("unknown option argnum")
+    })
   })
 })

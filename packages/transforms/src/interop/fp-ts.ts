@@ -10,8 +10,9 @@
  *
  * The function given to a transform may return a plain value, an `Either`
  * (a `Left` becomes a typed failure of the transform) or an Effect without
- * requirements. Programs run on the CPU backend unless `options.layer` of
- * `runTE` says otherwise.
+ * requirements. Programs run on the CPU backend unless the `layer` option
+ * (of `runTE`, `runEither`, `toTaskEither` and of every transform's form)
+ * says otherwise; the errors of building that layer join the `Left`'s type.
  *
  * `fp-ts` is an optional peer dependency of `@diffect/transforms`: only this
  * entry point imports it.
@@ -32,52 +33,103 @@
  * ```
  * @module @diffect/transforms/fp-ts
  */
-import { Effect, type Layer } from "effect"
+import { Effect, type Layer, ManagedRuntime } from "effect"
 import type { DiffectError } from "@diffect/core"
 import * as Either from "fp-ts/lib/Either.js"
 import type { TaskEither } from "fp-ts/lib/TaskEither.js"
 import { grad, valueAndGrad, vectorGrad } from "../grad.js"
 import { hessian, jacfwd, jacrev } from "../jacobian.js"
-import type { GradOptions } from "../internal/options.js"
+import { type GradOptions, isOptionsObject } from "../internal/options.js"
 import type { GradResult, JacobianResult, ValueAndGradResult } from "../types.js"
 import { vmap, type VmapOptions } from "../vmap.js"
 
 // ------------------------------------------------------------------ running
 
-/** Options of `runTE` / `runEither`. */
-export interface RunOptions {
-  /** The backend (or other services) to run with; default: the CPU backend. */
-  readonly layer?: Layer.Layer<never> | undefined
+/**
+ * Options of `runTE` / `runEither` / `toTaskEither`, and the `layer` option
+ * of every transform's TaskEither form.
+ */
+export interface RunOptions<LE = never, ROut = never> {
+  /**
+   * The backend (or other services) to run with; default: the CPU backend.
+   * A failure to build it (`BackendError` where WebGL2 is missing, or the
+   * layer's own error type `LE`) is a `Left`. The layer is built when a task
+   * given it first runs and is kept for every later task given the same
+   * layer object, so the tensors one task returns stay readable by the next
+   * (GPU buffers live on the backend that made them); `releaseLayer(layer)`
+   * frees it.
+   */
+  readonly layer?: Layer.Layer<ROut, LE, never> | undefined
 }
 
-const withLayer = <A, E>(effect: Effect.Effect<A, E>, options: RunOptions): Effect.Effect<A, E> =>
-  options.layer === undefined ? effect : Effect.provide(effect, options.layer)
+/** The layers built so far, each kept until `releaseLayer` (or until the layer object is garbage). */
+const runtimes = new WeakMap<Layer.Layer<unknown, unknown, never>, ManagedRuntime.ManagedRuntime<unknown, unknown>>()
+
+const runtimeOf = <ROut, LE>(layer: Layer.Layer<ROut, LE, never>): ManagedRuntime.ManagedRuntime<ROut, LE> => {
+  const key = layer as unknown as Layer.Layer<unknown, unknown, never>
+  let runtime = runtimes.get(key)
+  if (runtime === undefined) {
+    runtime = ManagedRuntime.make(key)
+    runtimes.set(key, runtime)
+  }
+  return runtime as ManagedRuntime.ManagedRuntime<ROut, LE>
+}
+
+/** `effect` with the services of `options.layer` (built once per layer object). */
+const withLayer = <A, E, LE, ROut>(effect: Effect.Effect<A, E, ROut>, options: RunOptions<LE, ROut>): Effect.Effect<A, E | LE> =>
+  options.layer === undefined
+    ? (effect as Effect.Effect<A, E>)
+    : Effect.flatMap(runtimeOf(options.layer).contextEffect, (context) => Effect.provideContext(effect, context))
 
 const toEither = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<Either.Either<E, A>> =>
   Effect.match(effect, { onFailure: (e): Either.Either<E, A> => Either.left(e), onSuccess: (a): Either.Either<E, A> => Either.right(a) })
 
 /**
  * Runs an Effect as a `TaskEither`: each call of the task runs it again.
- * Typed failures are `Left`s; defects reject the promise.
+ * Typed failures are `Left`s, those of building `options.layer` too (their
+ * type joins the `Left`'s); defects reject the promise.
  * @example
  * ```ts
  * const read: TE.TaskEither<TensorError, Nested> = runTE(Tensor.toArray(x))
+ * const gpu = WebGLBackend.layer()
+ * const onGpu: TE.TaskEither<TensorError | BackendError, Nested> = runTE(Tensor.toArray(x), { layer: gpu })
  * ```
  */
-export const runTE = <A, E>(effect: Effect.Effect<A, E>, options: RunOptions = {}): TaskEither<E, A> =>
+export const runTE = <A, E, LE = never, ROut = never>(
+  effect: Effect.Effect<A, E, NoInfer<ROut>>,
+  options: RunOptions<LE, ROut> = {}
+): TaskEither<E | LE, A> =>
   () => Effect.runPromise(toEither(withLayer(effect, options)))
 
 /**
  * Runs an Effect synchronously as an `Either` (the CPU backend is
- * synchronous). Typed failures are `Left`s; a defect, or an effect that
- * cannot complete synchronously, throws.
+ * synchronous). Typed failures are `Left`s (those of building
+ * `options.layer` too); a defect, or an effect that cannot complete
+ * synchronously, throws.
  * @example
  * ```ts
  * const value: E.Either<TensorError, number> = runEither(Tensor.item(Tensor.sum(x)))
  * ```
  */
-export const runEither = <A, E>(effect: Effect.Effect<A, E>, options: RunOptions = {}): Either.Either<E, A> =>
+export const runEither = <A, E, LE = never, ROut = never>(
+  effect: Effect.Effect<A, E, NoInfer<ROut>>,
+  options: RunOptions<LE, ROut> = {}
+): Either.Either<E | LE, A> =>
   Effect.runSync(toEither(withLayer(effect, options)))
+
+/**
+ * Releases what `layer` holds (a WebGL backend's textures and context) once
+ * no task uses it: the tensors its tasks returned can no longer be read on
+ * it. A later task given the same layer builds it again.
+ * @example `await releaseLayer(gpu)`
+ */
+export const releaseLayer = async <ROut, LE>(layer: Layer.Layer<ROut, LE, never>): Promise<void> => {
+  const key = layer as unknown as Layer.Layer<unknown, unknown, never>
+  const runtime = runtimes.get(key)
+  if (runtime === undefined) return
+  runtimes.delete(key)
+  await runtime.dispose()
+}
 
 /**
  * An fp-ts `TaskEither` as an Effect (a `Left` becomes a typed failure), to
@@ -106,8 +158,11 @@ export const fromEither = <E, A>(either: Either.Either<E, A>): Effect.Effect<A, 
  * ```
  */
 export const toTaskEither =
-  <Args extends ReadonlyArray<unknown>, A, E>(f: (...args: Args) => Effect.Effect<A, E>, options: RunOptions = {}) =>
-  (...args: Args): TaskEither<E, A> =>
+  <Args extends ReadonlyArray<unknown>, A, E, LE = never, ROut = never>(
+    f: (...args: Args) => Effect.Effect<A, E, NoInfer<ROut>>,
+    options: RunOptions<LE, ROut> = {}
+  ) =>
+  (...args: Args): TaskEither<E | LE, A> =>
     runTE(Effect.suspend(() => f(...args)), options)
 
 // ------------------------------------------------------------------ transforms
@@ -136,68 +191,95 @@ const lift =
 export type TEError<E> = DiffectError | E
 
 /**
- * `grad` returning a `TaskEither`: same options and return structure (see
- * SPEC.md's table).
+ * The options of a transform's TaskEither form: the transform's own, and
+ * `layer`, the backend to run on (its build errors `LE` join the `Left`).
+ */
+export type TEOptions<O, LE = never> = O & RunOptions<LE>
+
+/** Splits `layer` off the transform's options (anything else goes to the transform, which checks it). */
+const splitLayer = <O>(options: TEOptions<O, any> | undefined): readonly [O | undefined, RunOptions<any>] => {
+  if (options === undefined || !isOptionsObject(options) || !("layer" in options)) return [options, {}]
+  const { layer, ...rest } = options
+  return [rest as O, { layer }]
+}
+
+/**
+ * `grad` returning a `TaskEither`: the same options (plus `layer`, the
+ * backend to run on) and the same return structure as `grad`.
  * @example
  * ```ts
  * const g = await gradTE((w: Tensor.Tensor) => Tensor.sum(Tensor.square(w)))(w)() // E.right(2w)
  * ```
  */
 export const gradTE =
-  <Args extends ReadonlyArray<unknown>, Ret, E = never, const O extends GradOptions = {}>(f: FpFn<Args, Ret, E>, options?: O) =>
-  (...args: Args): TaskEither<TEError<E>, GradResult<Args, Ret, O>> =>
-    runTE(grad(lift(f), options)(...args) as Effect.Effect<GradResult<Args, Ret, O>, TEError<E>>)
+  <Args extends ReadonlyArray<unknown>, Ret, E = never, const O extends GradOptions = {}, LE = never>(f: FpFn<Args, Ret, E>, options?: TEOptions<O, LE>) =>
+  (...args: Args): TaskEither<TEError<E> | LE, GradResult<Args, Ret, O>> => {
+    const [transformOptions, run] = splitLayer(options)
+    return runTE(grad(lift(f), transformOptions)(...args) as Effect.Effect<GradResult<Args, Ret, O>, TEError<E>>, run)
+  }
 
 /**
  * `valueAndGrad` returning a `TaskEither` of `[value, grads]`.
  * @example `const [loss, g] = ...await valueAndGradTE(loss)(w)()` (in a pipe: `TE.map(([loss, g]) => ...)`)
  */
 export const valueAndGradTE =
-  <Args extends ReadonlyArray<unknown>, Ret, E = never, const O extends GradOptions = {}>(f: FpFn<Args, Ret, E>, options?: O) =>
-  (...args: Args): TaskEither<TEError<E>, ValueAndGradResult<Args, Ret, O>> =>
-    runTE(valueAndGrad(lift(f), options)(...args) as Effect.Effect<ValueAndGradResult<Args, Ret, O>, TEError<E>>)
+  <Args extends ReadonlyArray<unknown>, Ret, E = never, const O extends GradOptions = {}, LE = never>(f: FpFn<Args, Ret, E>, options?: TEOptions<O, LE>) =>
+  (...args: Args): TaskEither<TEError<E> | LE, ValueAndGradResult<Args, Ret, O>> => {
+    const [transformOptions, run] = splitLayer(options)
+    return runTE(valueAndGrad(lift(f), transformOptions)(...args) as Effect.Effect<ValueAndGradResult<Args, Ret, O>, TEError<E>>, run)
+  }
 
 /**
  * `vectorGrad` returning a `TaskEither`.
  * @example `vectorGradTE(Tensor.sin)(x)` is a task of cos(x)
  */
 export const vectorGradTE =
-  <Args extends ReadonlyArray<unknown>, Ret, E = never, const O extends GradOptions = {}>(f: FpFn<Args, Ret, E>, options?: O) =>
-  (...args: Args): TaskEither<TEError<E>, GradResult<Args, Ret, O>> =>
-    runTE(vectorGrad(lift(f), options)(...args) as Effect.Effect<GradResult<Args, Ret, O>, TEError<E>>)
+  <Args extends ReadonlyArray<unknown>, Ret, E = never, const O extends GradOptions = {}, LE = never>(f: FpFn<Args, Ret, E>, options?: TEOptions<O, LE>) =>
+  (...args: Args): TaskEither<TEError<E> | LE, GradResult<Args, Ret, O>> => {
+    const [transformOptions, run] = splitLayer(options)
+    return runTE(vectorGrad(lift(f), transformOptions)(...args) as Effect.Effect<GradResult<Args, Ret, O>, TEError<E>>, run)
+  }
 
 /**
  * `jacrev` (= `jacobian`) returning a `TaskEither`.
  * @example `jacrevTE((x: Tensor.Tensor) => Tensor.tanh(Tensor.matmul(A, x)))(x)`
  */
 export const jacrevTE =
-  <Args extends ReadonlyArray<unknown>, Ret, E = never, const O extends GradOptions = {}>(f: FpFn<Args, Ret, E>, options?: O) =>
-  (...args: Args): TaskEither<TEError<E>, JacobianResult<Args, Ret, O>> =>
-    runTE(jacrev(lift(f), options)(...args) as Effect.Effect<JacobianResult<Args, Ret, O>, TEError<E>>)
+  <Args extends ReadonlyArray<unknown>, Ret, E = never, const O extends GradOptions = {}, LE = never>(f: FpFn<Args, Ret, E>, options?: TEOptions<O, LE>) =>
+  (...args: Args): TaskEither<TEError<E> | LE, JacobianResult<Args, Ret, O>> => {
+    const [transformOptions, run] = splitLayer(options)
+    return runTE(jacrev(lift(f), transformOptions)(...args) as Effect.Effect<JacobianResult<Args, Ret, O>, TEError<E>>, run)
+  }
 
 /**
  * `jacfwd` returning a `TaskEither`.
  * @example `jacfwdTE((x: Tensor.Tensor) => Tensor.tanh(Tensor.matmul(A, x)))(x)`
  */
 export const jacfwdTE =
-  <Args extends ReadonlyArray<unknown>, Ret, E = never, const O extends GradOptions = {}>(f: FpFn<Args, Ret, E>, options?: O) =>
-  (...args: Args): TaskEither<TEError<E>, JacobianResult<Args, Ret, O>> =>
-    runTE(jacfwd(lift(f), options)(...args) as Effect.Effect<JacobianResult<Args, Ret, O>, TEError<E>>)
+  <Args extends ReadonlyArray<unknown>, Ret, E = never, const O extends GradOptions = {}, LE = never>(f: FpFn<Args, Ret, E>, options?: TEOptions<O, LE>) =>
+  (...args: Args): TaskEither<TEError<E> | LE, JacobianResult<Args, Ret, O>> => {
+    const [transformOptions, run] = splitLayer(options)
+    return runTE(jacfwd(lift(f), transformOptions)(...args) as Effect.Effect<JacobianResult<Args, Ret, O>, TEError<E>>, run)
+  }
 
 /**
  * `hessian` returning a `TaskEither` (no `returnValue`, as `hessian`).
  * @example `hessianTE((w: Tensor.Tensor) => Tensor.sum(Tensor.exp(w)))(w)`
  */
 export const hessianTE =
-  <Args extends ReadonlyArray<unknown>, Ret, E = never, const O extends Omit<GradOptions, "returnValue"> = {}>(f: FpFn<Args, Ret, E>, options?: O) =>
-  (...args: Args): TaskEither<TEError<E>, JacobianResult<Args, Ret, Omit<O, "returnValue">>> =>
-    runTE(hessian(lift(f), options)(...args) as Effect.Effect<JacobianResult<Args, Ret, Omit<O, "returnValue">>, TEError<E>>)
+  <Args extends ReadonlyArray<unknown>, Ret, E = never, const O extends Omit<GradOptions, "returnValue"> = {}, LE = never>(f: FpFn<Args, Ret, E>, options?: TEOptions<O, LE>) =>
+  (...args: Args): TaskEither<TEError<E> | LE, JacobianResult<Args, Ret, Omit<O, "returnValue">>> => {
+    const [transformOptions, run] = splitLayer(options)
+    return runTE(hessian(lift(f), transformOptions)(...args) as Effect.Effect<JacobianResult<Args, Ret, Omit<O, "returnValue">>, TEError<E>>, run)
+  }
 
 /**
  * `vmap` returning a `TaskEither`.
  * @example `vmapTE((x: Tensor.Tensor) => Tensor.sum(x))(xs)` is a task of the row sums
  */
 export const vmapTE =
-  <Args extends ReadonlyArray<unknown>, Ret, E = never>(f: FpFn<Args, Ret, E>, options?: VmapOptions) =>
-  (...args: Args): TaskEither<TEError<E>, Ret> =>
-    runTE(vmap(lift(f), options)(...args))
+  <Args extends ReadonlyArray<unknown>, Ret, E = never, LE = never>(f: FpFn<Args, Ret, E>, options?: TEOptions<VmapOptions, LE>) =>
+  (...args: Args): TaskEither<TEError<E> | LE, Ret> => {
+    const [transformOptions, run] = splitLayer(options)
+    return runTE(vmap(lift(f), transformOptions)(...args), run)
+  }
