@@ -83,8 +83,8 @@ const valueAndGradImpl = (f: Fn<ReadonlyArray<unknown>, unknown, unknown, unknow
 
 /**
  * The gradient of a scalar-valued function, with respect to `argnums`
- * (default 0) and/or the Variables in `gradVars`. Returns SPEC.md's
- * structure: `argGrads`, `varGrads` or `[varGrads, argGrads]`, with
+ * (default 0) and/or the Variables in `gradVars`. Returns brainpy's
+ * structure (the table in this package's README): `argGrads`, `varGrads` or `[varGrads, argGrads]`, with
  * `value` and `aux` appended by `returnValue` and `hasAux`.
  *
  * @example

@@ -1,7 +1,7 @@
 /**
  * @diffect/transforms: jvp, vjp, vmap, grad, valueAndGrad, vectorGrad,
  * jacrev/jacobian, jacfwd, hessian and stopGradient, as effect transformers
- * that capture state (see SPEC.md for the return structures).
+ * that capture state (the return structures are in this package's README).
  * @module @diffect/transforms
  */
 export { grad, valueAndGrad, vectorGrad } from "./grad.js"

@@ -30,7 +30,7 @@ export type ArgGrads<Args extends ReadonlyArray<unknown>, N> = N extends number
 type HasKey<O, K extends string> = O extends { readonly [P in K]: infer V } ? ([V] extends [undefined] ? false : true) : false
 type IsTrue<O, K extends string> = O extends { readonly [P in K]: true } ? true : false
 
-/** G: `argGrads`, `varGrads`, or `[varGrads, argGrads]`, as SPEC.md's table. */
+/** G: `argGrads`, `varGrads`, or `[varGrads, argGrads]`, as in the README's table. */
 export type Grads<Args extends ReadonlyArray<unknown>, O> =
   HasKey<O, "gradVars"> extends true
     ? HasKey<O, "argnums"> extends true

@@ -2,7 +2,7 @@
  * Transform options, validated with effect/Schema: the structural checks
  * (booleans, integer argnums) by a Schema, the checks that depend on the
  * call (argnums in range and distinct, gradVars made of Variables) by hand;
- * every failure becomes the tagged error SPEC.md names.
+ * every failure becomes a tagged error (OptionsError, ArgnumsError, GradVarsError).
  */
 import { Effect, Schema } from "effect"
 import { ArgnumsError, GradVarsError, Internal, OptionsError, Variable } from "@diffect/core"

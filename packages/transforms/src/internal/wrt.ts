@@ -1,7 +1,7 @@
 /**
  * What a call differentiates with respect to: the gradVars' and the
  * argnums' input nodes, checked for dtype (allowInt, holomorphic), and how
- * per-leaf results are put back into the return structure of SPEC.md
+ * per-leaf results are put back into the return structure of brainpy
  * (`varGrads`, `argGrads`, or `[varGrads, argGrads]`).
  */
 import { Effect } from "effect"
@@ -99,7 +99,7 @@ export const checkOutputs = (name: string, outs: ReadonlyArray<Tensor.Tensor>, o
   return undefined
 }
 
-/** The result structure of SPEC.md's table, given G, the value and aux. */
+/** The result structure of brainpy's table (see the README), given G, the value and aux. */
 export const formatResult = (g: unknown, value: unknown, aux: unknown, o: Resolved): unknown => {
   if (o.hasAux && o.returnValue) return [g, value, aux]
   if (o.hasAux) return [g, aux]
