@@ -1,6 +1,6 @@
 /**
- * The WebAssembly SIMD kernels (built from `assembly/kernels.ts`, see
- * `scripts/build-wasm.mjs`) and their JavaScript side: loading, memory, and
+ * The WebAssembly SIMD kernels (compiled from `assembly/kernels.ts` by the
+ * repository's build, embedded in `wasm-module.ts`) and their JavaScript side: loading, memory, and
  * packing operands into the layout the kernels read.
  *
  * The module is optional. It is compiled on first use; where WebAssembly or
