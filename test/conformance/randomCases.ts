@@ -79,4 +79,20 @@ const make = (seed: number): Case[] => {
   return cases
 }
 
-export const randomCases: ReadonlyArray<Case> = make(20240601)
+const key = (words: ReadonlyArray<number>, shape: ReadonlyArray<number>) => Tensor.make(Int32Array.from(words), { shape, dtype: "int32" })
+const draw = (kind: Internal.RandomParams["kind"], shape: ReadonlyArray<number>, dtype: "float32" | "int32" | "bool", a = 0, b = 0) =>
+  ({ kind, shape, dtype, a, b }) as Internal.RandomParams
+
+/** The `random` primitive: every kind, one key and a batch of keys (small words, exact in any storage). */
+const drawCases: Case[] = [
+  // Threefry-2x32 of the zero key and counter: Salmon et al.'s known answer 0x6b200159 0x99ba4efe
+  { name: "random hash of the zero key", prims: ["random"], run: () => bind("random", [key([0, 0], [2])], draw("hash", [], "int32")), expected: [[0x6b200159 | 0, 0x99ba4efe | 0]] },
+  { name: "random hash, a batch of keys", prims: ["random"], run: () => bind("random", [key([0, 1, 2, 3, 4, 5], [3, 2])], draw("hash", [], "int32", 0, 1)) },
+  { name: "random uniform, a batch of keys", prims: ["random"], run: () => bind("random", [key([0, 7, 1, 9], [2, 2])], draw("uniform", [3, 4], "float32", -1, 2)) },
+  { name: "random normal", prims: ["random"], run: () => bind("random", [key([5, 6], [2])], draw("normal", [7], "float32", 0.5, 2)), tol: { rtol: 1e-5, atol: 1e-6 } },
+  { name: "random bernoulli", prims: ["random"], run: () => bind("random", [key([5, 6], [2])], draw("bernoulli", [20], "bool", 0.3)) },
+  { name: "random randint", prims: ["random"], run: () => bind("random", [key([5, 6], [2])], draw("randint", [20], "int32", -3, 10)) },
+  { name: "random permutation, a batch of keys", prims: ["random"], run: () => bind("random", [key([1, 2, 3, 4], [2, 2])], draw("permutation", [9], "int32")) }
+]
+
+export const randomCases: ReadonlyArray<Case> = [...make(20240601), ...drawCases]

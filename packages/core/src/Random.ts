@@ -3,12 +3,13 @@
  *
  * A key is a `Variable` holding an int32 tensor of shape `[2]` (two 32-bit
  * words). Every draw reads the key (`Variable.get`), derives from it a fresh
- * subkey and the next key with Threefry-2x32 (20 rounds), generates the
- * numbers on the host from the subkey's stream, and writes the next key back
- * (`Variable.set`). Reading and advancing the key are state effects, so
- * inside a transform call (`grad`, `jacrev`...) the advance is committed with
- * the call when it succeeds and dropped when it fails. Draws are constant
- * tensors: they carry no gradient.
+ * subkey and the next key with Threefry-2x32 (20 rounds), and writes the
+ * next key back (`Variable.set`). Hashing and sampling are nodes of the
+ * graph (the `random` primitive), so a draw inside `jit` is part of the
+ * program and draws new numbers at every call. Reading and advancing the
+ * key are state effects, so inside a transform call (`grad`, `jacrev`...)
+ * the advance is committed with the call when it succeeds and dropped when
+ * it fails. Draws carry no gradient.
  *
  * The same seed gives the same numbers on every backend and platform; keys
  * made by `split` / `foldIn` give independent streams.
@@ -41,7 +42,8 @@ import { fmt } from "./internal/shape.js"
 import { concat, slice } from "./internal/structural.js"
 import { describeValue } from "./internal/guard.js"
 import { errorTensor, isTensor, type Tensor } from "./internal/tensor.js"
-import * as TF from "./internal/threefry.js"
+import { bind } from "./internal/bind.js"
+import type { RandomParams } from "./internal/primitives.js"
 import * as Variable from "./Variable.js"
 
 /**
@@ -96,8 +98,8 @@ export const keyTensor = (seed: number): Tensor => {
 export const key = (seed: number, options: { readonly name?: string | undefined } = {}): Effect.Effect<Key, RandomError> =>
   notOptions("key", options) ?? Variable.make(keyTensor(seed), { name: options.name })
 
-/** Reads a key's two words, checking it is an int32 tensor of shape [2]. */
-const readKey = (k: Key, op: string): Effect.Effect<readonly [number, number], RandomError> =>
+/** Reads a key, checking it is an int32 tensor of shape [2]. */
+const readKey = (k: Key, op: string): Effect.Effect<Tensor, RandomError> =>
   Effect.gen(function* () {
     if (!Variable.isVariable(k))
       return yield* Effect.fail(new DTypeError({ message: `Random.${op}: expected a key Variable, got ${describeValue(k)}` }))
@@ -108,21 +110,27 @@ const readKey = (k: Key, op: string): Effect.Effect<readonly [number, number], R
       return yield* Effect.fail(new DTypeError({ message: `Random.${op}: key ${k.label} must be int32[2], got ${t.dtype}${fmt(t.shape)}` }))
     if (t.shape.length !== 1 || t.shape[0] !== 2)
       return yield* Effect.fail(new ShapeError({ message: `Random.${op}: key ${k.label} must be int32[2], got ${t.dtype}${fmt(t.shape)}` }))
-    const d = yield* readData(t)
-    return [d[0]! >>> 0, d[1]! >>> 0] as const
+    return t
   })
 
+/** A `random` node over `key` (see the primitive's RandomParams). */
+const node = (key: Tensor, kind: RandomParams["kind"], shape: Shape = [], dtype: DType = "int32", a = 0, b = 0): Tensor =>
+  bind("random", [key], { kind, shape, dtype, a, b })
+
+/** The key hashed at the counter (a, b): a new key. */
+const hashed = (key: Tensor, a: number, b: number): Tensor => node(key, "hash", [], "int32", a, b)
+
 /**
- * Reads the key, writes the next key, and hands a fresh subkey to `use`.
+ * Reads the key, writes the next key, and gives a draw from a fresh subkey.
  * The next key and the subkey are the hashes of counters (0, 0) and (0, 1).
+ * Draws are `random` nodes of the graph: under `jit` the program draws anew
+ * at every call.
  */
-const draw = <A>(k: Key, op: string, use: (s0: number, s1: number) => A): Effect.Effect<A, RandomError> =>
+const draw = <A>(k: Key, op: string, use: (subkey: Tensor) => A): Effect.Effect<A, RandomError> =>
   Effect.gen(function* () {
-    const [k0, k1] = yield* readKey(k, op)
-    const [n0, n1] = TF.hashPair(k0, k1, 0, 0)
-    const [s0, s1] = TF.hashPair(k0, k1, 0, 1)
-    const result = use(s0, s1)
-    yield* Variable.set(k, keyOf(n0, n1))
+    const key = yield* readKey(k, op)
+    const result = use(hashed(key, 0, 1))
+    yield* Variable.set(k, hashed(key, 0, 0))
     return result
   })
 
@@ -139,8 +147,8 @@ export const split = (k: Key, n = 2): Effect.Effect<Array<Key>, RandomError> =>
   !Number.isInteger(n) || n < 0 || n >= TWO_32
     ? Effect.fail(new ShapeError({ message: `Random.split: expected a non-negative integer count, got ${String(n)}` }))
     : Effect.flatMap(
-        draw(k, "split", (s0, s1) => Array.from({ length: n }, (_, i) => TF.hashPair(s0, s1, 0, i))),
-        (pairs) => Effect.forEach(pairs, ([a, b]) => Variable.make(keyOf(a, b)))
+        draw(k, "split", (sub) => Array.from({ length: n }, (_, i) => hashed(sub, 0, i))),
+        (keys) => Effect.forEach(keys, (t) => Variable.make(t))
       )
 
 /**
@@ -152,10 +160,7 @@ export const split = (k: Key, n = 2): Effect.Effect<Array<Key>, RandomError> =>
 export const foldIn = (k: Key, data: number): Effect.Effect<Key, RandomError> =>
   !Number.isInteger(data) || data < -(2 ** 31) || data >= TWO_32
     ? Effect.fail(new ShapeError({ message: `Random.foldIn: expected a 32-bit integer, got ${String(data)}` }))
-    : Effect.flatMap(readKey(k, "foldIn"), ([k0, k1]) => {
-        const [a, b] = TF.hashPair(k0, k1, 2, data >>> 0)
-        return Variable.make(keyOf(a, b))
-      })
+    : Effect.flatMap(readKey(k, "foldIn"), (key) => Variable.make(hashed(key, 2, data >>> 0)))
 
 // ------------------------------------------------------------------ samplers
 
@@ -183,7 +188,7 @@ const badDType = (op: string, dtype: DType, allowed: ReadonlyArray<DType>): DTyp
 export const bits = (k: Key, shape: Shape = []): Effect.Effect<Tensor, RandomError> => {
   const bad = badShape("bits", shape)
   if (bad) return Effect.fail(bad)
-  return draw(k, "bits", (s0, s1) => makeTensor(new Int32Array(TF.words(s0, s1, sizeOf(shape)).buffer, 0, sizeOf(shape)), { shape, dtype: "int32" }))
+  return draw(k, "bits", (sub) => node(sub, "bits", shape, "int32"))
 }
 
 /**
@@ -197,27 +202,6 @@ export interface UniformOptions {
   readonly maxval?: number | undefined
   /** float32 (default) or float64. */
   readonly dtype?: DType | undefined
-}
-
-const f32 = new Float32Array(1)
-const u32 = new Uint32Array(f32.buffer)
-/** The largest float32 below x. */
-const below32 = (x: number): number => {
-  const y = Math.fround(x)
-  if (y < x) return y
-  if (y === 0) return -(2 ** -149)
-  f32[0] = y
-  u32[0] = y > 0 ? u32[0]! - 1 : u32[0]! + 1
-  return f32[0]!
-}
-const f64 = new Float64Array(1)
-const u64 = new BigUint64Array(f64.buffer)
-/** The largest float64 below x. */
-const below64 = (x: number): number => {
-  if (x === 0) return -Number.MIN_VALUE
-  f64[0] = x
-  u64[0] = x > 0 ? u64[0]! - 1n : u64[0]! + 1n
-  return f64[0]!
 }
 
 /**
@@ -239,28 +223,7 @@ export const uniform = (k: Key, shape: Shape = [], options: UniformOptions = {})
       ? undefined
       : new ShapeError({ message: `Random.uniform: expected finite minval < maxval, got [${String(minval)}, ${String(maxval)})` }))
   if (bad) return Effect.fail(bad)
-  const n = sizeOf(shape)
-  const width = maxval - minval
-  return draw(k, "uniform", (s0, s1) => {
-    if (dtype === "float32") {
-      const w = TF.words(s0, s1, n)
-      const out = new Float32Array(n)
-      const top = below32(maxval)
-      for (let i = 0; i < n; i++) {
-        const v = Math.fround(minval + TF.unit24(w[i]!) * width)
-        out[i] = v >= maxval ? top : v
-      }
-      return makeTensor(out, { shape, dtype })
-    }
-    const w = TF.words(s0, s1, 2 * n)
-    const out = new Float64Array(n)
-    const top = below64(maxval)
-    for (let i = 0; i < n; i++) {
-      const v = minval + TF.unit53(w[2 * i]!, w[2 * i + 1]!) * width
-      out[i] = v >= maxval ? top : v
-    }
-    return makeTensor(out, { shape, dtype })
-  })
+  return draw(k, "uniform", (sub) => node(sub, "uniform", shape, dtype, minval, maxval))
 }
 
 /**
@@ -274,22 +237,6 @@ export interface NormalOptions {
   readonly stddev?: number | undefined
   /** float32 (default), float64 or complex64. */
   readonly dtype?: DType | undefined
-}
-
-/** `count` standard normal numbers by Box–Muller on 53-bit uniforms. */
-const standardNormals = (s0: number, s1: number, count: number): Float64Array => {
-  const pairs = Math.ceil(count / 2)
-  const w = TF.words(s0, s1, 4 * pairs)
-  const z = new Float64Array(2 * pairs)
-  for (let j = 0; j < pairs; j++) {
-    const u1 = 1 - TF.unit53(w[4 * j]!, w[4 * j + 1]!) // (0, 1]: log is finite
-    const u2 = TF.unit53(w[4 * j + 2]!, w[4 * j + 3]!)
-    const r = Math.sqrt(-2 * Math.log(u1))
-    const t = 2 * Math.PI * u2
-    z[2 * j] = r * Math.cos(t)
-    z[2 * j + 1] = r * Math.sin(t)
-  }
-  return z
 }
 
 /**
@@ -310,23 +257,7 @@ export const normal = (k: Key, shape: Shape = [], options: NormalOptions = {}): 
       ? undefined
       : new ShapeError({ message: `Random.normal: expected a finite mean and stddev >= 0, got mean ${String(mean)}, stddev ${String(stddev)}` }))
   if (bad) return Effect.fail(bad)
-  const n = sizeOf(shape)
-  return draw(k, "normal", (s0, s1) => {
-    if (dtype === "complex64") {
-      const z = standardNormals(s0, s1, 2 * n)
-      const out = new Float32Array(2 * n)
-      const s = stddev / Math.SQRT2
-      for (let i = 0; i < n; i++) {
-        out[2 * i] = mean + s * z[2 * i]!
-        out[2 * i + 1] = s * z[2 * i + 1]!
-      }
-      return makeTensor(out, { shape, dtype })
-    }
-    const z = standardNormals(s0, s1, n)
-    const out = dtype === "float32" ? new Float32Array(n) : new Float64Array(n)
-    for (let i = 0; i < n; i++) out[i] = mean + stddev * z[i]!
-    return makeTensor(out, { shape, dtype })
-  })
+  return draw(k, "normal", (sub) => node(sub, "normal", shape, dtype, mean, stddev))
 }
 
 /**
@@ -350,13 +281,7 @@ export const bernoulli = (k: Key, p: number | Tensor = 0.5, shape?: Shape): Effe
     badShape("bernoulli", s) ??
     (typeof p === "number" && p >= 0 && p <= 1 ? undefined : new ShapeError({ message: `Random.bernoulli: expected a probability in [0, 1], got ${describeValue(p)}` }))
   if (bad) return Effect.fail(bad)
-  const n = sizeOf(s)
-  return draw(k, "bernoulli", (s0, s1) => {
-    const w = TF.words(s0, s1, n)
-    const out = new Uint8Array(n)
-    for (let i = 0; i < n; i++) out[i] = TF.unit24(w[i]!) < p ? 1 : 0
-    return makeTensor(out, { shape: s, dtype: "bool" })
-  })
+  return draw(k, "bernoulli", (sub) => node(sub, "bernoulli", s, "bool", p))
 }
 
 /**
@@ -371,25 +296,7 @@ export const randint = (k: Key, shape: Shape, minval: number, maxval: number): E
       ? undefined
       : new ShapeError({ message: `Random.randint: expected int32 bounds minval < maxval, got [${String(minval)}, ${String(maxval)})` }))
   if (bad) return Effect.fail(bad)
-  const n = sizeOf(shape)
-  return draw(k, "randint", (s0, s1) => {
-    const out = new Int32Array(n)
-    for (let i = 0; i < n; i++) out[i] = minval + TF.below(s0, s1, i, maxval - minval)
-    return makeTensor(out, { shape, dtype: "int32" })
-  })
-}
-
-const shuffled = (s0: number, s1: number, n: number): Int32Array => {
-  const perm = new Int32Array(n)
-  for (let i = 0; i < n; i++) perm[i] = i
-  // Fisher–Yates: position j swaps with a uniform index in [0, j]
-  for (let j = n - 1; j > 0; j--) {
-    const r = TF.below(s0, s1, j, j + 1)
-    const t = perm[j]!
-    perm[j] = perm[r]!
-    perm[r] = t
-  }
-  return perm
+  return draw(k, "randint", (sub) => node(sub, "randint", shape, "int32", minval, maxval))
 }
 
 /**
@@ -399,7 +306,7 @@ const shuffled = (s0: number, s1: number, n: number): Int32Array => {
 export const permutation = (k: Key, n: number): Effect.Effect<Tensor, RandomError> =>
   !Number.isInteger(n) || n < 0 || n > 2 ** 31
     ? Effect.fail(new ShapeError({ message: `Random.permutation: expected a non-negative integer, got ${String(n)}` }))
-    : draw(k, "permutation", (s0, s1) => makeTensor(shuffled(s0, s1, n), { shape: [n], dtype: "int32" }))
+    : draw(k, "permutation", (sub) => node(sub, "permutation", [n], "int32"))
 
 /**
  * `x` with its entries along `axis` (default 0) in a uniformly random order.
@@ -417,15 +324,15 @@ export const shuffle = (k: Key, x: Tensor, options: { readonly axis?: number | u
   if (!Number.isInteger(axis) || axis < 0 || axis >= x.ndim)
     return Effect.fail(new ShapeError({ message: `Random.shuffle: axis ${axis0} out of range for shape ${fmt(x.shape)}` }))
   const n = x.shape[axis]!
-  return draw(k, "shuffle", (s0, s1) => {
+  return Effect.flatMap(draw(k, "shuffle", (sub) => node(sub, "permutation", [n], "int32")), (perm) => Effect.map(readData(perm), (order) => {
     if (n <= 1) return x
     const starts = x.shape.map(() => 0)
     const stops = [...x.shape]
-    const parts = Array.from(shuffled(s0, s1, n), (i) => {
+    const parts = Array.from(order, (i) => {
       starts[axis] = i
       stops[axis] = i + 1
       return slice(x, [...starts], [...stops])
     })
     return concat(parts, axis)
-  })
+  }))
 }

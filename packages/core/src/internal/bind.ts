@@ -173,7 +173,14 @@ export const abstractRules: { readonly [P in Prim]: AbstractRule<P> } = {
     if (ins[0]!.dtype !== "float32") return dtypeErr(`complex: expected float32 parts, got ${ins[0]!.dtype}`)
     return { shape: ins[0]!.shape, dtype: "complex64" }
   },
-  conj: (ins) => ins[0]!
+  conj: (ins) => ins[0]!,
+  random: (ins, { kind, shape, dtype }) => {
+    const k = ins[0]!
+    if (k.dtype !== "int32" || k.shape.length === 0 || k.shape[k.shape.length - 1] !== 2)
+      return dtypeErr(`random: expected an int32 key of shape [..., 2], got ${k.dtype}${fmt(k.shape)}`)
+    const batch = k.shape.slice(0, -1)
+    return kind === "hash" ? { shape: [...batch, 2], dtype: "int32" } : { shape: [...batch, ...shape], dtype }
+  }
 }
 
 const isAval = (u: Aval | TensorError): u is Aval => "shape" in u && "dtype" in u && !("_tag" in u)

@@ -59,6 +59,25 @@ export interface PrimParams {
   imag: {}
   complex: {}
   conj: {}
+  // random numbers from a Threefry-2x32 key (see RandomParams)
+  random: RandomParams
+}
+
+/**
+ * What a `random` node draws from its int32 key `[...batch, 2]` (one draw
+ * per key; the output is `[...batch, ...shape]`): `hash` gives the key
+ * hashed at the counter `(a, b)` (a new key, int32 `[2]`); `bits` raw
+ * words; `uniform` floats in `[a, b)`; `normal` floats of mean `a` and
+ * standard deviation `b`; `bernoulli` booleans true with probability `a`;
+ * `randint` integers in `[a, b)`; `permutation` a permutation of
+ * `0..shape[0]-1`. The numbers are those of `Random`'s samplers.
+ */
+export interface RandomParams {
+  readonly kind: "hash" | "bits" | "uniform" | "normal" | "bernoulli" | "randint" | "permutation"
+  readonly shape: ReadonlyArray<number>
+  readonly dtype: DType
+  readonly a: number
+  readonly b: number
 }
 
 /** A primitive's name. */
@@ -72,7 +91,8 @@ export const prims: ReadonlyArray<Prim> = [
   "sum", "reduceMax",
   "reshape", "broadcast", "transpose", "slice", "pad", "concat",
   "matmul", "cast", "stopGradient",
-  "real", "imag", "complex", "conj"
+  "real", "imag", "complex", "conj",
+  "random"
 ]
 
 export type UnaryPrim = "neg" | "exp" | "log" | "sin" | "cos" | "tanh" | "sqrt" | "abs" | "sign" | "log1p" | "expm1"

@@ -92,6 +92,13 @@ export const makeKernels = (device: Device, cpuThreshold: number): BackendShape[
     real: guard("real", ([a]) => (a!.dtype === "complex64" ? complexUnsupported("real") : device.share(h(a)))),
     imag: guard("imag", ([a]) => (a!.dtype === "complex64" ? complexUnsupported("imag") : zeros(device, h(a).layout.n))),
     complex: guard("complex", () => complexUnsupported("complex")),
-    conj: guard("conj", ([a]) => (a!.dtype === "complex64" ? complexUnsupported("conj") : device.share(h(a))))
+    conj: guard("conj", ([a]) => (a!.dtype === "complex64" ? complexUnsupported("conj") : device.share(h(a)))),
+    // draws run Random's host loops (the definition of their numbers) on the key's words
+    random: ([k], params, out) => {
+      device.check("random")
+      const key = h(k)
+      const words = Int32Array.from(key.host ?? device.download(key))
+      return device.hostHandle(cpu.random([{ ...k!, handle: words }], params, out) as DType.HostArray)
+    }
   }
 }

@@ -12,6 +12,7 @@ import { matmulKernel } from "./matmul.js"
 import { broadcastKernel, concatKernel, padKernel, reduceKernel, sliceKernel, transposeKernel } from "./structure.js"
 import { cpuFusion } from "./fusion.js"
 import { alloc, release } from "./pool.js"
+import { randomKernel } from "./random.js"
 import { unaryF32Wasm } from "./wasm.js"
 import { binaryView, matmulView, whereView } from "./views.js"
 
@@ -118,7 +119,8 @@ const kernels: { readonly [P in Prim]: Kernel<P> } = {
     }
     return res
   },
-  conj: ([a]) => (a!.dtype === "complex64" ? mapComplex1(complexUnary.conj!, h(a!) as Float32Array) : a!.handle)
+  conj: ([a]) => (a!.dtype === "complex64" ? mapComplex1(complexUnary.conj!, h(a!) as Float32Array) : a!.handle),
+  random: ([k], params) => randomKernel(h(k!), params)
 }
 
 

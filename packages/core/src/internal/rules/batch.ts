@@ -71,5 +71,7 @@ export const batchRules: { readonly [P in Prim]: BatchRule<P> } = {
       return bind("reshape", [out], { shape: [n, ...rest.slice(0, -1), b!.t.shape[1]!] })
     }
     return bind("matmul", [withBatch(a!, n), withBatch(b!, n)], {})
-  }
+  },
+  // one draw per key: the batch of keys is the leading batch of the output
+  random: ([k], params) => bind("random", [k!.t], params)
 }

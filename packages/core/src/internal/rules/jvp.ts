@@ -98,5 +98,6 @@ export const jvpRules: { readonly [P in Prim]: JvpRule<P> } = {
   real: linear("real"),
   imag: linear("imag"),
   complex: linear("complex"),
-  conj: linear("conj")
+  conj: linear("conj"),
+  random: zero // draws carry no derivative
 }

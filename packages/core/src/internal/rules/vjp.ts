@@ -83,5 +83,6 @@ export const vjpRules: { readonly [P in Prim]: VjpRule<P> } = {
   real: (ct, [x]) => [O.cast(ct, x!.dtype)], // complex: ct + 0i
   imag: (ct, [x]) => [x!.dtype === "complex64" ? O.complex(O.broadcastTo(O.scalar(0), ct.shape), O.neg(ct)) : null], // −i·ct
   complex: (ct) => [O.real(ct), O.neg(O.imag(ct))],
-  conj: (ct) => [O.conj(ct)]
+  conj: (ct) => [O.conj(ct)],
+  random: none
 }
