@@ -10,11 +10,11 @@
  * call stay differentiable by an outer one.
  */
 import type { Prim } from "./primitives.js"
-import { batchRules, type BatchArg } from "./rules/batch.js"
+import { batchRules, type BatchArg, withBatch } from "./rules/batch.js"
 import { jvpRules, zerosOf } from "./rules/jvp.js"
 import { vjpRules } from "./rules/vjp.js"
 import * as O from "./ops.js"
-import { type CustomRules, inputTensor, type Tensor } from "./tensor.js"
+import { type CustomRules, customTensor, inputTensor, type Tensor } from "./tensor.js"
 
 type Mode = "jvp" | "vjp" | "batch"
 
@@ -153,8 +153,12 @@ export const batchGraph = (roots: ReadonlyArray<Tensor>, batched: ReadonlyMap<Te
   for (const [k, v] of batched) out.set(k, { t: v, batched: true })
   for (const t of dependentOrder(roots, new Set(batched.keys()), "batch")) {
     if (out.has(t)) continue
-    if (t.op === "input" || t.op === "custom") {
+    if (t.op === "input") {
       out.set(t, out.get(t.value!)!)
+      continue
+    }
+    if (t.op === "custom") {
+      out.set(t, batchCustom(t, out, n))
       continue
     }
     const args = t.inputs.map((x) => out.get(x) ?? { t: x, batched: false })
@@ -162,4 +166,48 @@ export const batchGraph = (roots: ReadonlyArray<Tensor>, batched: ReadonlyMap<Te
     out.set(t, { t: rule(args, t.params, n), batched: true })
   }
   return roots.map((r) => out.get(r) ?? { t: r, batched: false })
+}
+
+/**
+ * A custom node under vmap: a custom node of the batched inputs and value
+ * whose rules are the original rules, batched (each rule is applied to
+ * per-example symbols and its result interpreted by `batchGraph`), so that
+ * `grad(vmap(customVjp(...)))` and `vmap(grad(...))` use the custom rule.
+ */
+const batchCustom = (t: Tensor, out: ReadonlyMap<Tensor, BatchArg>, n: number): BatchArg => {
+  const value = out.get(t.value!)
+  if (value === undefined || !value.batched) return { t, batched: false }
+  const rules = t.params as CustomRules
+  const bIns = t.inputs.map((x) => withBatch(out.get(x) ?? { t: x, batched: false }, n))
+  /** Applies `rule` to per-example symbols standing for `batched` and batches its results. */
+  const batched = (
+    like: ReadonlyArray<Tensor>,
+    args: ReadonlyArray<Tensor>,
+    rule: (symbols: ReadonlyArray<Tensor>) => ReadonlyArray<Tensor | null>
+  ): Array<Tensor | null> => {
+    const symbols = like.map((x) => inputTensor(x.shape, x.dtype))
+    const results = rule(symbols)
+    const map = new Map<Tensor, Tensor>()
+    symbols.forEach((s, i) => map.set(s, withBatch({ t: args[i]!, batched: true }, n)))
+    const present = results.filter((r): r is Tensor => r !== null)
+    const done = batchGraph(present, map, n)
+    let k = 0
+    return results.map((r) => (r === null ? null : withBatch(done[k++]!, n)))
+  }
+  const k = t.inputs.length
+  const jvp = rules.jvp
+  const vjp = rules.vjp
+  const newRules: CustomRules = {
+    name: rules.name,
+    jvp:
+      jvp === undefined
+        ? undefined
+        : (primals, tangents, o) =>
+            batched([...t.inputs, ...t.inputs, t], [...primals, ...tangents, o], (s) => [jvp(s.slice(0, k), s.slice(k, 2 * k), s[2 * k]!)])[0]!,
+    vjp:
+      vjp === undefined
+        ? undefined
+        : (primals, o, ct) => batched([...t.inputs, t, t], [...primals, o, ct], (s) => vjp(s.slice(0, k), s[k]!, s[k + 1]!))
+  }
+  return { t: customTensor(bIns, value.t, newRules), batched: true }
 }
