@@ -1,0 +1,196 @@
+/**
+ * Programs: closed graphs. A `Program` is the graph of `outputs` over a
+ * list of unbound `input` nodes (its parameters), as tracing a function
+ * with fresh inputs produces it: the equations are the primitive nodes
+ * between them, each over the nodes it reads (a jaxpr whose variables are
+ * nodes). Nothing in it refers to a running transform.
+ *
+ * A program is used two ways:
+ * - `inline`: its equations rebuilt over other tensors (graph nodes that a
+ *   running transform interprets: this is how `grad(jit(f))`, `vmap(jit(f))`
+ *   and `jit(jit(f))` compose);
+ * - `run`: executed on concrete values with a plan made once per backend
+ *   (`plan.ts`) and kept with the program, without rebuilding anything.
+ */
+import { Effect } from "effect"
+import type { BackendShape } from "../Backend.js"
+import type { HostArray } from "../DType.js"
+import type { TensorError } from "../Errors.js"
+import { evaluate, execute, type Executed, failureOf, type Plan, planGraph, setBuffer, sourceHandle } from "./evaluate.js"
+import { type CustomRules, customTensor, Tensor } from "./tensor.js"
+
+/** A closed graph: `outputs` as functions of the unbound input nodes `inputs`. */
+export interface Program {
+  readonly inputs: ReadonlyArray<Tensor>
+  readonly outputs: ReadonlyArray<Tensor>
+  /** @internal plans made for this program, per backend */
+  readonly plans: WeakMap<BackendShape, Plan>
+}
+
+/** Makes a program of `outputs` over `inputs` (unbound input nodes). */
+export const makeProgram = (inputs: ReadonlyArray<Tensor>, outputs: ReadonlyArray<Tensor>): Program => ({
+  inputs,
+  outputs,
+  plans: new WeakMap()
+})
+
+/**
+ * Whether the program reads an input node that is not one of its own:
+ * an unbound one, or one of a transform call that is still running (the
+ * traced function closed over a value of an enclosing transform). Such a
+ * program cannot be replayed on its own.
+ */
+export const isOpen = (p: Program): boolean => {
+  const own = new Set(p.inputs)
+  const seen = new Set<Tensor>()
+  const stack = p.outputs.filter((t) => t.symbolic)
+  while (stack.length > 0) {
+    const t = stack.pop()!
+    if (seen.has(t)) continue
+    seen.add(t)
+    if (t.op === "input") {
+      if (own.has(t)) continue
+      if (t.live || t.value === undefined) return true
+      if (t.value.symbolic) stack.push(t.value)
+      continue
+    }
+    for (const x of t.inputs) if (x.symbolic) stack.push(x)
+    if (t.op === "custom" && t.value!.symbolic) stack.push(t.value!)
+  }
+  return false
+}
+
+/** The nodes of the program that depend on its inputs, inputs before users. */
+const dependents = (p: Program): Tensor[] => {
+  const own = new Set(p.inputs)
+  const order: Tensor[] = []
+  const dep = new Map<Tensor, boolean>()
+  const stack: Array<[Tensor, boolean]> = p.outputs.map((r) => [r, false])
+  const children = (t: Tensor): ReadonlyArray<Tensor> =>
+    t.op === "input" ? (t.value ? [t.value] : []) : t.op === "custom" ? [...t.inputs, t.value!] : t.inputs
+  while (stack.length > 0) {
+    const [t, expanded] = stack.pop()!
+    if (dep.has(t)) continue
+    if (!t.symbolic) {
+      dep.set(t, false)
+      continue
+    }
+    if (own.has(t)) {
+      dep.set(t, true)
+      continue
+    }
+    const cs = children(t)
+    if (!expanded) {
+      stack.push([t, true])
+      for (const c of cs) if (!dep.has(c)) stack.push([c, false])
+      continue
+    }
+    const d = cs.some((c) => dep.get(c) === true)
+    dep.set(t, d)
+    if (d) order.push(t)
+  }
+  return order
+}
+
+/**
+ * The program's outputs rebuilt with its inputs replaced by `args` (any
+ * tensors: symbolic ones of a running transform, or unbound inputs of an
+ * enclosing trace). Nodes that do not depend on the inputs are shared.
+ */
+export const inline = (p: Program, args: ReadonlyArray<Tensor>): Tensor[] => {
+  const map = new Map<Tensor, Tensor>()
+  p.inputs.forEach((t, i) => map.set(t, args[i]!))
+  const get = (t: Tensor): Tensor => map.get(t) ?? t
+  for (const t of dependents(p)) {
+    if (t.op === "input") {
+      map.set(t, get(t.value!))
+      continue
+    }
+    if (t.op === "custom") {
+      map.set(t, customTensor(t.inputs.map(get), get(t.value!), t.params as CustomRules))
+      continue
+    }
+    map.set(t, new Tensor({ shape: t.shape, dtype: t.dtype, op: t.op, params: t.params, inputs: t.inputs.map(get) }))
+  }
+  return p.outputs.map(get)
+}
+
+/**
+ * Evaluates, once, the parts of the program that do not depend on its
+ * inputs (constants the traced function computed), so that runs do not
+ * recompute them.
+ */
+export const foldConstants = (p: Program, backend: BackendShape): Effect.Effect<void, TensorError> => {
+  const frontier = new Set<Tensor>()
+  for (const t of dependents(p)) {
+    const ins = t.op === "input" ? [t.value!] : t.op === "custom" ? [t.value!] : t.inputs
+    for (const x of ins) if (!x.symbolic && x.op !== "const" && x.op !== "error") frontier.add(x)
+  }
+  for (const o of p.outputs) if (!o.symbolic && o.op !== "const" && o.op !== "error") frontier.add(o)
+  return frontier.size === 0 ? Effect.void : Effect.asVoid(evaluate(backend, [...frontier]))
+}
+
+/** The plan of a program on `backend` (made the first time, then kept). */
+export const planOf = (p: Program, backend: BackendShape): Plan => {
+  let plan = p.plans.get(backend)
+  if (plan === undefined) {
+    plan = planGraph(backend, p.outputs, p.inputs)
+    p.plans.set(backend, plan)
+  }
+  return plan
+}
+
+/**
+ * Runs the program on concrete `args` (tensors whose values do not depend
+ * on a running transform): evaluates them, executes the program's plan
+ * (yielding to other fibers during long runs), and returns const tensors
+ * holding the outputs.
+ */
+export const run = (p: Program, backend: BackendShape, args: ReadonlyArray<Tensor>): Effect.Effect<Tensor[], TensorError> =>
+  Effect.suspend(() => {
+    const pending = args.filter((t) => !(t.buf !== undefined && t.buf.backend === backend) && t.op !== "const")
+    const ready: Effect.Effect<unknown, TensorError> = pending.length === 0 ? Effect.void : evaluate(backend, pending)
+    return Effect.flatMap(ready, () => {
+      let plan: Plan
+      let handles: unknown[]
+      try {
+        plan = planOf(p, backend)
+        handles = args.map((t) => {
+          if (t.op !== "const") throw new Error(`internal: program argument not evaluated`)
+          return sourceHandle(backend, t)
+        })
+      } catch (e) {
+        return failureOf(e)
+      }
+      return Effect.map(execute(plan, handles), (r) => outputsOf(plan, backend, args, handles, r))
+    })
+  })
+
+const sameAval = (t: Tensor, a: { readonly shape: ReadonlyArray<number>; readonly dtype: Tensor["dtype"] }): boolean =>
+  t.dtype === a.dtype && t.shape.length === a.shape.length && t.shape.every((d, j) => d === a.shape[j])
+
+/** Tensors for the handles an execution gave (new consts, or the tensors whose buffers they are). */
+const outputsOf = (plan: Plan, backend: BackendShape, args: ReadonlyArray<Tensor>, handles: ReadonlyArray<unknown>, r: Executed): Tensor[] => {
+  const made = new Map<unknown, Tensor>()
+  return r.handles.map((h, i) => {
+    const a = plan.outputAvals[i]!
+    const prev = made.get(h)
+    if (prev !== undefined && sameAval(prev, a)) return prev
+    let t: Tensor | undefined
+    if (r.owned[i] && prev === undefined) {
+      t = new Tensor({ shape: a.shape, dtype: a.dtype, op: "const" })
+      setBuffer(t, backend, h)
+    } else {
+      const k = handles.indexOf(h)
+      const src = k >= 0 ? args[k] : plan.consts.find(([s]) => s === plan.outputs[i])?.[1]
+      if (src !== undefined && sameAval(src, a)) t = src
+      else {
+        // another view of a buffer that is not this output's own: copy it
+        t = new Tensor({ shape: a.shape, dtype: a.dtype, op: "const" })
+        t.host = backend.download(h, a).slice() as HostArray
+      }
+    }
+    if (prev === undefined) made.set(h, t)
+    return t
+  })
+}

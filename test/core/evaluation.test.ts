@@ -1,0 +1,86 @@
+/**
+ * Evaluation as users see it: buffers go back to the backend right after
+ * their last use (what is live, not everything computed), a long read lets
+ * other fibers run, and an interrupted read stops, releasing what it made.
+ */
+import { Effect, Exit, Fiber } from "effect"
+import { describe, expect, it } from "vitest"
+import { Backend, type BackendShape, CpuBackend, Tensor } from "@diffect/core"
+
+/** The CPU backend, counting live buffers (made by kernels, not yet disposed) and kernel calls. */
+const counting = () => {
+  const cpu = CpuBackend.backend
+  const live = new Set<unknown>()
+  const stats = { calls: 0, peak: 0, live: () => live.size }
+  const track = (h: unknown, args: ReadonlyArray<{ handle: unknown }>) => {
+    stats.calls++
+    if (!args.some((a) => a.handle === h)) live.add(h)
+    stats.peak = Math.max(stats.peak, live.size)
+    return h
+  }
+  const kernels = Object.fromEntries(
+    Object.entries(cpu.kernels).map(([k, kernel]) => [k, (args: never, p: never, out: never) => track((kernel as (a: never, p: never, o: never) => unknown)(args, p, out), args)])
+  ) as unknown as BackendShape["kernels"]
+  // no views nor fusion: every node is one kernel call with its own buffer
+  const backend: BackendShape = {
+    name: "counting-cpu",
+    supports: cpu.supports,
+    upload: (host) => host.slice(),
+    download: cpu.download,
+    dispose: (h) => void live.delete(h),
+    kernels
+  }
+  return { backend, stats }
+}
+
+const chain = (x: Tensor.Tensor, n: number): Tensor.Tensor => {
+  let y = x
+  for (let i = 0; i < n; i++) y = Tensor.tanh(Tensor.matmul(y, x))
+  return y
+}
+
+describe("evaluation", () => {
+  it("gives each intermediate buffer back after its last use: the peak is what is live", async () => {
+    const { backend, stats } = counting()
+    const x = Tensor.mul(Tensor.ones([16, 16]), 0.01)
+    const y = chain(x, 500) // 1,000 intermediates
+    await Effect.runPromise(Tensor.data(y).pipe(Effect.provideService(Backend, backend)))
+    expect(stats.calls).toBeGreaterThanOrEqual(1000)
+    expect(stats.peak).toBeLessThanOrEqual(4)
+    expect(stats.live()).toBe(1) // the result, now held by y
+  })
+
+  it("a long read lets other fibers run while it evaluates", async () => {
+    const order: string[] = []
+    const x = Tensor.mul(Tensor.ones([192, 192]), 0.001)
+    const program = Effect.gen(function* () {
+      const reader = yield* Effect.forkChild(Effect.map(Tensor.data(chain(x, 400)), () => order.push("read")))
+      const sleeper = yield* Effect.forkChild(Effect.map(Effect.sleep(5), () => order.push("slept")))
+      yield* Fiber.join(sleeper)
+      yield* Fiber.join(reader)
+    })
+    await Effect.runPromise(program)
+    // a synchronous evaluation would finish the read before the 5 ms timer could fire
+    expect(order).toEqual(["slept", "read"])
+  })
+
+  it("an interrupted read stops at once and releases every buffer it made", async () => {
+    const { backend, stats } = counting()
+    const x = Tensor.mul(Tensor.ones([128, 128]), 0.001)
+    const y = chain(x, 4000)
+    const program = Effect.gen(function* () {
+      const fiber = yield* Effect.forkChild(Tensor.data(y))
+      yield* Effect.sleep(15)
+      yield* Fiber.interrupt(fiber)
+      return yield* Fiber.await(fiber)
+    })
+    const exit = await Effect.runPromise(program.pipe(Effect.provideService(Backend, backend)))
+    expect(Exit.isFailure(exit)).toBe(true)
+    const calls = stats.calls
+    expect(calls).toBeGreaterThan(0)
+    expect(calls).toBeLessThan(8000)
+    expect(stats.live()).toBe(0)
+    await new Promise((r) => setTimeout(r, 20))
+    expect(stats.calls).toBe(calls) // nothing ran after the interruption
+  })
+})
