@@ -6,7 +6,7 @@
 // #region imports
 import { Effect, pipe } from "effect"
 import { CpuBackend, Tensor, TrainVar, Variable } from "@diffect/core"
-import { grad, hessian, jacfwd, valueAndGrad, vmap } from "@diffect/transforms"
+import { grad, hessian, jacfwd, jit, valueAndGrad, vmap } from "@diffect/transforms"
 import { WebGLBackend } from "@diffect/backend-webgl"
 // #endregion
 
@@ -109,6 +109,29 @@ const batched = Effect.gen(function* () {
   return yield* Tensor.toArray(gs)
 })
 show("vmap", await Effect.runPromise(batched))
+
+// ------------------------------------------------------------------ jit
+
+const compiled = Effect.gen(function* () {
+  // #region jit
+  const w = yield* TrainVar.make(Tensor.make([0.5, -0.5]), { name: "w" })
+  let traces = 0
+  const step = jit((x: Tensor.Tensor, y: Tensor.Tensor) =>
+    Effect.gen(function* () {
+      traces++ // JavaScript runs only while tracing
+      const loss = (x: Tensor.Tensor, y: Tensor.Tensor) => Effect.map(Variable.get(w), (w) => Tensor.mean(Tensor.square(Tensor.sub(Tensor.matmul(x, w), y))))
+      const [value, g] = yield* valueAndGrad(loss, { gradVars: w })(x, y)
+      yield* Variable.update(w, (w) => Tensor.sub(w, Tensor.mul(g, 0.02))) // a write: an output of the program
+      return value
+    })
+  )
+  const xs = Tensor.make([[1, 2], [3, 4], [5, 6]])
+  const ys = Tensor.make([1, 0, 1])
+  for (let i = 0; i < 100; i++) yield* step(xs, ys) // traced once, then replayed: traces === 1
+  // #endregion
+  return { traces, loss: yield* Tensor.item(yield* step(xs, ys)) }
+})
+show("jit", await Effect.runPromise(compiled))
 
 // ------------------------------------------------------------------ backends
 
