@@ -118,7 +118,8 @@ export const unsafeMake = (options: Options = {}): WebGLBackendShape => {
         case "float32":
           return values instanceof Float32Array && values.length === values.buffer.byteLength / 4 ? values : Float32Array.from(values)
         case "int32":
-          return Int32Array.from(values, Math.round)
+          // saturating (a float32 texel cannot hold 2³¹ − 1 exactly)
+          return Int32Array.from(values, (v) => (v !== v ? 0 : v >= 2147483647 ? 2147483647 : v <= -2147483648 ? -2147483648 : Math.round(v)))
         case "bool":
           return Uint8Array.from(values, (v) => (v !== 0 ? 1 : 0))
         default:

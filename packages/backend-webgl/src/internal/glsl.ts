@@ -119,5 +119,21 @@ float powf(float x, float y) {
   }
   return exp2(y * log2(x));
 }
+// erf with Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7)
+vec4 erfv(vec4 x) {
+  vec4 a = abs(x);
+  vec4 t = 1.0 / (1.0 + 0.3275911 * a);
+  vec4 p = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+  vec4 r = 1.0 - p * exp(-a * a);
+  return mix(sign(x) * r, x, isnan(x));
+}
+float atan2f(float y, float x) {
+  if (isnan(x) || isnan(y)) return NAN;
+  if (x == 0.0 && y == 0.0) return (1.0 / x < 0.0) ? (1.0 / y < 0.0 ? -3.141592653589793 : 3.141592653589793) : y;
+  if (isinf(x) && isinf(y)) return (x > 0.0 ? 0.7853981633974483 : 2.356194490192345) * sign(y);
+  return atan(y, x);
+}
+vec4 atan2v(vec4 y, vec4 x) { return vec4(atan2f(y.x, x.x), atan2f(y.y, x.y), atan2f(y.z, x.z), atan2f(y.w, x.w)); }
+vec4 toInt32(vec4 x) { return mix(trunc(x), vec4(0.0), isnan(x)); }
 vec4 powv(vec4 x, vec4 y) { return vec4(powf(x.x, y.x), powf(x.y, y.y), powf(x.z, y.z), powf(x.w, y.w)); }
 `

@@ -49,6 +49,29 @@ const compare = (prim: string): AbstractRule<any> => (ins) => {
   return { shape: ins[0]!.shape, dtype: "bool" }
 }
 
+const realUnary = (prim: string): AbstractRule<any> => (ins) => {
+  const a = ins[0]!
+  if (!isInexact(a.dtype) || isComplex(a.dtype)) return dtypeErr(`${prim}: expected a float tensor, got ${a.dtype}`)
+  return a
+}
+
+/** The output shape of gather: x.shape[:axis] + indices.shape[batchDims:] + x.shape[axis + 1:]. */
+export const gatherShape = (x: Shape, idx: Shape, axis: number, batchDims: number): Shape => [
+  ...x.slice(0, axis),
+  ...idx.slice(batchDims),
+  ...x.slice(axis + 1)
+]
+
+const indexCheck = (prim: string, x: Aval, idx: Aval, axis: number, batchDims: number): TensorError | undefined => {
+  if (idx.dtype !== "int32") return dtypeErr(`${prim}: indices must be int32, got ${idx.dtype} (indexing ${x.dtype}${fmt(x.shape)})`)
+  if (!Number.isInteger(batchDims) || batchDims < 0 || batchDims > idx.shape.length || !Number.isInteger(axis) || axis < batchDims || axis >= x.shape.length)
+    return shapeErr(`${prim}: axis ${axis} (batch dims ${batchDims}) is out of range for ${fmt(x.shape)} indexed by ${fmt(idx.shape)}`)
+  if (!shapeEq(x.shape.slice(0, batchDims), idx.shape.slice(0, batchDims)))
+    return shapeErr(`${prim}: batch axes differ: ${fmt(x.shape)} and indices ${fmt(idx.shape)}`)
+  if (x.shape[axis] === 0 && sizeOf(idx.shape) > 0) return shapeErr(`${prim}: cannot index the empty axis ${axis} of ${fmt(x.shape)}`)
+  return undefined
+}
+
 const checkAxes = (prim: string, axes: ReadonlyArray<number>, ndim: number): TensorError | undefined => {
   for (let i = 0; i < axes.length; i++) {
     const a = axes[i]!
@@ -85,6 +108,8 @@ export const abstractRules: { readonly [P in Prim]: AbstractRule<P> } = {
   sign: unary("sign", false),
   log1p: unary("log1p", true),
   expm1: unary("expm1", true),
+  erf: realUnary("erf"),
+  floor: realUnary("floor"),
   add: binary("add", false, false),
   sub: binary("sub", false, false),
   mul: binary("mul", false, false),
@@ -92,6 +117,7 @@ export const abstractRules: { readonly [P in Prim]: AbstractRule<P> } = {
   pow: binary("pow", true, false),
   max: binary("max", false, true),
   min: binary("min", false, true),
+  atan2: binary("atan2", true, true),
   greater: compare("greater"),
   less: compare("less"),
   equal: compare("equal"),
@@ -180,6 +206,34 @@ export const abstractRules: { readonly [P in Prim]: AbstractRule<P> } = {
       return dtypeErr(`random: expected an int32 key of shape [..., 2], got ${k.dtype}${fmt(k.shape)}`)
     const batch = k.shape.slice(0, -1)
     return kind === "hash" ? { shape: [...batch, 2], dtype: "int32" } : { shape: [...batch, ...shape], dtype }
+  },
+  gather: (ins, { axis, batchDims }) => {
+    const [x, idx] = ins as [Aval, Aval]
+    const e = indexCheck("gather", x, idx, axis, batchDims)
+    if (e) return e
+    return { shape: gatherShape(x.shape, idx.shape, axis, batchDims), dtype: x.dtype }
+  },
+  scatterAdd: (ins, { axis, batchDims }) => {
+    const [x, idx, upd] = ins as [Aval, Aval, Aval]
+    const e = indexCheck("scatterAdd", x, idx, axis, batchDims)
+    if (e) return e
+    const want = gatherShape(x.shape, idx.shape, axis, batchDims)
+    if (!shapeEq(upd.shape, want))
+      return shapeErr(`scatterAdd: updates of shape ${fmt(upd.shape)} do not fit ${fmt(x.shape)} indexed by ${fmt(idx.shape)} on axis ${axis} (expected ${fmt(want)})`)
+    if (upd.dtype !== x.dtype) return dtypeErr(`scatterAdd: updates are ${upd.dtype}, the tensor is ${x.dtype}`)
+    return x
+  },
+  argsort: (ins) => {
+    const a = ins[0]!
+    if (a.shape.length === 0) return shapeErr("argsort: needs at least one axis, got a scalar")
+    if (isComplex(a.dtype) || a.dtype === "bool") return dtypeErr(`argsort: cannot sort ${a.dtype}`)
+    return { shape: a.shape, dtype: "int32" }
+  },
+  cumsum: (ins, { axis }) => {
+    const a = ins[0]!
+    if (!Number.isInteger(axis) || axis < 0 || axis >= a.shape.length) return shapeErr(`cumsum: axis ${axis} is out of range for ${fmt(a.shape)}`)
+    if (a.dtype === "bool") return dtypeErr("cumsum: not defined for bool")
+    return a
   }
 }
 

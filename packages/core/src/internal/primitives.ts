@@ -24,6 +24,8 @@ export interface PrimParams {
   sign: {}
   log1p: {}
   expm1: {}
+  erf: {}
+  floor: {}
   // binary elementwise (equal shapes)
   add: {}
   sub: {}
@@ -32,6 +34,7 @@ export interface PrimParams {
   pow: {}
   max: {}
   min: {}
+  atan2: {}
   // comparisons (output bool)
   greater: {}
   less: {}
@@ -61,6 +64,15 @@ export interface PrimParams {
   conj: {}
   // random numbers from a Threefry-2x32 key (see RandomParams)
   random: RandomParams
+  // indexing along one axis (int32 indices; negative count from the end, out-of-range clamped):
+  // x [...B, ...P, n, ...Q] with B the first `batchDims` axes, indices [...B, ...J]
+  // gather → [...B, ...P, ...J, ...Q]; scatterAdd(x, indices, updates of that shape) → x's shape
+  gather: { readonly axis: number; readonly batchDims: number }
+  scatterAdd: { readonly axis: number; readonly batchDims: number }
+  // sorting: the int32 permutation that sorts the last axis (stable; NaN last, or first when descending)
+  argsort: { readonly descending: boolean }
+  // cumulative sum along an axis (from the end when `reverse`)
+  cumsum: { readonly axis: number; readonly reverse: boolean }
 }
 
 /**
@@ -92,13 +104,14 @@ export const prims: ReadonlyArray<Prim> = [
   "reshape", "broadcast", "transpose", "slice", "pad", "concat",
   "matmul", "cast", "stopGradient",
   "real", "imag", "complex", "conj",
-  "random"
+  "random",
+  "erf", "floor", "atan2", "gather", "scatterAdd", "argsort", "cumsum"
 ]
 
-export type UnaryPrim = "neg" | "exp" | "log" | "sin" | "cos" | "tanh" | "sqrt" | "abs" | "sign" | "log1p" | "expm1"
-export type BinaryPrim = "add" | "sub" | "mul" | "div" | "pow" | "max" | "min"
+export type UnaryPrim = "neg" | "exp" | "log" | "sin" | "cos" | "tanh" | "sqrt" | "abs" | "sign" | "log1p" | "expm1" | "erf" | "floor"
+export type BinaryPrim = "add" | "sub" | "mul" | "div" | "pow" | "max" | "min" | "atan2"
 export type ComparePrim = "greater" | "less" | "equal"
 
-export const unaryPrims: ReadonlyArray<UnaryPrim> = ["neg", "exp", "log", "sin", "cos", "tanh", "sqrt", "abs", "sign", "log1p", "expm1"]
-export const binaryPrims: ReadonlyArray<BinaryPrim> = ["add", "sub", "mul", "div", "pow", "max", "min"]
+export const unaryPrims: ReadonlyArray<UnaryPrim> = ["neg", "exp", "log", "sin", "cos", "tanh", "sqrt", "abs", "sign", "log1p", "expm1", "erf", "floor"]
+export const binaryPrims: ReadonlyArray<BinaryPrim> = ["add", "sub", "mul", "div", "pow", "max", "min", "atan2"]
 export const comparePrims: ReadonlyArray<ComparePrim> = ["greater", "less", "equal"]

@@ -24,7 +24,9 @@ export const unaryGlsl: Record<UnaryPrim, string> = {
   abs: "abs(x)",
   sign: "mix(sign(x), x, isnan(x))",
   log1p: "log1pv(x)",
-  expm1: "expm1v(x)"
+  expm1: "expm1v(x)",
+  erf: "erfv(x)",
+  floor: "floor(x)"
 }
 
 export const binaryGlsl: Record<BinaryPrim | ComparePrim, string> = {
@@ -36,13 +38,14 @@ export const binaryGlsl: Record<BinaryPrim | ComparePrim, string> = {
   // NaN-propagating, as the CPU backend
   max: "mix(mix(y, x, greaterThan(x, y)), x, isnan(x))",
   min: "mix(mix(y, x, lessThan(x, y)), x, isnan(x))",
+  atan2: "atan2v(x, y)",
   greater: "vec4(greaterThan(x, y))",
   less: "vec4(lessThan(x, y))",
   equal: "vec4(equal(x, y))"
 }
 
-/** Stores a float result the way a typed array of `dtype` would (int32 truncates). */
-const store = (expr: string, dtype: DType): string => (dtype === "int32" ? `trunc(${expr})` : expr)
+/** Stores a float result the way a typed array of `dtype` would (int32 truncates, NaN → 0; download saturates). */
+const store = (expr: string, dtype: DType): string => (dtype === "int32" ? `toInt32(${expr})` : expr)
 
 /**
  * Runs `expr` (GLSL over vec4 `x`, `y`, `z`: the inputs in order) for every

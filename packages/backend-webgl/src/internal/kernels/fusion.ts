@@ -78,7 +78,7 @@ const fused = (device: Device, program: ReadonlyArray<FusedOp>, args: ReadonlyAr
     const steps = program.map((op, i) => {
       const [x, y, z] = op.operands.map((j) => `v${j}`)
       const expr = exprOf(op.prim, op.dtype)!.replace(/\b[xyz]\b(?!\s*\()/g, (m) => ({ x, y, z })[m as "x" | "y" | "z"]!)
-      return `vec4 v${args.length + i} = ${op.dtype === "int32" ? `trunc(${expr})` : expr};`
+      return `vec4 v${args.length + i} = ${op.dtype === "int32" ? `toInt32(${expr})` : expr};`
     })
     return `${mathLib}
 ${readers.join("\n")}

@@ -10,6 +10,7 @@ import { binary, cast, unary, where, zeros } from "./elementwise.js"
 import { broadcast, concat, pad, slice, transpose } from "./gather.js"
 import { matmul } from "./matmul.js"
 import { reduce } from "./reduce.js"
+import { argsort, cumsum, gather, scatterAdd } from "./indexing.js"
 
 const h = (x: KernelArg | undefined): Handle => x!.handle as Handle
 
@@ -39,9 +40,9 @@ export const makeKernels = (device: Device, cpuThreshold: number): BackendShape[
       }
       return k(args, params, out)
     }
-  const un = (op: "neg" | "exp" | "log" | "sin" | "cos" | "tanh" | "sqrt" | "abs" | "sign" | "log1p" | "expm1"): Kernel<any> =>
+  const un = (op: "neg" | "exp" | "log" | "sin" | "cos" | "tanh" | "sqrt" | "abs" | "sign" | "log1p" | "expm1" | "erf" | "floor"): Kernel<any> =>
     guard(op, ([a], _p, out) => unary(device, op, h(a), out.dtype))
-  const bin = (op: "add" | "sub" | "mul" | "div" | "pow" | "max" | "min" | "greater" | "less" | "equal"): Kernel<any> =>
+  const bin = (op: "add" | "sub" | "mul" | "div" | "pow" | "max" | "min" | "atan2" | "greater" | "less" | "equal"): Kernel<any> =>
     guard(op, ([a, b], _p, out) => binary(device, op, h(a), h(b), out.dtype))
   const share = (name: Prim): Kernel<any> => guard(name, ([a]) => device.share(h(a)))
   return {
@@ -56,6 +57,8 @@ export const makeKernels = (device: Device, cpuThreshold: number): BackendShape[
     sign: un("sign"),
     log1p: un("log1p"),
     expm1: un("expm1"),
+    erf: un("erf"),
+    floor: un("floor"),
     add: bin("add"),
     sub: bin("sub"),
     mul: bin("mul"),
@@ -63,6 +66,7 @@ export const makeKernels = (device: Device, cpuThreshold: number): BackendShape[
     pow: bin("pow"),
     max: bin("max"),
     min: bin("min"),
+    atan2: bin("atan2"),
     greater: bin("greater"),
     less: bin("less"),
     equal: bin("equal"),
@@ -99,6 +103,12 @@ export const makeKernels = (device: Device, cpuThreshold: number): BackendShape[
       const key = h(k)
       const words = Int32Array.from(key.host ?? device.download(key))
       return device.hostHandle(cpu.random([{ ...k!, handle: words }], params, out) as DType.HostArray)
-    }
+    },
+    gather: guard("gather", ([x, i], { axis, batchDims }, out) =>
+      gather(device, h(x), h(i), x!.shape, i!.shape, axis, batchDims, out.shape.reduce((p, d) => p * d, 1))
+    ),
+    scatterAdd: guard("scatterAdd", ([x, i, u], { axis, batchDims }) => scatterAdd(device, h(x), h(i), h(u), x!.shape, i!.shape, axis, batchDims)),
+    argsort: guard("argsort", ([x], { descending }) => argsort(device, h(x), x!.shape, descending)),
+    cumsum: guard("cumsum", ([x], { axis, reverse }) => cumsum(device, h(x), x!.shape, axis, reverse))
   }
 }

@@ -13,6 +13,7 @@ import { broadcastKernel, concatKernel, padKernel, reduceKernel, sliceKernel, tr
 import { cpuFusion } from "./fusion.js"
 import { alloc, release } from "./pool.js"
 import { randomKernel } from "./random.js"
+import { argsortKernel, cumsumKernel, gatherKernel, scatterAddKernel } from "./indexing.js"
 import { unaryF32Wasm } from "./wasm.js"
 import { binaryView, matmulView, whereView } from "./views.js"
 
@@ -71,6 +72,8 @@ const kernels: { readonly [P in Prim]: Kernel<P> } = {
   sign: unary("sign"),
   log1p: unary("log1p"),
   expm1: unary("expm1"),
+  erf: unary("erf"),
+  floor: unary("floor"),
   add: binary("add"),
   sub: binary("sub"),
   mul: binary("mul"),
@@ -78,6 +81,7 @@ const kernels: { readonly [P in Prim]: Kernel<P> } = {
   pow: binary("pow"),
   max: binary("max"),
   min: binary("min"),
+  atan2: binary("atan2"),
   greater: binary("greater"),
   less: binary("less"),
   equal: binary("equal"),
@@ -120,7 +124,11 @@ const kernels: { readonly [P in Prim]: Kernel<P> } = {
     return res
   },
   conj: ([a]) => (a!.dtype === "complex64" ? mapComplex1(complexUnary.conj!, h(a!) as Float32Array) : a!.handle),
-  random: ([k], params) => randomKernel(h(k!), params)
+  random: ([k], params) => randomKernel(h(k!), params),
+  gather: ([x, i], { axis, batchDims }, out) => gatherKernel(h(x!), h(i!), out.dtype, x!.shape, i!.shape, axis, batchDims, sizeOf(out.shape)),
+  scatterAdd: ([x, i, u], { axis, batchDims }, out) => scatterAddKernel(h(x!), h(i!), h(u!), out.dtype, x!.shape, i!.shape, axis, batchDims),
+  argsort: ([x], { descending }) => argsortKernel(h(x!), x!.shape, descending),
+  cumsum: ([x], { axis, reverse }) => cumsumKernel(h(x!), x!.dtype, x!.shape, axis, reverse)
 }
 
 

@@ -6,12 +6,13 @@
 import { allocHost, type DType, type HostArray } from "../../DType.js"
 import { cosF, expF, float32Expr, sinF } from "./fastmath.js"
 import { alloc } from "./pool.js"
+import { erf as erfF } from "./special.js"
 
 type Loop1 = (out: HostArray, a: HostArray, n: number) => void
 type Loop2 = (out: HostArray, a: HostArray, b: HostArray, n: number) => void
 
 const compile1 = (expr: string): Loop1 =>
-  new Function("sinF", "cosF", "expF", `return function (out, a, n) { for (let i = 0; i < n; i++) { const x = a[i]; out[i] = ${expr}; } }`)(sinF, cosF, expF) as Loop1
+  new Function("sinF", "cosF", "expF", "erfF", `return function (out, a, n) { for (let i = 0; i < n; i++) { const x = a[i]; out[i] = ${expr}; } }`)(sinF, cosF, expF, erfF) as Loop1
 const compile2 = (expr: string): Loop2 =>
   new Function("out", "a", "b", "n", `for (let i = 0; i < n; i++) { const x = a[i], y = b[i]; out[i] = ${expr}; }`) as Loop2
 
@@ -27,7 +28,9 @@ export const unaryExpr = {
   abs: "Math.abs(x)",
   sign: "(x > 0 ? 1 : x < 0 ? -1 : x === 0 ? 0 : x)",
   log1p: "Math.log1p(x)",
-  expm1: "Math.expm1(x)"
+  expm1: "Math.expm1(x)",
+  erf: "erfF(x)",
+  floor: "Math.floor(x)"
 } as const
 
 export const binaryExpr = {
@@ -38,6 +41,7 @@ export const binaryExpr = {
   pow: "Math.pow(x, y)",
   max: "(x > y || x !== x ? x : y)",
   min: "(x < y || x !== x ? x : y)",
+  atan2: "Math.atan2(x, y)",
   greater: "(x > y ? 1 : 0)",
   less: "(x < y ? 1 : 0)",
   equal: "(x === y ? 1 : 0)"
@@ -199,7 +203,11 @@ export const castHost = (a: HostArray, from: DType, to: DType): HostArray => {
   } else if (to === "bool") {
     for (let i = 0; i < n; i++) out[i] = a[i] !== 0 ? 1 : 0
   } else if (to === "int32") {
-    for (let i = 0; i < n; i++) out[i] = Math.trunc(a[i]!)
+    // saturating, NaN → 0 (as JAX on CPU and GPU)
+    for (let i = 0; i < n; i++) {
+      const v = a[i]!
+      out[i] = v !== v ? 0 : v >= 2147483647 ? 2147483647 : v <= -2147483648 ? -2147483648 : Math.trunc(v)
+    }
   } else {
     out.set(a)
   }

@@ -29,7 +29,7 @@ const exprOf = (prim: Prim, dtype: DType = "float64"): string | undefined =>
       : (binaryExpr as Record<string, string>)[prim]
 
 const canFuse = (prim: Prim, dtype: DType, ins: ReadonlyArray<DType>): boolean => {
-  if (exprOf(prim) === undefined) return false
+  if (exprOf(prim) === undefined || prim === "erf") return false
   // float32 sin, cos, exp run faster as WebAssembly kernels than inside a loop
   if (dtype === "float32" && (prim === "sin" || prim === "cos" || prim === "exp") && wasm() !== undefined) return false
   if (prim === "where") return isFloat(dtype) && ins[0] === "bool" && ins[1] === dtype && ins[2] === dtype

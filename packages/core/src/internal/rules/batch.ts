@@ -36,6 +36,9 @@ export const batchRules: { readonly [P in Prim]: BatchRule<P> } = {
   sign: elementwise("sign"),
   log1p: elementwise("log1p"),
   expm1: elementwise("expm1"),
+  erf: elementwise("erf"),
+  floor: elementwise("floor"),
+  atan2: elementwise("atan2"),
   add: elementwise("add"),
   sub: elementwise("sub"),
   mul: elementwise("mul"),
@@ -61,6 +64,19 @@ export const batchRules: { readonly [P in Prim]: BatchRule<P> } = {
   slice: ([a], { starts, stops }, n) => bind("slice", [a!.t], { starts: [0, ...starts], stops: [n, ...stops] }),
   pad: ([a], { before, after }) => bind("pad", [a!.t], { before: [0, ...before], after: [0, ...after] }),
   concat: (args, { axis }, n) => bind("concat", args.map((a) => withBatch(a, n)), { axis: axis + 1 }),
+  gather: ([x, idx], { axis, batchDims }, n) => {
+    if (!idx!.batched && batchDims === 0) return bind("gather", [x!.t, idx!.t], { axis: axis + 1, batchDims })
+    if (!x!.batched && batchDims === 0) {
+      // x shared: gather once, then move the batch axis (now at `axis`) to the front
+      const out = bind("gather", [x!.t, idx!.t], { axis, batchDims })
+      const perm = [axis, ...out.shape.map((_, i) => i).filter((i) => i !== axis)]
+      return axis === 0 ? out : bind("transpose", [out], { perm })
+    }
+    return bind("gather", [withBatch(x!, n), withBatch(idx!, n)], { axis: axis + 1, batchDims: batchDims + 1 })
+  },
+  scatterAdd: (args, { axis, batchDims }, n) => bind("scatterAdd", args.map((a) => withBatch(a, n)), { axis: axis + 1, batchDims: batchDims + 1 }),
+  argsort: ([a], params) => bind("argsort", [a!.t], params), // the last axis stays last
+  cumsum: ([a], { axis, reverse }) => bind("cumsum", [a!.t], { axis: axis + 1, reverse }),
   matmul: ([a, b], _p, n) => {
     // a batched stack of matrices times one shared matrix: fold the batch into the rows
     if (a!.batched && !b!.batched && b!.t.ndim === 2) {

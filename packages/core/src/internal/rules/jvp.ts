@@ -50,6 +50,9 @@ export const unreduce = (y: Tensor, x: Tensor, axes: ReadonlyArray<number>): Ten
   return bind("broadcast", [y], { shape: x.shape, dims: kept })
 }
 
+/** erf'(x) = 2/√π · e^(−x²). */
+export const erfDeriv = (x: Tensor): Tensor => O.mul(O.exp(O.neg(O.mul(x, x))), 2 / Math.sqrt(Math.PI))
+
 export const jvpRules: { readonly [P in Prim]: JvpRule<P> } = {
   neg: linear("neg"),
   exp: unary((_x, y) => y), // d eˣ = eˣ
@@ -63,6 +66,8 @@ export const jvpRules: { readonly [P in Prim]: JvpRule<P> } = {
   sign: zero,
   log1p: ([t], [x]) => (t == null ? null : O.div(t, O.add(x!, 1))), // 1/(1+x)
   expm1: unary((_x, y) => O.add(y, 1)), // eˣ
+  erf: unary((x) => erfDeriv(x)), // 2/√π · e^(−x²)
+  floor: zero,
   add: ([ta, tb], [a, b]) => (ta === null && tb === null ? null : O.add(inst(ta!, a!), inst(tb!, b!))),
   sub: ([ta, tb], [a, b]) => (ta === null && tb === null ? null : O.sub(inst(ta!, a!), inst(tb!, b!))),
   mul: ([ta, tb], [a, b]) => sumTerms(times(ta!, () => b!), times(tb!, () => a!)), // ta·b + a·tb
@@ -74,6 +79,12 @@ export const jvpRules: { readonly [P in Prim]: JvpRule<P> } = {
     sumTerms(times(ta!, () => maxShare(a!, b!, O.greater(a!, b!))), times(tb!, () => maxShare(b!, a!, O.greater(b!, a!)))),
   min: ([ta, tb], [a, b]) =>
     sumTerms(times(ta!, () => maxShare(a!, b!, O.less(a!, b!))), times(tb!, () => maxShare(b!, a!, O.less(b!, a!)))),
+  atan2: ([ta, tb], [a, b]) => {
+    if (ta === null && tb === null) return null
+    // d atan2(a, b) = (b·ta − a·tb) / (a² + b²)
+    const r = O.add(O.mul(a!, a!), O.mul(b!, b!))
+    return sumTerms(times(ta!, () => O.div(b!, r)), times(tb!, () => O.neg(O.div(a!, r))))
+  },
   greater: zero,
   less: zero,
   equal: zero,
@@ -99,5 +110,10 @@ export const jvpRules: { readonly [P in Prim]: JvpRule<P> } = {
   imag: linear("imag"),
   complex: linear("complex"),
   conj: linear("conj"),
-  random: zero // draws carry no derivative
+  random: zero, // draws carry no derivative
+  gather: ([t], [_x, idx], params) => (t == null ? null : bind("gather", [t, idx!], params)), // linear in x
+  scatterAdd: ([tx, _ti, tu], [x, idx, u], params) =>
+    tx == null && tu == null ? null : bind("scatterAdd", [inst(tx!, x!), idx!, inst(tu!, u!)], params), // linear in x and the updates
+  argsort: zero,
+  cumsum: linear("cumsum")
 }

@@ -10,7 +10,7 @@ import * as O from "../ops.js"
 import type { Prim, PrimParams } from "../primitives.js"
 import { invertPerm } from "../shape.js"
 import type { Tensor } from "../tensor.js"
-import { maxShare, nonZero, safeLog, unreduce } from "./jvp.js"
+import { erfDeriv, maxShare, nonZero, safeLog, unreduce, zerosOf } from "./jvp.js"
 
 type T = Tensor | null
 export type VjpRule<P extends Prim> = (ct: Tensor, primals: ReadonlyArray<Tensor>, params: PrimParams[P], out: Tensor) => ReadonlyArray<T>
@@ -37,6 +37,8 @@ export const vjpRules: { readonly [P in Prim]: VjpRule<P> } = {
   sign: none,
   log1p: (ct, [x]) => [O.div(ct, O.add(x!, 1))],
   expm1: unary((_x, y) => O.add(y, 1)),
+  erf: unary((x) => erfDeriv(x)),
+  floor: none,
   add: (ct) => [ct, ct],
   sub: (ct) => [ct, O.neg(ct)],
   mul: (ct, [a, b]) => [O.mul(ct, b!), O.mul(ct, a!)],
@@ -45,6 +47,10 @@ export const vjpRules: { readonly [P in Prim]: VjpRule<P> } = {
   // each operand's share on its own (see jvp.ts): at a NaN both get 0
   max: (ct, [a, b]) => [O.mul(ct, maxShare(a!, b!, O.greater(a!, b!))), O.mul(ct, maxShare(b!, a!, O.greater(b!, a!)))],
   min: (ct, [a, b]) => [O.mul(ct, maxShare(a!, b!, O.less(a!, b!))), O.mul(ct, maxShare(b!, a!, O.less(b!, a!)))],
+  atan2: (ct, [a, b]) => {
+    const r = O.add(O.mul(a!, a!), O.mul(b!, b!))
+    return [O.mul(ct, O.div(b!, r)), O.neg(O.mul(ct, O.div(a!, r)))] // b/(a²+b²), −a/(a²+b²)
+  },
   greater: none,
   less: none,
   equal: none,
@@ -84,5 +90,10 @@ export const vjpRules: { readonly [P in Prim]: VjpRule<P> } = {
   imag: (ct, [x]) => [x!.dtype === "complex64" ? O.complex(O.broadcastTo(O.scalar(0), ct.shape), O.neg(ct)) : null], // −i·ct
   complex: (ct) => [O.real(ct), O.neg(O.imag(ct))],
   conj: (ct) => [O.conj(ct)],
-  random: none
+  random: none,
+  // gather's transpose adds each cotangent back at its (clamped) index; scatterAdd's reads them
+  gather: (ct, [x, idx], params) => [bind("scatterAdd", [zerosOf(x!), idx!, ct], params), null],
+  scatterAdd: (ct, [_x, idx], params) => [ct, null, bind("gather", [ct, idx!], params)],
+  argsort: none,
+  cumsum: (ct, _x, { axis, reverse }) => [bind("cumsum", [ct], { axis, reverse: !reverse })]
 }
