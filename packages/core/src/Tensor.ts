@@ -27,6 +27,13 @@ import * as O from "./internal/ops.js"
 import * as R from "./internal/reduce.js"
 import * as RD from "./internal/read.js"
 import * as S from "./internal/structural.js"
+import * as CU from "./internal/cumulative.js"
+import * as E from "./internal/einsum.js"
+import * as IX from "./internal/indexing.js"
+import * as M from "./internal/math.js"
+import * as SH from "./internal/shapes.js"
+import * as SO from "./internal/sorting.js"
+import * as ST from "./internal/stats.js"
 import { isTensor, Tensor as TensorClass } from "./internal/tensor.js"
 
 /** An immutable n-dimensional array. */
@@ -38,6 +45,12 @@ export type TensorLike = O.TensorLike
 export type { ComplexParts, DTypeOption, MakeOptions, NestedArray, TypedArrayLike } from "./internal/create.js"
 export type { Nested } from "./internal/read.js"
 export type { ReduceOptions } from "./internal/reduce.js"
+export type { CumulativeOptions } from "./internal/cumulative.js"
+export type { AxisOptions, OneHotOptions } from "./internal/indexing.js"
+export type { EluOptions, GeluOptions, LeakyReluOptions } from "./internal/math.js"
+export type { PadOptions } from "./internal/shapes.js"
+export type { SortOptions } from "./internal/sorting.js"
+export type { ArgOptions, NormOptions, VarianceOptions } from "./internal/stats.js"
 export type { DType } from "./DType.js"
 export { isTensor }
 
@@ -257,3 +270,223 @@ export const complex: Binary = binary("complex", O.complex)
 
 /** The identity whose derivative is zero. @example `Tensor.stopGradient(x)` */
 export const stopGradient: (x: Tensor) => Tensor = G.guard("stopGradient", [G.tensor("x")], O.stopGradient)
+
+// ------------------------------------------------------------------ more elementwise
+
+/** Tangent. @example `Tensor.tan(x)` */
+export const tan: Unary = unary("tan", M.tan)
+/** Inverse sine (NaN outside [−1, 1]). @example `Tensor.asin(x)` */
+export const asin: Unary = unary("asin", M.asin)
+/** Inverse cosine (NaN outside [−1, 1]). @example `Tensor.acos(x)` */
+export const acos: Unary = unary("acos", M.acos)
+/** Inverse tangent. @example `Tensor.atan(x)` */
+export const atan: Unary = unary("atan", M.atan)
+/** Hyperbolic sine. @example `Tensor.sinh(x)` */
+export const sinh: Unary = unary("sinh", M.sinh)
+/** Hyperbolic cosine. @example `Tensor.cosh(x)` */
+export const cosh: Unary = unary("cosh", M.cosh)
+/** Inverse hyperbolic sine. @example `Tensor.asinh(x)` */
+export const asinh: Unary = unary("asinh", M.asinh)
+/** Inverse hyperbolic cosine (NaN below 1). @example `Tensor.acosh(x)` */
+export const acosh: Unary = unary("acosh", M.acosh)
+/** Inverse hyperbolic tangent (±∞ at ±1). @example `Tensor.atanh(x)` */
+export const atanh: Unary = unary("atanh", M.atanh)
+/** The error function. @example `Tensor.erf(x)` */
+export const erf: Unary = unary("erf", M.erf)
+/** The largest integer ≤ x (integers unchanged; derivative 0). @example `Tensor.floor(x)` */
+export const floor: Unary = unary("floor", M.floor)
+/** The smallest integer ≥ x (derivative 0). @example `Tensor.ceil(x)` */
+export const ceil: Unary = unary("ceil", M.ceil)
+/** The nearest integer, halves to even (derivative 0). @example `Tensor.round(x)` */
+export const round: Unary = unary("round", M.round)
+/** atan2(y, x): the angle of the point (x, y), in [−π, π]. @example `Tensor.atan2(y, x)` */
+export const atan2: Binary = binary("atan2", M.atan2)
+/** NumPy's mod: the remainder with the sign of the divisor (integers: exact, 0 for a 0 divisor). @example `Tensor.mod(x, 3)` */
+export const mod: Binary = binary("mod", M.mod)
+/** log(eᵃ + eᵇ), stable. @example `Tensor.logaddexp(a, b)` */
+export const logaddexp: Binary = binary("logaddexp", M.logaddexp)
+/**
+ * Limits x to [lo, hi] (either bound may be `undefined`). Data-last: `pipe(x, clip(0, 1))`.
+ * @example `Tensor.clip(x, -1, 1)`
+ */
+export const clip: {
+  (lo: TensorLike | undefined, hi: TensorLike | undefined): (x: TensorLike) => Tensor
+  (x: TensorLike, lo: TensorLike | undefined, hi: TensorLike | undefined): Tensor
+} = dual(3, G.guard("clip", [G.operand("x"), (op, u) => (u === undefined ? undefined : G.operand("lo")(op, u)), (op, u) => (u === undefined ? undefined : G.operand("hi")(op, u))], M.clip))
+/** log(1 + eˣ), stable. @example `Tensor.softplus(x)` */
+export const softplus: Unary = unary("softplus", M.softplus)
+/** log(sigmoid(x)), stable. @example `Tensor.logSigmoid(x)` */
+export const logSigmoid: Unary = unary("logSigmoid", M.logSigmoid)
+/** x · sigmoid(x) (swish). @example `Tensor.silu(x)` */
+export const silu: Unary = unary("silu", M.silu)
+
+type WithOptions<O> = {
+  (options?: O): (x: TensorLike) => Tensor
+  (x: TensorLike, options?: O): Tensor
+}
+const firstIsData = (args: IArguments): boolean => args.length >= 2 || isTensor(args[0]) || typeof args[0] === "number" || !G.isOptionsLike(args[0])
+/** GELU: `{ approximate: true }` (the tanh form, JAX's default) or `false` (x·Φ(x) with erf). @example `Tensor.gelu(x)` */
+export const gelu: WithOptions<M.GeluOptions> = dual(firstIsData, G.guard("gelu", [G.operand("x"), G.optionsOf({ approximate: "boolean" })], M.gelu))
+/** ELU: x above 0, alpha·(eˣ − 1) below (`{ alpha = 1 }`). @example `Tensor.elu(x, { alpha: 0.5 })` */
+export const elu: WithOptions<M.EluOptions> = dual(firstIsData, G.guard("elu", [G.operand("x"), G.optionsOf({ alpha: "number" })], M.elu))
+/** Leaky ReLU: x at and above 0, negativeSlope·x below (`{ negativeSlope = 0.01 }`). @example `Tensor.leakyRelu(x)` */
+export const leakyRelu: WithOptions<M.LeakyReluOptions> = dual(firstIsData, G.guard("leakyRelu", [G.operand("x"), G.optionsOf({ negativeSlope: "number" })], M.leakyRelu))
+
+// ------------------------------------------------------------------ more reductions
+
+/** Product over `axis` (default all; exact gradients where elements are 0). @example `Tensor.prod(x, { axis: 0 })` */
+export const prod: Reduction = reduction("prod", ST.prod)
+/** Variance over `axis` (default all; `ddof` divides by n − ddof). @example `Tensor.variance(x, { axis: 0 })` */
+export const variance: {
+  (options?: ST.VarianceOptions): (x: Tensor) => Tensor
+  (x: Tensor, options?: ST.VarianceOptions): Tensor
+} = dual(dataFirst, G.guard("variance", [G.tensor("x"), G.optionsOf({ axis: "axes", keepdims: "boolean", ddof: "number" })], ST.variance))
+/** Standard deviation over `axis` (default all). @example `Tensor.std(x)` */
+export const std: typeof variance = dual(dataFirst, G.guard("std", [G.tensor("x"), G.optionsOf({ axis: "axes", keepdims: "boolean", ddof: "number" })], ST.std))
+/** Vector norm over the elements of `axis` (default all): `ord` 1, 2 (default) or "inf". @example `Tensor.norm(x, { ord: 1 })` */
+export const norm: {
+  (options?: ST.NormOptions): (x: Tensor) => Tensor
+  (x: Tensor, options?: ST.NormOptions): Tensor
+} = dual(dataFirst, G.guard("norm", [G.tensor("x"), G.optionsOf({ ord: "ord", axis: "axes", keepdims: "boolean" })], ST.norm))
+/** The int32 index of the maximum along `axis` (absent: of the flattened tensor); ties go to the first, NaN wins. @example `Tensor.argmax(logits, { axis: -1 })` */
+export const argmax: {
+  (options?: ST.ArgOptions): (x: Tensor) => Tensor
+  (x: Tensor, options?: ST.ArgOptions): Tensor
+} = dual(dataFirst, G.guard("argmax", [G.tensor("x"), G.optionsOf({ axis: "integer", keepdims: "boolean" })], ST.argmax))
+/** The int32 index of the minimum along `axis` (ties go to the first). @example `Tensor.argmin(x, { axis: 0 })` */
+export const argmin: typeof argmax = dual(dataFirst, G.guard("argmin", [G.tensor("x"), G.optionsOf({ axis: "integer", keepdims: "boolean" })], ST.argmin))
+
+type Cumulative = {
+  (options?: CU.CumulativeOptions): (x: Tensor) => Tensor
+  (x: Tensor, options?: CU.CumulativeOptions): Tensor
+}
+const cumulative = (op: string, f: (x: Tensor, o?: CU.CumulativeOptions) => Tensor): Cumulative =>
+  dual(dataFirst, G.guard(op, [G.tensor("x"), G.optionsOf({ axis: "integer", reverse: "boolean" })], f))
+/** Running sum along `axis` (absent: over the flattened tensor), from the end when `reverse`. @example `Tensor.cumsum(x, { axis: 0 })` */
+export const cumsum: Cumulative = cumulative("cumsum", CU.cumsum)
+/** Running product along `axis` (exact gradients through zeros). @example `Tensor.cumprod(x, { axis: -1 })` */
+export const cumprod: Cumulative = cumulative("cumprod", CU.cumprod)
+/** Running log Σ exp along `axis`, stable. @example `Tensor.logcumsumexp(x, { axis: -1 })` */
+export const logcumsumexp: Cumulative = cumulative("logcumsumexp", CU.logcumsumexp)
+
+// ------------------------------------------------------------------ more structure
+
+/** Joins tensors of one shape along a new axis (default 0). @example `Tensor.stack([a, b], 1)` */
+export const stack: {
+  (axis?: number): (xs: ReadonlyArray<TensorLike>) => Tensor
+  (xs: ReadonlyArray<TensorLike>, axis?: number): Tensor
+} = dual((args) => args.length >= 2 || !(args[0] === undefined || typeof args[0] === "number"), G.guard("stack", [G.operands("xs"), G.axis("axis", true)], SH.stack))
+/**
+ * Splits along `axis` (default 0) into `sections` equal parts or parts of the given sizes.
+ * A bad argument gives one error tensor in the array.
+ * @example `const [a, b] = Tensor.split(x, 2)`, `Tensor.split(x, [1, 3], 1)`
+ */
+export const split: {
+  (sections: number | ReadonlyArray<number>, axis?: number): (x: Tensor) => Tensor[]
+  (x: Tensor, sections: number | ReadonlyArray<number>, axis?: number): Tensor[]
+} = dual((args) => isTensor(args[0]), (x: Tensor, sections: number | ReadonlyArray<number>, axis?: number): Tensor[] => {
+  const e = G.firstFailure("split", [G.tensor("x"), G.axesOrNumber("sections"), G.axis("axis", true)], [x, sections, axis])
+  return e ? [G.errorOf(e)] : SH.split(x, sections, axis)
+})
+/** Repeats along each axis (NumPy's tile). @example `Tensor.tile(x, [2, 1])` */
+export const tile: {
+  (reps: ReadonlyArray<number>): (x: Tensor) => Tensor
+  (x: Tensor, reps: ReadonlyArray<number>): Tensor
+} = dual(2, G.guard("tile", [G.tensor("x"), G.shape("reps")], SH.tile))
+/** Reverses the order along `axes` (default all). @example `Tensor.flip(x, 0)` */
+export const flip: {
+  (axes?: number | ReadonlyArray<number>): (x: Tensor) => Tensor
+  (x: Tensor, axes?: number | ReadonlyArray<number>): Tensor
+} = dual((args) => isTensor(args[0]), G.guard("flip", [G.tensor("x"), G.axesOrNumber("axes", true)], SH.flip))
+/**
+ * Pads each axis with `[before, after]` elements of `value` (default 0); one pair applies to every axis.
+ * @example `Tensor.pad(x, [[1, 1], [0, 2]])`, `Tensor.pad(x, [[2, 2]], { value: -1 })`
+ */
+export const pad: {
+  (widths: ReadonlyArray<readonly [number, number]>, options?: SH.PadOptions): (x: Tensor) => Tensor
+  (x: Tensor, widths: ReadonlyArray<readonly [number, number]>, options?: SH.PadOptions): Tensor
+} = dual((args) => isTensor(args[0]), G.guard("pad", [G.tensor("x"), G.widths("widths"), G.optionsOf({ value: "number" })], SH.pad))
+/** The upper triangle of the last two axes (column − row ≥ k), zeros below. @example `Tensor.triu(x, 1)` */
+export const triu: {
+  (k?: number): (x: Tensor) => Tensor
+  (x: Tensor, k?: number): Tensor
+} = dual((args) => isTensor(args[0]), G.guard("triu", [G.tensor("x"), G.axis("k", true)], SH.triu))
+/** The lower triangle of the last two axes (column − row ≤ k), zeros above. @example `Tensor.tril(x)` */
+export const tril: typeof triu = dual((args) => isTensor(args[0]), G.guard("tril", [G.tensor("x"), G.axis("k", true)], SH.tril))
+
+// ------------------------------------------------------------------ indexing
+
+/** int32 indices (a tensor of any shape) or one integer. */
+export type IndicesLike = IX.IndicesLike
+/**
+ * NumPy's take along `axis` (default 0): the result has shape
+ * `x.shape[:axis] + indices.shape + x.shape[axis+1:]`. Indices are int32;
+ * negative ones count from the end; out-of-range ones are clamped (JAX's
+ * `mode="clip"`), on every backend.
+ * @example `Tensor.take(table, ids)`, `pipe(x, Tensor.take(Tensor.make([2, 0], { dtype: "int32" }), { axis: 1 }))`
+ */
+export const take: {
+  (indices: IX.IndicesLike, options?: IX.AxisOptions): (x: Tensor) => Tensor
+  (x: Tensor, indices: IX.IndicesLike, options?: IX.AxisOptions): Tensor
+} = dual((args) => args.length >= 3 || (args.length === 2 && !G.isOptionsLike(args[1])), G.guard("take", [G.tensor("x"), G.indices("indices"), G.optionsOf({ axis: "integer" })], IX.take))
+/** NumPy's take_along_axis: `indices` has x's rank; the other axes broadcast. @example `Tensor.takeAlongAxis(x, Tensor.argsort(x), -1)` */
+export const takeAlongAxis: {
+  (indices: Tensor, axis: number): (x: Tensor) => Tensor
+  (x: Tensor, indices: Tensor, axis: number): Tensor
+} = dual(3, G.guard("takeAlongAxis", [G.tensor("x"), G.indices("indices"), G.axis("axis")], IX.takeAlongAxis))
+/**
+ * Scatter-add: x with `updates` (broadcast to the shape `take` would give)
+ * added at `indices` along `axis` (default 0); repeated indices accumulate.
+ * @example `Tensor.indexAdd(Tensor.zeros([5]), ids, 1)`
+ */
+export const indexAdd: {
+  (indices: IX.IndicesLike, updates: TensorLike, options?: IX.AxisOptions): (x: Tensor) => Tensor
+  (x: Tensor, indices: IX.IndicesLike, updates: TensorLike, options?: IX.AxisOptions): Tensor
+} = dual((args) => args.length >= 4 || (args.length === 3 && !G.isOptionsLike(args[2])), G.guard("indexAdd", [G.tensor("x"), G.indices("indices"), G.operand("updates"), G.optionsOf({ axis: "integer" })], IX.indexAdd))
+/** One-hot vectors along a new last axis of `depth` (indices outside [0, depth) give zeros; default float32). @example `Tensor.oneHot(labels, 10)` */
+export const oneHot: {
+  (depth: number, options?: IX.OneHotOptions): (indices: Tensor) => Tensor
+  (indices: Tensor, depth: number, options?: IX.OneHotOptions): Tensor
+} = dual((args) => isTensor(args[0]), G.guard("oneHot", [G.tensor("indices"), G.number("depth"), G.optionsOf({ dtype: "dtype" })], IX.oneHot))
+
+// ------------------------------------------------------------------ sorting
+
+type Sorting = {
+  (options?: SO.SortOptions): (x: Tensor) => Tensor
+  (x: Tensor, options?: SO.SortOptions): Tensor
+}
+/** Sorts along `axis` (default −1), stable; NaN last (first when `descending`); gradients flow to the selected elements. @example `Tensor.sort(x, { descending: true })` */
+export const sort: Sorting = dual(dataFirst, G.guard("sort", [G.tensor("x"), G.optionsOf({ axis: "integer", descending: "boolean" })], SO.sort))
+/** The int32 indices that sort along `axis` (default −1), stable. @example `Tensor.argsort(x)` */
+export const argsort: Sorting = dual(dataFirst, G.guard("argsort", [G.tensor("x"), G.optionsOf({ axis: "integer", descending: "boolean" })], SO.argsort))
+/**
+ * The `k` largest values along the last axis, largest first, and their
+ * int32 indices: `[values, indices]`; gradients flow to the selected elements.
+ * @example `const [values, indices] = Tensor.topk(scores, 5)`
+ */
+export const topk: {
+  (k: number): (x: Tensor) => [Tensor, Tensor]
+  (x: Tensor, k: number): [Tensor, Tensor]
+} = dual(2, (x: Tensor, k: number): [Tensor, Tensor] => {
+  const e = G.firstFailure("topk", [G.tensor("x"), G.axis("k")], [x, k])
+  if (e) {
+    const t = G.errorOf(e)
+    return [t, t]
+  }
+  return SO.topk(x, k)
+})
+
+// ------------------------------------------------------------------ einsum
+
+/**
+ * Einstein summation: explicit (`"ij,jk->ik"`) or implicit (`"ij,jk"`, the
+ * output being the labels that appear once, sorted) form; `...` stands for
+ * broadcast leading axes. Built from transpose, reshape and matmul, so it is
+ * differentiable in every mode. A spec that does not match its operands is
+ * a `ShapeError` naming the spec and the shapes.
+ * @example `Tensor.einsum("bij,bjk->bik", a, b)`, `Tensor.einsum("ii", m)` (the trace)
+ */
+export const einsum = (spec: string, ...operands: ReadonlyArray<TensorLike>): Tensor => {
+  const e = G.firstFailure("einsum", [(op, u) => (typeof u === "string" ? undefined : G.errorValue(op, "the spec must be a string", u)), G.operands("operands")], [spec, operands])
+  return e ? G.errorOf(e) : E.einsum(spec, ...operands)
+}

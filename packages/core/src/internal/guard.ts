@@ -132,3 +132,71 @@ export const guard =
 
 /** Whether `u` is an options object (plain object), for the data-first / data-last dispatch. */
 export const isOptionsLike = (u: unknown): boolean => u === undefined || (isPlainObject(u) && !(Symbol.for("diffect/Variable") in (u as object)))
+
+/** The kind of one field of an options object. */
+export type FieldKind = "integer" | "axes" | "boolean" | "number" | "dtype" | "ord"
+
+const fieldOk: Record<FieldKind, (u: unknown) => boolean> = {
+  integer: (u) => typeof u === "number",
+  axes: (u) => typeof u === "number" || numberArray(u),
+  boolean: (u) => typeof u === "boolean",
+  number: (u) => typeof u === "number",
+  dtype: isDType,
+  ord: (u) => u === 1 || u === 2 || u === "inf"
+}
+const fieldWant: Record<FieldKind, string> = {
+  integer: "an integer",
+  axes: "an integer or an array of integers",
+  boolean: "a boolean",
+  number: "a number",
+  dtype: 'one of "float32" | "float64" | "int32" | "bool" | "complex64"',
+  ord: '1, 2 or "inf"'
+}
+
+/** Options (absent or an object) whose present fields have the given kinds. */
+export const optionsOf =
+  (fields: Readonly<Record<string, FieldKind>>): Check =>
+  (op, u) => {
+    const names = `{ ${Object.keys(fields).map((k) => `${k}?`).join(", ")} }`
+    if (u === undefined) return undefined
+    if (!isPlainObject(u)) return new ShapeError({ message: `${op}: options must be an object ${names}, got ${describeValue(u)}` })
+    for (const [k, kind] of Object.entries(fields)) {
+      const v = (u as Record<string, unknown>)[k]
+      if (v !== undefined && !fieldOk[kind](v)) {
+        const E = kind === "dtype" ? DTypeError : ShapeError
+        return new E({ message: `${op}: options.${k} must be ${fieldWant[kind]}, got ${describeValue(v)}` })
+      }
+    }
+    return undefined
+  }
+
+/** An int32 index tensor or an integer. */
+export const indices =
+  (what: string): Check =>
+  (op, u) => {
+    if (typeof u === "number") return undefined
+    if (!isTensor(u)) return new DTypeError({ message: `${op}: ${what} must be an int32 Tensor, got ${describeValue(u)}` })
+    return undefined
+  }
+
+/** An array of numbers or a number (an axis list, sizes, sections). */
+export const axesOrNumber =
+  (what: string, optional = false): Check =>
+  (op, u) =>
+    typeof u === "number" || numberArray(u) || (optional && u === undefined)
+      ? undefined
+      : new ShapeError({ message: `${op}: ${what} must be an integer or an array of integers, got ${describeValue(u)}` })
+
+/** An error tensor carrying `e`. */
+export const errorOf = (e: TensorError): Tensor => errorTensor(e)
+
+/** A DTypeError naming the op and the value got. */
+export const errorValue = (op: string, what: string, u: unknown): TensorError => new DTypeError({ message: `${op}: ${what}, got ${describeValue(u)}` })
+
+/** Pad widths: an array of [before, after] number pairs (their values are checked by the op). */
+export const widths =
+  (what: string): Check =>
+  (op, u) =>
+    Array.isArray(u) && u.every((w) => Array.isArray(w) && w.length === 2 && w.every((v) => typeof v === "number"))
+      ? undefined
+      : new ShapeError({ message: `${op}: ${what} must be an array of [before, after] pairs of integers, got ${describeValue(u)}` })

@@ -4,7 +4,7 @@
 import { toInexact } from "../DType.js"
 import { DTypeError, ShapeError } from "../Errors.js"
 import { bind } from "./bind.js"
-import { abs, add, broadcastTo, cast, div, equal, exp, log, neg, stopGradient, sub, where } from "./ops.js"
+import { abs, add, broadcastTo, cast, div, equal, exp, log, neg, scalar, stopGradient, sub, where } from "./ops.js"
 import { reshape } from "./structural.js"
 import { fmt, normAxis, range, sizeOf } from "./shape.js"
 import { errorTensor, type Tensor } from "./tensor.js"
@@ -78,6 +78,11 @@ export const logsumexp = (x: Tensor, options: ReduceOptions = {}): Tensor => {
   const xf = cast(x, toInexact(x.dtype))
   const axes = resolveAxes("logsumexp", xf, options.axis)
   if (!Array.isArray(axes)) return axes
+  if (axes.some((a) => xf.shape[a] === 0)) {
+    // the log of an empty sum: −∞ (as JAX)
+    const shape = options.keepdims ? xf.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : xf.shape.filter((_, i) => !axes.includes(i))
+    return broadcastTo(scalar(-Infinity, xf.dtype), shape)
+  }
   const mk = stopGradient(max(xf, { axis: axes, keepdims: true }))
   // an infinite max (all −∞, or +∞ present) would give NaN in x − m: use 0 there
   const m = where(equal(abs(mk), Infinity), 0, mk)
@@ -91,6 +96,9 @@ export const softmax = (x: Tensor, options: { readonly axis?: number | ReadonlyA
   if (x.op === "error") return x
   const xf = cast(x, toInexact(x.dtype))
   const axis = options.axis ?? -1
+  const axes = resolveAxes("softmax", xf, axis)
+  if (!Array.isArray(axes)) return axes
+  if (xf.size === 0) return xf // an empty axis: an empty result (as JAX)
   const m = stopGradient(max(xf, { axis, keepdims: true }))
   const safe = where(equal(abs(m), Infinity), 0, m)
   const e = exp(sub(xf, safe))
@@ -98,6 +106,11 @@ export const softmax = (x: Tensor, options: { readonly axis?: number | ReadonlyA
 }
 
 /** log(softmax(x)), stable. */
-export const logSoftmax = (x: Tensor, options: { readonly axis?: number | undefined } = {}): Tensor =>
-  sub(x, logsumexp(x, { axis: options.axis ?? -1, keepdims: true }))
+export const logSoftmax = (x: Tensor, options: { readonly axis?: number | undefined } = {}): Tensor => {
+  if (x.op === "error") return x
+  const axes = resolveAxes("logSoftmax", x, options.axis ?? -1)
+  if (!Array.isArray(axes)) return axes
+  if (x.size === 0) return cast(x, toInexact(x.dtype)) // an empty axis: an empty result (as JAX)
+  return sub(x, logsumexp(x, { axis: options.axis ?? -1, keepdims: true }))
+}
 
