@@ -12,6 +12,7 @@ import { binaryCases, broadcastingCases, type Case, dtypeCases, edgeCases, fusio
 import { mismatch, type Value } from "./data.js"
 import { castCases, matmulCases, movementCases } from "./structureCases.js"
 import { randomCases } from "./randomCases.js"
+import { opsCases } from "./opsCases.js"
 import { transformCases } from "./transformCases.js"
 
 export const primitiveCases: ReadonlyArray<Case> = [
@@ -25,7 +26,8 @@ export const primitiveCases: ReadonlyArray<Case> = [
   ...matmulCases,
   ...castCases,
   ...dtypeCases,
-  ...randomCases
+  ...randomCases,
+  ...opsCases
 ]
 
 const flatten = (o: Output, acc: Tensor.Tensor[] = []): Tensor.Tensor[] => {
