@@ -20,7 +20,8 @@ export default {
     "packages/transforms/src/index.ts",
     "packages/transforms/src/testing/index.ts",
     "packages/transforms/src/interop/fp-ts.ts",
-    "packages/backend-webgl/src/index.ts"
+    "packages/backend-webgl/src/index.ts",
+    "packages/nn/src/index.ts"
   ],
   tsconfig: "tsconfig.docs.json",
   out: "docs/api",

@@ -12,7 +12,8 @@ export default defineConfig({
       "@diffect/transforms/fp-ts": srcOf("transforms/src/interop/fp-ts.ts"),
       "@diffect/core": src("core"),
       "@diffect/transforms": src("transforms"),
-      "@diffect/backend-webgl": src("backend-webgl")
+      "@diffect/backend-webgl": src("backend-webgl"),
+      "@diffect/nn": src("nn")
     }
   },
   test: {

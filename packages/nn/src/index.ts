@@ -1,0 +1,8 @@
+/**
+ * @diffect/nn: the training kit. Optimizers whose state lives in Variables
+ * (`Optim`), losses (`Loss`), layers made of TrainVars (`Layer`), their
+ * initializers (`Init`), parameter collections (`Module`), batching
+ * (`Data`), metrics (`Metrics`) and a training loop (`Train`).
+ * @module @diffect/nn
+ */
+export * as Optim from "./Optim.js"
