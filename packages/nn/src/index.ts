@@ -6,3 +6,4 @@
  * @module @diffect/nn
  */
 export * as Optim from "./Optim.js"
+export * as Loss from "./Loss.js"
