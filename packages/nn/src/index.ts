@@ -7,3 +7,6 @@
  */
 export * as Optim from "./Optim.js"
 export * as Loss from "./Loss.js"
+export * as Layer from "./Layer.js"
+export * as Init from "./Init.js"
+export * as Module from "./Module.js"
