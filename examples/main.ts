@@ -2,9 +2,9 @@
  * diffect in five minutes (`npm start`).
  *
  * 1. Two spirals, generated in code from a seeded `Random` key.
- * 2. A small MLP whose parameters are `TrainVar`s, trained with Adam written
- *    as an Effect program: `valueAndGrad(loss, { gradVars: params })`, with
- *    Adam's moments and step count kept in `Variable`s.
+ * 2. A small MLP made of `@diffect/nn` layers (its parameters are
+ *    `TrainVar`s), trained with `Optim.adam`, whose moments and step count
+ *    are `Variable`s too; `Train.loop` shows the progress.
  * 3. A checkpoint of every Variable (parameters and Adam's state) saved as
  *    JSON with `Codec`, restored into a fresh model; a mismatched restore is
  *    a typed `ShapeError`, caught with `catchTag`.
@@ -17,8 +17,8 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { Effect } from "effect"
 import { Codec, CpuBackend, Random, Tensor, TrainVar, Variable } from "@diffect/core"
-import { grad, hessian, valueAndGrad } from "@diffect/transforms"
-import { progressBar } from "./progress.js"
+import { grad, hessian } from "@diffect/transforms"
+import { Init, Layer, Loss, Metrics, Module, Optim, Train } from "@diffect/nn"
 
 const FAST = process.env.DIFFECT_EXAMPLE_FAST === "1"
 const STEPS = FAST ? 250 : 1000
@@ -47,100 +47,36 @@ const twoSpirals = (key: Random.Key, n: number) =>
 
 const HIDDEN = 32
 
-/** The parameters: trainable Variables, initialized from the key (scaled normal). */
-const initParams = (key: Random.Key) =>
+// #region spirals-model
+/** An MLP 2-32-32-1 whose parameters are TrainVars (a large first-layer scale: spirals need many wiggles). */
+const makeModel = (key: Random.Key) =>
   Effect.gen(function* () {
-    const dense = (fanIn: number, fanOut: number, scale: number) =>
-      Effect.flatMap(Random.normal(key, [fanIn, fanOut], { stddev: scale / Math.sqrt(fanIn) }), (w) => TrainVar.make(w))
-    return {
-      w1: yield* dense(2, HIDDEN, 4), // a large first-layer scale: spirals need many wiggles
-      b1: yield* TrainVar.make(Tensor.zeros([HIDDEN])),
-      w2: yield* dense(HIDDEN, HIDDEN, 1),
-      b2: yield* TrainVar.make(Tensor.zeros([HIDDEN])),
-      w3: yield* dense(HIDDEN, 1, 1),
-      b3: yield* TrainVar.make(Tensor.zeros([1]))
-    }
+    return yield* Layer.sequential(
+      yield* Layer.linear(key, 2, HIDDEN, { init: Init.normal(4 / Math.sqrt(2)) }),
+      Layer.fn(Tensor.tanh),
+      yield* Layer.linear(key, HIDDEN, HIDDEN, { init: Init.normal(1 / Math.sqrt(HIDDEN)) }),
+      Layer.fn(Tensor.tanh),
+      yield* Layer.linear(key, HIDDEN, 1, { init: Init.normal(1 / Math.sqrt(HIDDEN)) })
+    )
   })
+// #endregion
 
-type Params = Effect.Success<ReturnType<typeof initParams>>
-type Name = keyof Params
-const names = (p: Params): ReadonlyArray<Name> => Object.keys(p) as Array<Name>
+type Model = Effect.Success<ReturnType<typeof makeModel>>
 
-/** The logits of the positive class; the parameters are read as state. */
-const logits = (params: Params, x: Tensor.Tensor) =>
-  Effect.gen(function* () {
-    const [w1, b1, w2, b2, w3, b3] = yield* Effect.all(names(params).map((k) => Variable.get(params[k])))
-    const h1 = Tensor.tanh(Tensor.add(Tensor.matmul(x, w1!), b1!))
-    const h2 = Tensor.tanh(Tensor.add(Tensor.matmul(h1, w2!), b2!))
-    return Tensor.reshape(Tensor.add(Tensor.matmul(h2, w3!), b3!), [-1])
-  })
-
-/** softplus(z) = log(1 + eᶻ) = logsumexp(0, z): stable for large |z|, smooth to every order. */
-const softplus = (z: Tensor.Tensor) => Tensor.logsumexp(Tensor.concat([Tensor.expandDims(Tensor.zerosLike(z), 0), Tensor.expandDims(z, 0)]), { axis: 0 })
-
-/** Binary cross-entropy on logits z: mean(softplus(z) − y·z). */
-const bce = (z: Tensor.Tensor, y: Tensor.Tensor) => Tensor.mean(Tensor.sub(softplus(z), Tensor.mul(y, z)))
-
-const accuracy = (z: Tensor.Tensor, y: Tensor.Tensor) => Tensor.mean(Tensor.cast(Tensor.equal(Tensor.cast(Tensor.greater(z, 0), "float32"), y), "float32"))
-
-// ------------------------------------------------------------------ Adam, as an Effect program
-
-const zerosOf = (p: Params) =>
-  Effect.gen(function* () {
-    const out = {} as Record<Name, Tensor.Tensor>
-    for (const k of names(p)) out[k] = Tensor.zerosLike(yield* Variable.get(p[k]))
-    return out
-  })
-
-/**
- * Adam's state lives in Variables, like the parameters: the first and second
- * moments (one Variable holding a record of tensors each) and the step count.
- */
-const makeAdam = (params: Params, options: { readonly lr: number; readonly b1?: number; readonly b2?: number; readonly eps?: number }) =>
-  Effect.gen(function* () {
-    const { lr, b1 = 0.9, b2 = 0.999, eps = 1e-8 } = options
-    const m = yield* Variable.make(yield* zerosOf(params), { name: "adam.m" })
-    const v = yield* Variable.make(yield* zerosOf(params), { name: "adam.v" })
-    const t = yield* Variable.make(Tensor.make(0), { name: "adam.t" })
-
-    // #region adam-step
-    /** One step on the loss `f` (read, differentiate, write): returns the loss before the step. */
-    const step = <E>(f: () => Effect.Effect<Tensor.Tensor, E>) =>
-      Effect.gen(function* () {
-        const [loss, grads] = yield* valueAndGrad(f, { gradVars: params })()
-        const count = Tensor.add(yield* Variable.get(t), 1)
-        const mPrev = yield* Variable.get(m)
-        const vPrev = yield* Variable.get(v)
-        const mNext = {} as Record<Name, Tensor.Tensor>
-        const vNext = {} as Record<Name, Tensor.Tensor>
-        // bias-corrected step size: lr · √(1 − b2ᵗ) / (1 − b1ᵗ)
-        const size = Tensor.div(Tensor.mul(lr, Tensor.sqrt(Tensor.sub(1, Tensor.pow(b2, count)))), Tensor.sub(1, Tensor.pow(b1, count)))
-        for (const k of names(params)) {
-          mNext[k] = Tensor.add(Tensor.mul(mPrev[k], b1), Tensor.mul(grads[k], 1 - b1))
-          vNext[k] = Tensor.add(Tensor.mul(vPrev[k], b2), Tensor.mul(Tensor.square(grads[k]), 1 - b2))
-          const delta = Tensor.div(Tensor.mul(mNext[k], size), Tensor.add(Tensor.sqrt(vNext[k]), eps))
-          yield* Variable.update(params[k], (w) => Tensor.sub(w, delta))
-        }
-        yield* Variable.set(m, mNext)
-        yield* Variable.set(v, vNext)
-        yield* Variable.set(t, count)
-        return loss
-      })
-    // #endregion
-    return { step, state: { m, v, t } }
-  })
+/** The logits of the positive class, one per point. */
+const logits = (model: Model, x: Tensor.Tensor) => Effect.map(model.apply(x), (z) => Tensor.reshape(z, [-1]))
 
 // ------------------------------------------------------------------ a picture
 
 /** Draws the decision regions on a character grid over the data's bounding box, with the training points on top. */
-const plot = (params: Params, data: { readonly x: Tensor.Tensor; readonly y: Tensor.Tensor }, cols = 56, rows = 22) =>
+const plot = (model: Model, data: { readonly x: Tensor.Tensor; readonly y: Tensor.Tensor }, cols = 56, rows = 22) =>
   Effect.gen(function* () {
     const [xs, ys] = [yield* Tensor.data(data.x), yield* Tensor.data(data.y)]
     const px = xs.filter((_, i) => i % 2 === 0), py = xs.filter((_, i) => i % 2 === 1)
     const [x0, x1, y0, y1] = [Math.min(...px) - 0.05, Math.max(...px) + 0.05, Math.min(...py) - 0.05, Math.max(...py) + 0.05]
     const cx = Tensor.linspace(x0, x1, cols), cy = Tensor.linspace(y1, y0, rows) // rows top to bottom
     const grid = Tensor.concat([Tensor.reshape(Tensor.broadcastTo(Tensor.expandDims(cx, 0), [rows, cols]), [-1, 1]), Tensor.reshape(Tensor.broadcastTo(Tensor.expandDims(cy, 1), [rows, cols]), [-1, 1])], 1)
-    const region = yield* Tensor.data(Tensor.greater(yield* logits(params, grid), 0)) // one batched call for the whole grid
+    const region = yield* Tensor.data(Tensor.greater(yield* logits(model, grid), 0)) // one batched call for the whole grid
     const cells: string[] = Array.from(region, (r) => (r ? ":" : " "))
     for (let i = 0; i < ys.length; i++) {
       const c = Math.round(((px[i]! - x0) / (x1 - x0)) * (cols - 1)), r = Math.round(((y1 - py[i]!) / (y1 - y0)) * (rows - 1))
@@ -158,41 +94,38 @@ const classifier = Effect.gen(function* () {
   const key = yield* Random.key(0)
   const train = yield* twoSpirals(key, 200)
   const test = yield* twoSpirals(key, 100) // fresh noise, other radii
-  const params = yield* initParams(key)
-  const adam = yield* makeAdam(params, { lr: 0.02 })
-  const loss = () => Effect.map(logits(params, train.x), (z) => bce(z, train.y))
-
   console.log(`Two spirals: ${train.x.shape[0]} training points, ${test.x.shape[0]} test points; MLP 2-${HIDDEN}-${HIDDEN}-1, Adam`)
-  const bar = progressBar(STEPS, { title: "training" })
-  const start = performance.now()
-  for (let i = 1; i <= STEPS; i++) {
-    const l = yield* adam.step(loss)
-    if (i % 10 === 0 || i === STEPS) yield* bar.update(i, `loss ${(yield* Tensor.item(l)).toFixed(4)}`)
-  }
-  yield* bar.done
-  const seconds = (performance.now() - start) / 1000
+  // #region spirals-train
+  const model = yield* makeModel(key)
+  const params = Module.trainVars(model.params) // { "0.w", "0.b", "2.w", ... }
+  const adam = yield* Optim.adam(params, { lr: 0.02 })
+  const loss = () => Effect.map(logits(model, train.x), (z) => Loss.sigmoidBinaryCrossEntropy(z, train.y))
+  const run = yield* Train.loop(() => Optim.minimize(adam, loss), { steps: STEPS, every: 10 })
+  // #endregion
+  const accuracy = (data: { readonly x: Tensor.Tensor; readonly y: Tensor.Tensor }, m: Model = model) =>
+    Effect.flatMap(logits(m, data.x), (z) => Tensor.item(Metrics.accuracy(z, data.y)))
 
-  const trainAcc = yield* Tensor.item(accuracy(yield* logits(params, train.x), train.y))
-  const testAcc = yield* Tensor.item(accuracy(yield* logits(params, test.x), test.y))
-  console.log(`trained ${STEPS} steps in ${seconds.toFixed(1)} s (${((seconds * 1000) / STEPS).toFixed(1)} ms/step)`)
-  console.log(`train accuracy: ${(trainAcc * 100).toFixed(1)}%`)
+  console.log(`trained ${run.steps} steps in ${run.seconds.toFixed(1)} s (${((run.seconds * 1000) / run.steps).toFixed(1)} ms/step)`)
+  const testAcc = yield* accuracy(test)
+  console.log(`train accuracy: ${((yield* accuracy(train)) * 100).toFixed(1)}%`)
   console.log(`test accuracy: ${(testAcc * 100).toFixed(1)}%`)
-  yield* plot(params, train)
+  yield* plot(model, train)
 
-  // ---- checkpoint: every Variable as JSON, restored into a fresh model
+  // ---- checkpoint: every Variable (the parameters and Adam's moments and step) as JSON, restored into a fresh model
   const file = path.join(os.tmpdir(), `diffect-spirals-${process.pid}.json`)
-  const checkpoint = yield* Codec.saveVariables({ ...params, "adam.m": adam.state.m, "adam.v": adam.state.v, "adam.t": adam.state.t })
+  // #region spirals-checkpoint
+  const checkpoint = yield* Codec.saveVariables({ ...params, ...adam.state })
+  // #endregion
   yield* Effect.sync(() => fs.writeFileSync(file, JSON.stringify(checkpoint)))
-  const fresh = yield* initParams(yield* Random.key(123))
+  const fresh = yield* makeModel(yield* Random.key(123))
   const saved: unknown = yield* Effect.sync(() => JSON.parse(fs.readFileSync(file, "utf8")))
-  yield* Codec.restoreVariables(fresh, saved, { strict: false }) // only the parameters; Adam's state stays in the file
-  const restoredAcc = yield* Tensor.item(accuracy(yield* logits(fresh, test.x), test.y))
+  yield* Codec.restoreVariables(Module.trainVars(fresh.params), saved, { strict: false }) // only the parameters; Adam's state stays in the file
   console.log(`checkpoint: ${(fs.statSync(file).size / 1024).toFixed(0)} KiB written to ${file}`)
-  console.log(`restored into a fresh model: test accuracy ${(restoredAcc * 100).toFixed(1)}%`)
+  console.log(`restored into a fresh model: test accuracy ${((yield* accuracy(test, fresh)) * 100).toFixed(1)}%`)
   yield* Effect.sync(() => fs.rmSync(file))
 
   // ---- errors are values: restoring into a model of another size is a typed failure, nothing is written
-  const small = { w1: yield* TrainVar.make(Tensor.zeros([2, 16])) }
+  const small = { "0.w": yield* TrainVar.make(Tensor.zeros([2, 16])) }
   const message = yield* Codec.restoreVariables(small, saved, { strict: false }).pipe(
     Effect.as("restored"),
     Effect.catchTag("ShapeError", (e) => Effect.succeed(`ShapeError: ${e.message}`))
@@ -250,7 +183,7 @@ const newton = Effect.gen(function* () {
   const y = Tensor.concat([Tensor.ones([n], { dtype: "float64" }), Tensor.zeros([n], { dtype: "float64" })])
 
   const w = yield* TrainVar.make(Tensor.zeros([3], { dtype: "float64" }), { name: "w" })
-  const nll = () => Effect.map(Variable.get(w), (w) => Tensor.add(bce(Tensor.matmul(x, w), y), Tensor.mul(Tensor.sum(Tensor.square(w)), 1e-3)))
+  const nll = () => Effect.map(Variable.get(w), (w) => Tensor.add(Loss.sigmoidBinaryCrossEntropy(Tensor.matmul(x, w), y), Tensor.mul(Tensor.sum(Tensor.square(w)), 1e-3)))
 
   console.log("\nNewton's method on a logistic regression (2 features + bias, float64):")
   for (let i = 0; i <= 5; i++) {

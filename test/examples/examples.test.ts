@@ -40,7 +40,7 @@ const expectSuccess = (r: Run) => {
 
 describe("examples", () => {
   it("the packages are built (the examples import dist/, as users do)", () => {
-    for (const p of ["core/dist/index.js", "transforms/dist/index.js", "transforms/dist/interop/fp-ts.js", "backend-webgl/dist/index.js"])
+    for (const p of ["core/dist/index.js", "transforms/dist/index.js", "transforms/dist/interop/fp-ts.js", "backend-webgl/dist/index.js", "nn/dist/index.js"])
       expect(existsSync(`${root}packages/${p}`), `packages/${p} is missing: run npm run build (npm test does)`).toBe(true)
   })
 
@@ -71,6 +71,16 @@ describe("examples", () => {
     for (let i = 1; i < losses.length; i++) expect(losses[i]!).toBeLessThanOrEqual(losses[i - 1]! + 1e-12)
     expect(losses[5]!).toBeLessThan(losses[0]! - 0.3)
     expect(Number(/step 5: .*\|grad\| ([0-9.e+-]+)/.exec(out)?.[1])).toBeLessThan(1e-4) // converged
+  })
+
+  it("iris.ts: the classifier on the Iris flowers beats 85% on the 30 held-out flowers", { timeout: 180_000 }, async () => {
+    const r = await runExample("iris.ts")
+    expectSuccess(r)
+    const out = r.stdout
+    expect(out).toMatch(/training 100% 320\/320/)
+    expect(out).toContain("setosa, versicolor, virginica")
+    expect(numberAfter(out, "train accuracy")).toBeGreaterThan(85)
+    expect(numberAfter(out, "held-out accuracy")).toBeGreaterThan(85)
   })
 
   it("fp-ts.ts: the pipeline fits the line, finds the outliers, and reports typed failures", { timeout: 120_000 }, async () => {
