@@ -84,22 +84,24 @@ export class Execution {
 
   /** Runs steps until all are done (true) or `deadline` (a `performance.now()` time) has passed (false). */
   run(deadline: number): boolean {
-    const { steps, backend } = this.plan
+    const { steps, backend, slotAvals } = this.plan
+    const fusion = backend.fusion
     const slots = this.slots
     const owned = this.owned
     while (this.next < steps.length) {
       const st = steps[this.next++]!
-      const args: KernelArg[] = new Array(st.args.length)
-      for (let j = 0; j < args.length; j++) {
-        const a = st.args[j]!
-        args[j] =
-          a.strides === undefined
-            ? { handle: slots[a.slot], shape: a.shape, dtype: a.dtype }
-            : { handle: slots[a.slot], shape: a.shape, dtype: a.dtype, strides: a.strides, offset: a.offset }
+      const n = st.args.length
+      const args: KernelArg[] = new Array(n)
+      const views = st.views
+      for (let j = 0; j < n; j++) {
+        const s = st.args[j]!
+        const v = views?.[j]
+        const a = slotAvals[s]!
+        args[j] = v === undefined ? { handle: slots[s], shape: a.shape, dtype: a.dtype } : { handle: slots[s], shape: v.shape, dtype: v.dtype, strides: v.strides, offset: v.offset }
       }
       let h: unknown
       try {
-        h = st.call(args)
+        h = st.kernel !== undefined ? st.kernel(args, st.params as never, st.aval) : fusion!.kernel(st.program!, args, st.aval)
       } catch (e) {
         if (e instanceof BackendError) throw new EvalFailure(e)
         throw e
@@ -109,16 +111,17 @@ export class Execution {
       if (count !== undefined) owned.set(h, count + 1)
       else if (!args.some((a) => a.handle === h)) owned.set(h, 1)
       // an argument's handle returned as is belongs to a source: not ours
-      for (const s of st.free) {
-        const fh = slots[s]
-        slots[s] = undefined
-        const c = owned.get(fh)
-        if (c === undefined) continue
-        if (c === 1) {
-          owned.delete(fh)
-          backend.dispose(fh)
-        } else owned.set(fh, c - 1)
-      }
+      if (st.free !== undefined)
+        for (const s of st.free) {
+          const fh = slots[s]
+          slots[s] = undefined
+          const c = owned.get(fh)
+          if (c === undefined) continue
+          if (c === 1) {
+            owned.delete(fh)
+            backend.dispose(fh)
+          } else owned.set(fh, c - 1)
+        }
       if ((this.next & 7) === 0 && performance.now() > deadline) return this.next >= steps.length
     }
     return true
@@ -175,16 +178,21 @@ export const execute = (plan: Plan, inputs: ReadonlyArray<unknown>): Effect.Effe
     } catch (e) {
       return failureOf(e)
     }
-    const loop = (): Effect.Effect<Executed, TensorError> => {
-      let done: boolean
+    const slice = (): boolean | Effect.Effect<never, TensorError> => {
       try {
-        done = ex.run(performance.now() + SLICE_MS)
+        return ex.run(performance.now() + SLICE_MS)
       } catch (e) {
         ex.abort()
         return failureOf(e)
       }
-      return done ? Effect.succeed(ex.finish()) : Effect.flatMap(Effect.yieldNow, loop)
     }
-    const first = loop()
-    return first.pipe(Effect.onInterrupt(() => Effect.sync(() => ex.abort())))
+    const first = slice()
+    if (first === true) return Effect.succeed(ex.finish()) // short: no yield, nothing to interrupt
+    if (first !== false) return first
+    const loop = (): Effect.Effect<Executed, TensorError> =>
+      Effect.flatMap(Effect.yieldNow, () => {
+        const done = slice()
+        return done === true ? Effect.succeed(ex.finish()) : done === false ? loop() : done
+      })
+    return loop().pipe(Effect.onInterrupt(() => Effect.sync(() => ex.abort())))
   })

@@ -20,7 +20,7 @@
  * of this backend) and `input` slots (the unbound input nodes of a traced
  * program, bound anew at every execution).
  */
-import type { BackendShape, FusedOp, Kernel, KernelArg } from "../Backend.js"
+import type { BackendShape, FusedOp, Kernel } from "../Backend.js"
 import type { Aval } from "./bind.js"
 import { BackendError, ConcretizationError, type TensorError } from "../Errors.js"
 import type { Prim, PrimParams } from "./primitives.js"
@@ -186,30 +186,39 @@ const analyze = (roots: ReadonlyArray<Tensor>, rootSet: ReadonlySet<Tensor>, isR
 }
 
 
-/** One operand of a step: a slot, read whole or through a strided view. */
-export interface StepArg {
-  readonly slot: number
+/** An operand read through a strided view of its slot's buffer (see `View`), with its own shape. */
+export interface ViewArg {
   readonly shape: ReadonlyArray<number>
   readonly dtype: Aval["dtype"]
-  readonly strides: ReadonlyArray<number> | undefined
-  readonly offset: number | undefined
+  readonly strides: ReadonlyArray<number>
+  readonly offset: number
 }
 
-/** One kernel call: reads `args`, fills slot `out`, then frees the slots in `free`. */
+/**
+ * One kernel call: reads the slots `args` (through `views` where given),
+ * fills slot `out`, then frees the slots in `free`. A step holds no graph
+ * node, so a kept plan does not keep the graph it was made from alive.
+ */
 export interface Step {
   readonly out: number
-  readonly call: (args: ReadonlyArray<KernelArg>) => unknown
-  readonly args: ReadonlyArray<StepArg>
-  /** The node this step computes (its shape and dtype are the result's). */
-  readonly node: Tensor
+  /** The primitive's kernel (undefined for a fused group, which runs `program`). */
+  readonly kernel: Kernel<Prim> | undefined
+  readonly params: unknown
+  readonly program: ReadonlyArray<FusedOp> | undefined
+  readonly args: ReadonlyArray<number>
+  readonly views: ReadonlyArray<ViewArg | undefined> | undefined
+  /** The result's shape and dtype. */
+  readonly aval: Aval
   /** Slots whose last read is this step (their buffers can go back to the backend). */
-  free: ReadonlyArray<number>
+  free: ReadonlyArray<number> | undefined
 }
 
 /** A schedule of kernel calls for one backend. */
 export interface Plan {
   readonly backend: BackendShape
   readonly slots: number
+  /** The shape and dtype of each slot. */
+  readonly slotAvals: ReadonlyArray<Aval>
   /** The slots of sources that hold a const tensor's data (uploaded at execution if needed). */
   readonly consts: ReadonlyArray<readonly [number, Tensor]>
   /** The slot of each program input (bound at execution), in order. */
@@ -246,6 +255,7 @@ export const planGraph = (
   unbound: Unbound = vmapUnbound
 ): Plan => {
   const slotOf = new Map<Tensor, number>()
+  const slotAvals: Aval[] = []
   let slots = 0
   const consts: Array<readonly [number, Tensor]> = []
   const steps: Step[] = []
@@ -253,6 +263,7 @@ export const planGraph = (
     const s = slotOf.get(t)
     if (s !== undefined) return s
     slotOf.set(t, slots)
+    slotAvals.push({ shape: t.shape, dtype: t.dtype })
     return slots++
   })
   const rootSet = new Set(roots)
@@ -370,6 +381,7 @@ export const planGraph = (
   const source = (t: Tensor): void => {
     checkDtype(backend, t)
     slotOf.set(t, slots)
+    slotAvals.push({ shape: t.shape, dtype: t.dtype })
     consts.push([slots++, t])
   }
 
@@ -425,23 +437,20 @@ export const planGraph = (
       if (!ready) continue
       stack.pop()
       checkDtype(backend, t)
-      const args: StepArg[] = operands.map((x, i) => {
-        const v = views?.[i]
-        return v === undefined
-          ? { slot: slotOf.get(x)!, shape: x.shape, dtype: x.dtype, strides: undefined, offset: undefined }
-          : { slot: slotOf.get(v.base)!, shape: x.shape, dtype: x.dtype, strides: v.strides, offset: v.offset }
-      })
-      let call: (args: ReadonlyArray<KernelArg>) => unknown
-      if (program !== undefined) {
-        const k = fusion!.kernel
-        call = (a) => k(program, a, t)
-      } else {
-        const kernel = (views !== undefined ? backend.viewKernels![t.op as Prim] : backend.kernels[t.op as Prim]) as Kernel<Prim>
-        const params = t.params as PrimParams[Prim]
-        call = (a) => kernel(a, params, t)
-      }
+      plans.delete(t)
+      const args = operands.map((x, i) => slotOf.get(views?.[i]?.base ?? x)!)
+      const viewArgs =
+        views === undefined
+          ? undefined
+          : operands.map((x, i) => {
+              const v = views[i]
+              return v === undefined ? undefined : { shape: x.shape, dtype: x.dtype, strides: v.strides, offset: v.offset }
+            })
+      const kernel = program !== undefined ? undefined : ((views !== undefined ? backend.viewKernels![t.op as Prim] : backend.kernels[t.op as Prim]) as Kernel<Prim>)
+      const aval = { shape: t.shape, dtype: t.dtype }
       slotOf.set(t, slots)
-      steps.push({ out: slots++, call, args, node: t, free: [] })
+      slotAvals.push(aval)
+      steps.push({ out: slots++, kernel, params: t.params, program, args, views: viewArgs, aval, free: undefined })
     }
   }
   for (const r of roots) visit(r)
@@ -449,17 +458,18 @@ export const planGraph = (
   // liveness: the last step reading each computed slot (roots live on)
   const last = new Int32Array(slots).fill(-1)
   steps.forEach((s, i) => {
-    for (const a of s.args) last[a.slot] = i
+    for (const a of s.args) last[a] = i
   })
   const isComputed = new Uint8Array(slots)
   for (const s of steps) isComputed[s.out] = 1
   for (const o of outputs) isComputed[o] = 0
-  const free: number[][] = steps.map(() => [])
-  for (let s = 0; s < slots; s++) if (isComputed[s] === 1 && last[s]! >= 0) free[last[s]!]!.push(s)
-  steps.forEach((s, i) => (s.free = free[i]!))
-  // a computed slot nothing reads (possible only for merged roots) is freed right away
-  steps.forEach((s, i) => {
-    if (isComputed[s.out] === 1 && last[s.out] === -1) s.free = [...free[i]!, s.out]
-  })
-  return { backend, slots, consts, inputs: inputSlots, steps, outputs, outputAvals: roots.map((r) => ({ shape: r.shape, dtype: r.dtype })) }
+  const free: Array<number[] | undefined> = steps.map(() => undefined)
+  for (let s = 0; s < slots; s++) {
+    if (isComputed[s] !== 1) continue
+    // a computed slot nothing reads (possible only for merged roots) is freed right away
+    const at = last[s]! >= 0 ? last[s]! : steps.findIndex((st) => st.out === s)
+    ;(free[at] ??= []).push(s)
+  }
+  steps.forEach((s, i) => (s.free = free[i]))
+  return { backend, slots, slotAvals, consts, inputs: inputSlots, steps, outputs, outputAvals: roots.map((r) => ({ shape: r.shape, dtype: r.dtype })) }
 }
