@@ -43,6 +43,8 @@ interface Entry {
   readonly writes: ReadonlyArray<Var>
   readonly outDef: Pytree.TreeDef
   readonly outCount: number
+  /** Whether the program reads inputs of an enclosing transform (then it is inlined, never run on its own). */
+  readonly open: boolean
 }
 
 const describe = Internal.describeValue
@@ -199,7 +201,8 @@ export const jit = <Args extends ReadonlyArray<unknown>, Ret, E = never, R = nev
   f: Fn<Args, Ret, E, R>,
   options?: JitOptions
 ): ((...args: Args) => Effect.Effect<Ret, E | TensorError | OptionsError | ArgnumsError | StateError, R>) => {
-  const cache = new Map<string, Entry>()
+  const cache = new Map<string, { readonly entry: Entry; used: number }>()
+  let clock = 0
   const opts = checkOptions(options)
 
   const traceEntry = (args: ReadonlyArray<unknown>, isStatic: ReadonlyArray<boolean>, leaves: ReadonlyArray<Internal.Tensor>) =>
@@ -218,7 +221,7 @@ export const jit = <Args extends ReadonlyArray<unknown>, Ret, E = never, R = nev
       if (badWrite) return yield* Effect.fail(badWrite.error!)
       const program = Internal.makeProgram([...inputs, ...tracer.readInputs], [...outLeaves, ...writeLeaves])
       yield* Internal.foldConstants(program, yield* Backend)
-      const entry: Entry = { program, reads: tracer.reads, writes, outDef, outCount: outLeaves.length }
+      const entry: Entry = { program, reads: tracer.reads, writes, outDef, outCount: outLeaves.length, open: Internal.isOpen(program) }
       return entry
     })
 
@@ -253,48 +256,53 @@ export const jit = <Args extends ReadonlyArray<unknown>, Ret, E = never, R = nev
       if (failed) return Effect.fail(failed.error!)
       const k = key.join("")
       const hit = cache.get(k)
-      const entry: Effect.Effect<Entry, E | TensorError | OptionsError | StateError, R> =
-        hit !== undefined
-          ? Effect.sync(() => {
-              // most recently used last
-              cache.delete(k)
-              cache.set(k, hit)
-              return hit
-            })
-          : Effect.map(traceEntry(args, isStatic, leaves), (e) => {
-              if (!Internal.isOpen(e.program)) {
-                cache.set(k, e)
-                if (cache.size > JIT_CACHE_SIZE) cache.delete(cache.keys().next().value!)
-              }
-              return e
-            })
+      if (hit !== undefined) {
+        hit.used = ++clock
+        return replay(hit.entry, leaves)
+      }
+      const entry: Effect.Effect<Entry, E | TensorError | OptionsError | StateError, R> = Effect.map(traceEntry(args, isStatic, leaves), (e) => {
+        if (!e.open) {
+          if (cache.size >= JIT_CACHE_SIZE) {
+            // the least recently used signature goes
+            let oldest: string | undefined
+            let at = Infinity
+            for (const [key, c] of cache) if (c.used < at) [oldest, at] = [key, c.used]
+            cache.delete(oldest!)
+          }
+          cache.set(k, { entry: e, used: ++clock })
+        }
+        return e
+      })
       return Effect.flatMap(entry, (e) => replay(e, leaves))
     })
 }
 
 /** Runs a traced entry on the arguments' leaves: inline under a running transform, else the compiled plan. */
 const replay = <Ret>(e: Entry, leaves: ReadonlyArray<Internal.Tensor>): Effect.Effect<Ret, TensorError | StateError> =>
-  Effect.flatMap(Effect.service(Variable.CurrentStateHandler), (handler) =>
-    Effect.flatMap(readAll(handler, e.reads), (varLeaves) => {
-      const ins = varLeaves.length === 0 ? leaves : [...leaves, ...varLeaves]
-      const outs: Effect.Effect<ReadonlyArray<Internal.Tensor>, TensorError> =
-        Internal.isOpen(e.program) || Internal.hasLiveInputs(ins)
-          ? Effect.sync(() => Internal.inline(e.program, ins))
-          : Effect.flatMap(Effect.service(Backend), (backend) => Internal.run(e.program, backend, ins))
-      return Effect.flatMap(outs, (o) => {
-        const result = Pytree.unflatten<Ret>(e.outDef, o.slice(0, e.outCount))
-        if (e.writes.length === 0) return Effect.succeed(result)
-        let k = e.outCount
-        const entries = e.writes.map((v) => {
-          const n = v.avals.length
-          const value = Pytree.unflatten(v.def, o.slice(k, k + n))
-          k += n
-          return [v, value] as const
-        })
-        return Effect.as(handler.writeAll(entries), result)
-      })
-    })
-  )
+  e.reads.length === 0 && e.writes.length === 0
+    ? Effect.map(outputs(e, leaves), (o) => Pytree.unflatten<Ret>(e.outDef, o))
+    : Effect.flatMap(Effect.service(Variable.CurrentStateHandler), (handler) =>
+        Effect.flatMap(readAll(handler, e.reads), (varLeaves) =>
+          Effect.flatMap(outputs(e, varLeaves.length === 0 ? leaves : [...leaves, ...varLeaves]), (o) => {
+            const result = Pytree.unflatten<Ret>(e.outDef, o.slice(0, e.outCount))
+            if (e.writes.length === 0) return Effect.succeed(result)
+            let k = e.outCount
+            const entries = e.writes.map((v) => {
+              const n = v.avals.length
+              const value = Pytree.unflatten(v.def, o.slice(k, k + n))
+              k += n
+              return [v, value] as const
+            })
+            return Effect.as(handler.writeAll(entries), result)
+          })
+        )
+      )
+
+/** The program's outputs for these inputs: inlined under a running transform, else run on the backend. */
+const outputs = (e: Entry, ins: ReadonlyArray<Internal.Tensor>): Effect.Effect<ReadonlyArray<Internal.Tensor>, TensorError> =>
+  e.open || Internal.hasLiveInputs(ins)
+    ? Effect.sync(() => Internal.inline(e.program, ins))
+    : Effect.flatMap(Effect.service(Backend), (backend) => Internal.run(e.program, backend, ins))
 
 /** The current values of the Variables a program reads, flattened. */
 const readAll = (handler: Variable.StateHandler, reads: ReadonlyArray<Var>): Effect.Effect<ReadonlyArray<Internal.Tensor>, TensorError> => {

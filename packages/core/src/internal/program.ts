@@ -171,6 +171,12 @@ const sameAval = (t: Tensor, a: { readonly shape: ReadonlyArray<number>; readonl
 
 /** Tensors for the handles an execution gave (new consts, or the tensors whose buffers they are). */
 const outputsOf = (plan: Plan, backend: BackendShape, args: ReadonlyArray<Tensor>, handles: ReadonlyArray<unknown>, r: Executed): Tensor[] => {
+  if (r.handles.length === 1 && r.owned[0]) {
+    const a = plan.outputAvals[0]!
+    const t = new Tensor({ shape: a.shape, dtype: a.dtype, op: "const" })
+    setBuffer(t, backend, r.handles[0])
+    return [t]
+  }
   const made = new Map<unknown, Tensor>()
   return r.handles.map((h, i) => {
     const a = plan.outputAvals[i]!
