@@ -41,6 +41,7 @@ export const workloads = [
   { id: "elem", label: "sin·cos+exp(−x²), 10⁶", kind: "time" },
   { id: "elemGrad", label: "grad of sum of it, 10⁶", kind: "time" },
   { id: "opChain", label: `1-element op chain (µs/op, ${OPS_CHAIN} adds)`, kind: "perop", ops: OPS_CHAIN },
+  { id: "jitReplay", label: `jitted 2x+1 of a 1-element tensor, replayed (µs/call, ${OPS_CHAIN} calls)`, kind: "perop", ops: OPS_CHAIN },
   { id: "opBuild", label: "  diffect: graph building only (µs/op)", kind: "perop", ops: OPS_CHAIN, only: "diffect" },
   { id: "effectRead", label: "  diffect: Effect.runSync(Tensor.data) of a const (µs/call)", kind: "perop", ops: OPS_CHAIN, only: "diffect" }
 ]
@@ -83,7 +84,7 @@ export const inputs = (id) =>
       return { n, a: uniform(21 + n, n * n, -2 * s, 2 * s), x: uniform(23 + n, n, -1, 1) }
     }
     if (id === "elem" || id === "elemGrad") return { n: ELEM_N, x: uniform(31, ELEM_N, -3, 3) }
-    if (id === "opChain" || id === "opBuild" || id === "effectRead") return { n: OPS_CHAIN, x: Float32Array.of(0.5) }
+    if (id === "opChain" || id === "opBuild" || id === "effectRead" || id === "jitReplay") return { n: OPS_CHAIN, x: Float32Array.of(0.5) }
     throw new Error(`no inputs for ${id}`)
   })
 
@@ -163,6 +164,7 @@ export const reference = (id) =>
     if (id === "elem") return [Float64Array.from(I.x, (x) => Math.sin(x) * Math.cos(x) + Math.exp(-x * x))]
     if (id === "elemGrad") return [Float64Array.from(I.x, (x) => Math.cos(2 * x) - 2 * x * Math.exp(-x * x))]
     if (id === "opChain" || id === "opBuild" || id === "effectRead") return [Float64Array.of(0.5 + OPS_CHAIN)]
+    if (id === "jitReplay") return [Float64Array.of(2)]
     throw new Error(`no reference for ${id}`)
   })
 

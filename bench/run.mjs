@@ -20,7 +20,7 @@ const opt = (name, dflt) => {
   const i = argv.indexOf(`--${name}`)
   return i >= 0 ? argv[i + 1] : dflt
 }
-const ALL_LIBS = ["diffect", "tfjs-cpu", "tfjs-wasm", "jax-js", "jax-js-jit"]
+const ALL_LIBS = ["diffect", "diffect-jit", "tfjs-cpu", "tfjs-wasm", "jax-js", "jax-js-jit"]
 const libs = opt("libs", ALL_LIBS.join(",")).split(",")
 const rounds = Number(opt("rounds", 2))
 const firstRounds = Number(opt("first-rounds", 10))
@@ -127,6 +127,15 @@ for (const w of allRows) {
     cells.push(c.text + ratio)
   }
   lines.push(`| ${cells.join(" | ")} |`)
+}
+// compiled against compiled: diffect's jit against jax-js's jit, same run
+if (libs.includes("diffect-jit") && libs.includes("jax-js-jit")) {
+  lines.push("", "| workload (both compiled) | diffect-jit | jax-js-jit (ratio) |", "|---|---|---|")
+  for (const w of allRows) {
+    const d = cellOf(w, "diffect-jit"), j = cellOf(w, "jax-js-jit")
+    if (d.value === undefined || j.value === undefined) continue
+    lines.push(`| ${w.label} | ${d.text} | ${j.text} (${(j.value / d.value).toFixed(2)}×) |`)
+  }
 }
 const table = lines.join("\n")
 const machine = `${os.cpus()[0]?.model ?? "unknown CPU"}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.release()}, Node ${process.version}`

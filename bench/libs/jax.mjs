@@ -58,6 +58,19 @@ export const makeJax = (useJit) => {
         const t = J(jax[kind === "hess" ? "hessian" : kind](f))
         return () => readAll([t(x.ref)])
       }
+      if (id === "jitReplay") {
+        if (!useJit) return undefined
+        const x = arr(I.x, [1])
+        const f = jax.jit((x) => x.mul(2).add(1))
+        return () => {
+          let y
+          for (let i = 0; i < I.n; i++) {
+            if (y !== undefined) y.dispose()
+            y = f(x.ref)
+          }
+          return readAll([y])
+        }
+      }
       if (id === "opChain") {
         if (useJit) return undefined // a jitted chain is one kernel: not a per-op cost
         const x = arr(I.x, [1])

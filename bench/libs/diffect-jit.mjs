@@ -1,0 +1,79 @@
+// diffect with `jit`: each workload's function traced once, then replayed
+// (no graph building, no transform interpretation, no planning per call).
+import { Effect } from "effect"
+import { Tensor, Variable } from "@diffect/core"
+import base from "./diffect.mjs"
+
+let T = {}
+const f32 = (data, shape) => Tensor.make(data, { shape })
+const run = (eff) => Effect.runPromise(eff)
+const elemChain = (x) => Tensor.add(Tensor.mul(Tensor.sin(x), Tensor.cos(x)), Tensor.exp(Tensor.neg(Tensor.square(x))))
+
+export default {
+  name: "diffect-jit",
+  async init() {
+    T = await import("@diffect/transforms")
+  },
+  async prepare(id, I) {
+    const { jit } = T
+    if (id.startsWith("matmul")) {
+      const a = f32(I.a, [I.n, I.n]), b = f32(I.b, [I.n, I.n])
+      const mm = jit((a, b) => Tensor.matmul(a, b))
+      return () => run(Effect.flatMap(mm(a, b), Tensor.data)).then((d) => [d])
+    }
+    if (id === "elem") {
+      const x = f32(I.x, [I.n])
+      const f = jit(elemChain)
+      return () => run(Effect.flatMap(f(x), Tensor.data)).then((d) => [d])
+    }
+    if (id === "elemGrad") {
+      const x = f32(I.x, [I.n])
+      const g = jit(T.grad((x) => Tensor.sum(elemChain(x))))
+      return () => run(Effect.flatMap(g(x), Tensor.data)).then((d) => [d])
+    }
+    if (id === "mlp") {
+      const { batch, inp, hidden, out } = I
+      const x = f32(I.x, [batch, inp]), onehot = f32(I.onehot, [batch, out])
+      const vars = Effect.runSync(
+        Effect.all([
+          Variable.make(f32(I.w1, [inp, hidden])),
+          Variable.make(f32(I.b1, [hidden])),
+          Variable.make(f32(I.w2, [hidden, out])),
+          Variable.make(f32(I.b2, [out]))
+        ])
+      )
+      const loss = (x, onehot) =>
+        Effect.gen(function* () {
+          const [w1, b1, w2, b2] = yield* Effect.all(vars.map((v) => Variable.get(v)))
+          const h = Tensor.relu(Tensor.add(Tensor.matmul(x, w1), b1))
+          const logits = Tensor.add(Tensor.matmul(h, w2), b2)
+          return Tensor.div(Tensor.neg(Tensor.sum(Tensor.mul(onehot, Tensor.logSoftmax(logits)))), batch)
+        })
+      const vg = jit(T.valueAndGrad(loss, { gradVars: vars }))
+      return () => run(Effect.flatMap(vg(x, onehot), ([value, grads]) => Effect.all([value, ...grads].map(Tensor.data))))
+    }
+    if (id.startsWith("hess") || id.startsWith("jac")) {
+      const kind = id.replace(/\d+/g, "")
+      const name = kind === "hess" ? "hessian" : kind
+      const a = f32(I.a, [I.n, I.n]), x = f32(I.x, [I.n])
+      const f =
+        kind === "hess"
+          ? (x) => Tensor.sum(Tensor.square(Tensor.tanh(Tensor.matmul(a, x))))
+          : (x) => Tensor.tanh(Tensor.matmul(a, x))
+      const t = jit(T[name](f))
+      return () => run(Effect.flatMap(t(x), Tensor.data)).then((d) => [d])
+    }
+    if (id === "jitReplay") {
+      const x = f32(I.x, [1])
+      const f = jit((x) => Tensor.add(Tensor.mul(x, 2), 1))
+      const loop = Effect.gen(function* () {
+        let y
+        for (let i = 0; i < I.n; i++) y = yield* f(x)
+        return yield* Tensor.data(y)
+      })
+      return () => [Effect.runSync(loop)]
+    }
+    return undefined
+  }
+}
+void base
