@@ -16,7 +16,8 @@ import { vjpRules } from "./rules/vjp.js"
 import * as O from "./ops.js"
 import { type CustomRules, customTensor, inputTensor, type Tensor } from "./tensor.js"
 
-type Mode = "jvp" | "vjp" | "batch"
+/** Which interpretation walks the graph (`all`: every operand, a custom node's inputs and value both). */
+type Mode = "jvp" | "vjp" | "batch" | "all"
 
 /** The custom rules of a node, when it has one for this mode. */
 const customRule = (t: Tensor, mode: Mode): boolean => {
@@ -31,7 +32,17 @@ const customRule = (t: Tensor, mode: Mode): boolean => {
  * mode, else through its value.
  */
 const children = (t: Tensor, mode: Mode): ReadonlyArray<Tensor> =>
-  t.op === "input" ? (t.value ? [t.value] : []) : t.op === "custom" ? (customRule(t, mode) ? t.inputs : [t.value!]) : t.inputs
+  t.op === "input"
+    ? t.value
+      ? [t.value]
+      : []
+    : t.op === "custom"
+      ? mode === "all"
+        ? [...t.inputs, t.value!]
+        : customRule(t, mode)
+          ? t.inputs
+          : [t.value!]
+      : t.inputs
 
 /**
  * The nodes between `roots` and `sources` that depend on a source, in

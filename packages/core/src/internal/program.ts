@@ -17,6 +17,7 @@ import type { BackendShape } from "../Backend.js"
 import type { HostArray } from "../DType.js"
 import type { TensorError } from "../Errors.js"
 import { evaluate, execute, type Executed, failureOf, type Plan, planGraph, setBuffer, sourceHandle } from "./evaluate.js"
+import { dependentOrder } from "./interpret.js"
 import { type CustomRules, customTensor, Tensor } from "./tensor.js"
 
 /** A closed graph: `outputs` as functions of the unbound input nodes `inputs`. */
@@ -60,36 +61,10 @@ export const isOpen = (p: Program): boolean => {
   return false
 }
 
-/** The nodes of the program that depend on its inputs, inputs before users. */
+/** The nodes of the program that depend on its inputs (not the inputs themselves), operands before users. */
 const dependents = (p: Program): Tensor[] => {
   const own = new Set(p.inputs)
-  const order: Tensor[] = []
-  const dep = new Map<Tensor, boolean>()
-  const stack: Array<[Tensor, boolean]> = p.outputs.map((r) => [r, false])
-  const children = (t: Tensor): ReadonlyArray<Tensor> =>
-    t.op === "input" ? (t.value ? [t.value] : []) : t.op === "custom" ? [...t.inputs, t.value!] : t.inputs
-  while (stack.length > 0) {
-    const [t, expanded] = stack.pop()!
-    if (dep.has(t)) continue
-    if (!t.symbolic) {
-      dep.set(t, false)
-      continue
-    }
-    if (own.has(t)) {
-      dep.set(t, true)
-      continue
-    }
-    const cs = children(t)
-    if (!expanded) {
-      stack.push([t, true])
-      for (const c of cs) if (!dep.has(c)) stack.push([c, false])
-      continue
-    }
-    const d = cs.some((c) => dep.get(c) === true)
-    dep.set(t, d)
-    if (d) order.push(t)
-  }
-  return order
+  return dependentOrder(p.outputs, own, "all").filter((t) => !own.has(t))
 }
 
 /**
