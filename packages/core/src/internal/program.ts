@@ -97,13 +97,17 @@ export const inline = (p: Program, args: ReadonlyArray<Tensor>): Tensor[] => {
  */
 export const foldConstants = (p: Program, backend: BackendShape): Effect.Effect<void, TensorError> => {
   const frontier = new Set<Tensor>()
-  for (const t of dependents(p)) {
-    const ins = t.op === "input" ? [t.value!] : t.op === "custom" ? [t.value!] : t.inputs
-    for (const x of ins) if (!x.symbolic && x.op !== "const" && x.op !== "error") frontier.add(x)
+  const add = (x: Tensor, isOutput = false) => {
+    // a layout change (a scalar broadcast to a matrix) stays a view of its folded operand: folding it would materialize it
+    if (!isOutput) while (isLayout(x.op) && !x.inputs[0]!.symbolic) x = x.inputs[0]!
+    if (!x.symbolic && x.op !== "const" && x.op !== "error") frontier.add(x)
   }
-  for (const o of p.outputs) if (!o.symbolic && o.op !== "const" && o.op !== "error") frontier.add(o)
+  for (const t of dependents(p)) for (const x of t.op === "input" || t.op === "custom" ? [t.value!] : t.inputs) add(x)
+  for (const o of p.outputs) add(o, true)
   return frontier.size === 0 ? Effect.void : Effect.asVoid(evaluate(backend, [...frontier]))
 }
+
+const isLayout = (op: string): boolean => op === "broadcast" || op === "reshape" || op === "transpose" || op === "slice"
 
 /** The plan of a program on `backend` (made the first time, then kept). */
 export const planOf = (p: Program, backend: BackendShape): Plan => {
