@@ -98,6 +98,21 @@ describe("examples", () => {
     expect(out).toContain("diffect's ShapeError")
   })
 
+  it("gp.ts: the covariance gradient matches its closed form; fitting the GP hyperparameters lowers the NLL and the test error", { timeout: 120_000 }, async () => {
+    const r = await runExample("gp.ts")
+    expectSuccess(r)
+    const out = r.stdout
+    expect(numberAfter(out, "max difference from the closed form")).toBeLessThan(1e-12)
+    const before = /before fitting: NLL ([-0-9.]+), test RMSE ([0-9.]+)/.exec(out)!
+    const after = /after fitting: NLL ([-0-9.]+), test RMSE ([0-9.]+)/.exec(out)!
+    expect(Number(after[1])).toBeLessThan(Number(before[1]) - 20)
+    expect(Number(after[2])).toBeLessThan(0.1)
+    expect(Number(after[2])).toBeLessThan(Number(before[2]))
+    const noise = numberAfter(out, "noise")
+    expect(noise).toBeGreaterThan(0.03) // the data's noise is 0.1
+    expect(noise).toBeLessThan(0.3)
+  })
+
   it("tour.ts: every README snippet runs and prints what the README says", { timeout: 120_000 }, async () => {
     const r = await runExample("tour.ts")
     expectSuccess(r)

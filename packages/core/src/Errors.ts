@@ -50,6 +50,13 @@ export class ConcretizationError extends Data.TaggedError("ConcretizationError")
  */
 export class OptionsError extends Data.TaggedError("OptionsError")<{ readonly message: string }> {}
 
+/**
+ * A linear-algebra input that the operation cannot take: a matrix that is not
+ * square where a square one is needed, or not positive-definite for
+ * `Linalg.cholesky`. The message names the operation, the shape and the dtype.
+ */
+export class LinalgError extends Data.TaggedError("LinalgError")<{ readonly message: string }> {}
+
 /** Every error diffect itself can produce. */
 export type DiffectError =
   | ShapeError
@@ -62,6 +69,7 @@ export type DiffectError =
   | BackendError
   | ConcretizationError
   | OptionsError
+  | LinalgError
 
 /** The errors a pure tensor op can carry until its result is read. */
-export type TensorError = ShapeError | DTypeError | BackendError | ConcretizationError
+export type TensorError = ShapeError | DTypeError | BackendError | ConcretizationError | LinalgError

@@ -12,6 +12,7 @@ export * as CpuBackend from "./CpuBackend.js"
 export * as Errors from "./Errors.js"
 export * as Random from "./Random.js"
 export * as Codec from "./Codec.js"
+export * as Linalg from "./Linalg.js"
 export { Backend, type BackendShape, type Kernel, type KernelArg, prims, type Prim, type PrimParams } from "./Backend.js"
 export {
   ArgnumsError,
@@ -21,6 +22,7 @@ export {
   DTypeError,
   type DiffectError,
   GradVarsError,
+  LinalgError,
   NonScalarOutputError,
   OptionsError,
   ShapeError,

@@ -8,6 +8,7 @@ import { DTypeError, ShapeError, type TensorError } from "../Errors.js"
 import type { Prim, PrimParams } from "./primitives.js"
 import { fmt, isPermutation, type Shape, shapeEq, sizeOf } from "./shape.js"
 import { errorTensor, firstError, makeNode, type Tensor } from "./tensor.js"
+import { linalgAbstract } from "./linalg/abstract.js"
 
 export interface Aval {
   readonly shape: Shape
@@ -234,7 +235,8 @@ export const abstractRules: { readonly [P in Prim]: AbstractRule<P> } = {
     if (!Number.isInteger(axis) || axis < 0 || axis >= a.shape.length) return shapeErr(`cumsum: axis ${axis} is out of range for ${fmt(a.shape)}`)
     if (a.dtype === "bool") return dtypeErr("cumsum: not defined for bool")
     return a
-  }
+  },
+  ...linalgAbstract
 }
 
 const isAval = (u: Aval | TensorError): u is Aval => "shape" in u && "dtype" in u && !("_tag" in u)

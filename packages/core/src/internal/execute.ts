@@ -12,7 +12,7 @@
 import { Effect } from "effect"
 import type { BackendShape, KernelArg } from "../Backend.js"
 import type { HostArray } from "../DType.js"
-import { BackendError, ConcretizationError, DTypeError, ShapeError, type TensorError } from "../Errors.js"
+import { BackendError, ConcretizationError, DTypeError, LinalgError, ShapeError, type TensorError } from "../Errors.js"
 import { EvalFailure, type Plan } from "./plan.js"
 import type { DeviceBuffer, Tensor } from "./tensor.js"
 
@@ -103,7 +103,7 @@ export class Execution {
       try {
         h = st.kernel !== undefined ? st.kernel(args, st.params as never, st.aval) : fusion!.kernel(st.program!, args, st.aval)
       } catch (e) {
-        if (e instanceof BackendError) throw new EvalFailure(e)
+        if (e instanceof BackendError || e instanceof LinalgError) throw new EvalFailure(e)
         throw e
       }
       slots[st.out] = h
@@ -146,7 +146,8 @@ export class Execution {
 /** Turns what evaluation throws into a typed failure (anything else is a defect). */
 export const failureOf = (e: unknown): Effect.Effect<never, TensorError> => {
   if (e instanceof EvalFailure) return Effect.fail(e.error)
-  if (e instanceof BackendError || e instanceof ShapeError || e instanceof DTypeError || e instanceof ConcretizationError) return Effect.fail(e)
+  if (e instanceof BackendError || e instanceof ShapeError || e instanceof DTypeError || e instanceof ConcretizationError || e instanceof LinalgError)
+    return Effect.fail(e)
   return Effect.die(e)
 }
 

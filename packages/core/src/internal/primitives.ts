@@ -8,6 +8,15 @@
  * - `broadcast` is JAX's broadcast_in_dim: input axis i maps to output axis
  *   `dims[i]`, where its size must equal the output size or be 1;
  * - `matmul` is batched: `[...b, m, k] @ [...b, k, n]` with equal batch dims.
+ * - the linear-algebra primitives work on the last two axes, batched over the
+ *   leading ones, on float32/float64. A primitive has one output, so those
+ *   with several results pack them as rows of one matrix (`internal/linalg`):
+ *   `lu`: `[n + 2, n]` (packed L\U, then the row permutation, then the sign of
+ *   the determinant); `qr`: `[m + n, k]` (Q, then Rᵀ; k = min(m, n));
+ *   `eigh`: `[n + 1, n]` (ascending eigenvalues, then the eigenvectors as
+ *   columns); `svd`: `[m + 1 + n, k]` (U, then the descending singular
+ *   values, then V). `triangularSolve` solves `op(a) x = b` for `b` of shape
+ *   `[..., n, k]`, reading only the triangle of `a` that `lower` names.
  */
 import type { DType } from "../DType.js"
 
@@ -73,6 +82,13 @@ export interface PrimParams {
   argsort: { readonly descending: boolean }
   // cumulative sum along an axis (from the end when `reverse`)
   cumsum: { readonly axis: number; readonly reverse: boolean }
+  // dense linear algebra on the last two axes (any leading batch axes; see internal/linalg)
+  cholesky: {}
+  triangularSolve: { readonly lower: boolean; readonly transpose: boolean; readonly unitDiagonal: boolean }
+  lu: {}
+  qr: {}
+  eigh: {}
+  svd: {}
 }
 
 /**
@@ -105,7 +121,8 @@ export const prims: ReadonlyArray<Prim> = [
   "matmul", "cast", "stopGradient",
   "real", "imag", "complex", "conj",
   "random",
-  "erf", "floor", "atan2", "gather", "scatterAdd", "argsort", "cumsum"
+  "erf", "floor", "atan2", "gather", "scatterAdd", "argsort", "cumsum",
+  "cholesky", "triangularSolve", "lu", "qr", "eigh", "svd"
 ]
 
 export type UnaryPrim = "neg" | "exp" | "log" | "sin" | "cos" | "tanh" | "sqrt" | "abs" | "sign" | "log1p" | "expm1" | "erf" | "floor"

@@ -45,6 +45,20 @@ export const makeKernels = (device: Device, cpuThreshold: number): BackendShape[
   const bin = (op: "add" | "sub" | "mul" | "div" | "pow" | "max" | "min" | "atan2" | "greater" | "less" | "equal"): Kernel<any> =>
     guard(op, ([a, b], _p, out) => binary(device, op, h(a), h(b), out.dtype))
   const share = (name: Prim): Kernel<any> => guard(name, ([a]) => device.share(h(a)))
+  /**
+   * The linear-algebra primitives: sequential algorithms (pivoting, Jacobi
+   * sweeps) with one small matrix per batch entry. They run as the CPU
+   * reference kernels on the operands read back from their textures (in
+   * float64, rounded to float32 once), and the result is uploaded again.
+   */
+  const viaHost =
+    <P extends Prim>(name: P): Kernel<P> =>
+    (args, params, out) => {
+      device.check(name)
+      const hostArgs = args.map((a) => ({ ...a, handle: (a.handle as Handle).host ?? device.download(a.handle as Handle) }))
+      const res = cpu[name](hostArgs, params, out) as DType.HostArray
+      return res.length <= cpuThreshold ? device.hostHandle(res) : device.upload(res)
+    }
   return {
     neg: un("neg"),
     exp: un("exp"),
@@ -109,6 +123,12 @@ export const makeKernels = (device: Device, cpuThreshold: number): BackendShape[
     ),
     scatterAdd: guard("scatterAdd", ([x, i, u], { axis, batchDims }) => scatterAdd(device, h(x), h(i), h(u), x!.shape, i!.shape, axis, batchDims)),
     argsort: guard("argsort", ([x], { descending }) => argsort(device, h(x), x!.shape, descending)),
-    cumsum: guard("cumsum", ([x], { axis, reverse }) => cumsum(device, h(x), x!.shape, axis, reverse))
+    cumsum: guard("cumsum", ([x], { axis, reverse }) => cumsum(device, h(x), x!.shape, axis, reverse)),
+    cholesky: viaHost("cholesky"),
+    triangularSolve: viaHost("triangularSolve"),
+    lu: viaHost("lu"),
+    qr: viaHost("qr"),
+    eigh: viaHost("eigh"),
+    svd: viaHost("svd")
   }
 }

@@ -8,6 +8,7 @@ import type { BackendShape, Kernel, KernelArg } from "../../Backend.js"
 import type { Prim } from "../primitives.js"
 import { sizeOf } from "../shape.js"
 import { binaryExpr, binaryReal, castHost, complexBinary, complexUnary, mapComplex1, mapComplex2, unaryExpr, unaryReal } from "./elementwise.js"
+import { choleskyKernel, eighKernel, luKernel, qrKernel, svdKernel, triangularSolveKernel } from "./linalg.js"
 import { matmulKernel } from "./matmul.js"
 import { broadcastKernel, concatKernel, padKernel, reduceKernel, sliceKernel, transposeKernel } from "./structure.js"
 import { cpuFusion } from "./fusion.js"
@@ -128,7 +129,13 @@ const kernels: { readonly [P in Prim]: Kernel<P> } = {
   gather: ([x, i], { axis, batchDims }, out) => gatherKernel(h(x!), h(i!), out.dtype, x!.shape, i!.shape, axis, batchDims, sizeOf(out.shape)),
   scatterAdd: ([x, i, u], { axis, batchDims }, out) => scatterAddKernel(h(x!), h(i!), h(u!), out.dtype, x!.shape, i!.shape, axis, batchDims),
   argsort: ([x], { descending }) => argsortKernel(h(x!), x!.shape, descending),
-  cumsum: ([x], { axis, reverse }) => cumsumKernel(h(x!), x!.dtype, x!.shape, axis, reverse)
+  cumsum: ([x], { axis, reverse }) => cumsumKernel(h(x!), x!.dtype, x!.shape, axis, reverse),
+  cholesky: choleskyKernel,
+  triangularSolve: triangularSolveKernel,
+  lu: luKernel,
+  qr: qrKernel,
+  eigh: eighKernel,
+  svd: svdKernel
 }
 
 

@@ -24,6 +24,9 @@ const shift = (axes: ReadonlyArray<number>) => axes.map((a) => a + 1)
 /** Elementwise primitives: batch every argument, apply as is. */
 const elementwise = <P extends Prim>(prim: P): BatchRule<P> => (args, params, n) => bind(prim, args.map((a) => withBatch(a, n)), params)
 
+/** Primitives batched over any leading axes: give every operand the batch axis. */
+const leading = elementwise
+
 export const batchRules: { readonly [P in Prim]: BatchRule<P> } = {
   neg: elementwise("neg"),
   exp: elementwise("exp"),
@@ -89,5 +92,12 @@ export const batchRules: { readonly [P in Prim]: BatchRule<P> } = {
     return bind("matmul", [withBatch(a!, n), withBatch(b!, n)], {})
   },
   // one draw per key: the batch of keys is the leading batch of the output
-  random: ([k], params) => bind("random", [k!.t], params)
+  random: ([k], params) => bind("random", [k!.t], params),
+  // linear algebra: batched over leading axes already
+  cholesky: leading("cholesky"),
+  triangularSolve: leading("triangularSolve"),
+  lu: leading("lu"),
+  qr: leading("qr"),
+  eigh: leading("eigh"),
+  svd: leading("svd")
 }

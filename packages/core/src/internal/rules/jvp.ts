@@ -9,6 +9,7 @@ import * as O from "../ops.js"
 import type { Prim, PrimParams } from "../primitives.js"
 import { scalar } from "../ops.js"
 import type { Tensor } from "../tensor.js"
+import { linalgJvp } from "../linalg/rules.js"
 
 type T = Tensor | null
 export type JvpRule<P extends Prim> = (tangents: ReadonlyArray<T>, primals: ReadonlyArray<Tensor>, params: PrimParams[P], out: Tensor) => T
@@ -115,5 +116,6 @@ export const jvpRules: { readonly [P in Prim]: JvpRule<P> } = {
   scatterAdd: ([tx, _ti, tu], [x, idx, u], params) =>
     tx == null && tu == null ? null : bind("scatterAdd", [inst(tx!, x!), idx!, inst(tu!, u!)], params), // linear in x and the updates
   argsort: zero,
-  cumsum: linear("cumsum")
+  cumsum: linear("cumsum"),
+  ...linalgJvp
 }

@@ -9,8 +9,10 @@ import { bind } from "../bind.js"
 import * as O from "../ops.js"
 import type { Prim, PrimParams } from "../primitives.js"
 import { invertPerm } from "../shape.js"
-import type { Tensor } from "../tensor.js"
-import { erfDeriv, maxShare, nonZero, safeLog, unreduce, zerosOf } from "./jvp.js"
+import { inputTensor, type Tensor } from "../tensor.js"
+import { vjpGraph } from "../interpret.js"
+import { linalgJvp, triangularSolveVjp } from "../linalg/rules.js"
+import { erfDeriv, type JvpRule, maxShare, nonZero, safeLog, unreduce, zerosOf } from "./jvp.js"
 
 type T = Tensor | null
 export type VjpRule<P extends Prim> = (ct: Tensor, primals: ReadonlyArray<Tensor>, params: PrimParams[P], out: Tensor) => ReadonlyArray<T>
@@ -23,6 +25,24 @@ const mT = (x: Tensor): Tensor => {
   const r = x.ndim
   return bind("transpose", [x], { perm: [...Array.from({ length: r - 2 }, (_, i) => i), r - 1, r - 2] })
 }
+
+/**
+ * The reverse rule of a primitive whose forward rule is given: the forward
+ * rule is linear in the tangents, so pulling `ct` back through it (with the
+ * tangents as fresh symbols) applies its transpose. The result is built
+ * with differentiable ops, as every rule.
+ */
+const transposed =
+  <P extends Prim>(rule: JvpRule<P>): VjpRule<P> =>
+  (ct, xs, params, out) => {
+    const tangents = xs.map((x) => inputTensor(x.shape, x.dtype))
+    const t = rule(tangents, xs, params, out)
+    if (t === null) return xs.map(() => null)
+    if (t.op === "error") return xs.map(() => t)
+    const cts = vjpGraph([t], [ct], tangents)
+    for (const tan of tangents) tan.live = false
+    return cts
+  }
 
 export const vjpRules: { readonly [P in Prim]: VjpRule<P> } = {
   neg: (ct) => [O.neg(ct)],
@@ -95,5 +115,12 @@ export const vjpRules: { readonly [P in Prim]: VjpRule<P> } = {
   gather: (ct, [x, idx], params) => [bind("scatterAdd", [zerosOf(x!), idx!, ct], params), null],
   scatterAdd: (ct, [_x, idx], params) => [ct, null, bind("gather", [ct, idx!], params)],
   argsort: none,
-  cumsum: (ct, _x, { axis, reverse }) => [bind("cumsum", [ct], { axis, reverse: !reverse })]
+  cumsum: (ct, _x, { axis, reverse }) => [bind("cumsum", [ct], { axis, reverse: !reverse })],
+  // linear algebra: the forward rules transposed (triangularSolve, linear in b, has its own)
+  cholesky: transposed(linalgJvp.cholesky),
+  triangularSolve: triangularSolveVjp,
+  lu: transposed(linalgJvp.lu),
+  qr: transposed(linalgJvp.qr),
+  eigh: transposed(linalgJvp.eigh),
+  svd: transposed(linalgJvp.svd)
 }
