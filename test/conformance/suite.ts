@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { binaryCases, broadcastingCases, type Case, dtypeCases, edgeCases, fusionCases, type Output, reduceCases, unaryCases } from "./cases.js"
 import { mismatch, type Value } from "./data.js"
 import { castCases, matmulCases, movementCases } from "./structureCases.js"
+import { convCases } from "./convCases.js"
 import { linalgCases } from "./linalgCases.js"
 import { randomCases } from "./randomCases.js"
 import { opsCases } from "./opsCases.js"
@@ -29,7 +30,8 @@ export const primitiveCases: ReadonlyArray<Case> = [
   ...dtypeCases,
   ...randomCases,
   ...opsCases,
-  ...linalgCases
+  ...linalgCases,
+  ...convCases
 ]
 
 const flatten = (o: Output, acc: Tensor.Tensor[] = []): Tensor.Tensor[] => {

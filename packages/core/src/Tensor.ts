@@ -20,6 +20,7 @@
  */
 import { dual } from "effect/Function"
 import type { DType } from "./DType.js"
+import { ShapeError } from "./Errors.js"
 import type { ReduceOptions } from "./internal/reduce.js"
 import * as C from "./internal/create.js"
 import * as G from "./internal/guard.js"
@@ -34,6 +35,7 @@ import * as M from "./internal/math.js"
 import * as SH from "./internal/shapes.js"
 import * as SO from "./internal/sorting.js"
 import * as ST from "./internal/stats.js"
+import * as CV from "./internal/conv/ops.js"
 import { isTensor, Tensor as TensorClass } from "./internal/tensor.js"
 
 /** An immutable n-dimensional array. */
@@ -51,6 +53,7 @@ export type { EluOptions, GeluOptions, LeakyReluOptions } from "./internal/math.
 export type { PadOptions } from "./internal/shapes.js"
 export type { SortOptions } from "./internal/sorting.js"
 export type { ArgOptions, NormOptions, VarianceOptions } from "./internal/stats.js"
+export type { ConvOptions, Padding, PoolOptions } from "./internal/conv/ops.js"
 export type { DType } from "./DType.js"
 export { isTensor }
 
@@ -490,3 +493,46 @@ export const einsum = (spec: string, ...operands: ReadonlyArray<TensorLike>): Te
   const e = G.firstFailure("einsum", [(op, u) => (typeof u === "string" ? undefined : G.errorValue(op, "the spec must be a string", u)), G.operands("operands")], [spec, operands])
   return e ? G.errorOf(e) : E.einsum(spec, ...operands)
 }
+// ------------------------------------------------------------------ convolution and pooling
+
+const optionsObject: G.Check = (op, u) =>
+  G.isOptionsLike(u) ? undefined : new ShapeError({ message: `${op}: options must be an object, got ${G.describeValue(u)}` })
+const windowCheck: G.Check = (op, u) =>
+  typeof u === "number" || (Array.isArray(u) && u.every((d) => typeof d === "number")) ? undefined : G.shape("window")(op, u)
+
+/**
+ * Convolution (cross-correlation, as `lax.conv` and PyTorch's `conv*d`) of x
+ * `[N, C, ...spatial]` (1 to 3 spatial axes) with kernel w `[O, C / groups,
+ * ...kernel]`, giving `[N, O, ...out]`. Options: `strides`, `padding`
+ * (`"VALID"` (default), `"SAME"`, or `[lo, hi]` per spatial axis),
+ * `dilation` (of the kernel), `groups`. Differentiable in both operands, to
+ * any order; mismatched channels or a kernel larger than the padded input
+ * are `ShapeError`s naming both shapes.
+ * @example `Tensor.conv(images, kernels, { padding: "SAME", strides: 2 })`
+ */
+export const conv: {
+  (w: Tensor, options?: CV.ConvOptions): (x: Tensor) => Tensor
+  (x: Tensor, w: Tensor, options?: CV.ConvOptions): Tensor
+} = dual((args) => isTensor(args[1]), G.guard("conv", [G.tensor("x"), G.tensor("the kernel"), optionsObject], CV.conv))
+
+/**
+ * Max pooling of x `[N, C, ...spatial]` over `window` (a size per spatial
+ * axis, or one for all). Options: `strides` (default 1, as JAX),
+ * `padding` (`"VALID"` default, `"SAME"`, or explicit; padding never wins).
+ * Gradients go to the maxima (shared equally at ties).
+ * @example `Tensor.maxPool(x, [2, 2], { strides: 2 })`
+ */
+export const maxPool: {
+  (window: number | ReadonlyArray<number>, options?: CV.PoolOptions): (x: Tensor) => Tensor
+  (x: Tensor, window: number | ReadonlyArray<number>, options?: CV.PoolOptions): Tensor
+} = dual((args) => isTensor(args[0]), G.guard("maxPool", [G.tensor("x"), windowCheck, optionsObject], CV.maxPool))
+
+/**
+ * Average pooling of x `[N, C, ...spatial]` over `window`; padded entries
+ * count as zeros in the mean (flax's default). Options as {@link maxPool}.
+ * @example `Tensor.avgPool(x, 2, { strides: 2 })`
+ */
+export const avgPool: {
+  (window: number | ReadonlyArray<number>, options?: CV.PoolOptions): (x: Tensor) => Tensor
+  (x: Tensor, window: number | ReadonlyArray<number>, options?: CV.PoolOptions): Tensor
+} = dual((args) => isTensor(args[0]), G.guard("avgPool", [G.tensor("x"), windowCheck, optionsObject], CV.avgPool))

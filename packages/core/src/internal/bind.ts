@@ -9,6 +9,7 @@ import type { Prim, PrimParams } from "./primitives.js"
 import { fmt, isPermutation, type Shape, shapeEq, sizeOf } from "./shape.js"
 import { errorTensor, firstError, makeNode, type Tensor } from "./tensor.js"
 import { linalgAbstract } from "./linalg/abstract.js"
+import { convAbstract } from "./conv/abstract.js"
 
 export interface Aval {
   readonly shape: Shape
@@ -236,7 +237,8 @@ export const abstractRules: { readonly [P in Prim]: AbstractRule<P> } = {
     if (a.dtype === "bool") return dtypeErr("cumsum: not defined for bool")
     return a
   },
-  ...linalgAbstract
+  ...linalgAbstract,
+  conv: convAbstract
 }
 
 const isAval = (u: Aval | TensorError): u is Aval => "shape" in u && "dtype" in u && !("_tag" in u)

@@ -89,6 +89,14 @@ export interface PrimParams {
   qr: {}
   eigh: {}
   svd: {}
+  // convolution (lax.conv_general_dilated in the PyTorch layout; see internal/conv)
+  conv: {
+    readonly strides: ReadonlyArray<number>
+    readonly padding: ReadonlyArray<readonly [number, number]>
+    readonly lhsDilation: ReadonlyArray<number>
+    readonly rhsDilation: ReadonlyArray<number>
+    readonly groups: number
+  }
 }
 
 /**
@@ -122,7 +130,8 @@ export const prims: ReadonlyArray<Prim> = [
   "real", "imag", "complex", "conj",
   "random",
   "erf", "floor", "atan2", "gather", "scatterAdd", "argsort", "cumsum",
-  "cholesky", "triangularSolve", "lu", "qr", "eigh", "svd"
+  "cholesky", "triangularSolve", "lu", "qr", "eigh", "svd",
+  "conv"
 ]
 
 export type UnaryPrim = "neg" | "exp" | "log" | "sin" | "cos" | "tanh" | "sqrt" | "abs" | "sign" | "log1p" | "expm1" | "erf" | "floor"

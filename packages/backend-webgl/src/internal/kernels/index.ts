@@ -129,6 +129,7 @@ export const makeKernels = (device: Device, cpuThreshold: number): BackendShape[
     lu: viaHost("lu"),
     qr: viaHost("qr"),
     eigh: viaHost("eigh"),
-    svd: viaHost("svd")
+    svd: viaHost("svd"),
+    conv: viaHost("conv")
   }
 }

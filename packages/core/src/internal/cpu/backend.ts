@@ -8,6 +8,7 @@ import type { BackendShape, Kernel, KernelArg } from "../../Backend.js"
 import type { Prim } from "../primitives.js"
 import { sizeOf } from "../shape.js"
 import { binaryExpr, binaryReal, castHost, complexBinary, complexUnary, mapComplex1, mapComplex2, unaryExpr, unaryReal } from "./elementwise.js"
+import { convKernel } from "./conv.js"
 import { choleskyKernel, eighKernel, luKernel, qrKernel, svdKernel, triangularSolveKernel } from "./linalg.js"
 import { matmulKernel } from "./matmul.js"
 import { broadcastKernel, concatKernel, padKernel, reduceKernel, sliceKernel, transposeKernel } from "./structure.js"
@@ -135,7 +136,8 @@ const kernels: { readonly [P in Prim]: Kernel<P> } = {
   lu: luKernel,
   qr: qrKernel,
   eigh: eighKernel,
-  svd: svdKernel
+  svd: svdKernel,
+  conv: convKernel
 }
 
 

@@ -7,6 +7,7 @@ import { bind } from "../bind.js"
 import type { Prim, PrimParams } from "../primitives.js"
 import { sizeOf } from "../shape.js"
 import type { Tensor } from "../tensor.js"
+import { convBatch } from "../conv/rules.js"
 
 export interface BatchArg {
   readonly t: Tensor
@@ -99,5 +100,6 @@ export const batchRules: { readonly [P in Prim]: BatchRule<P> } = {
   lu: leading("lu"),
   qr: leading("qr"),
   eigh: leading("eigh"),
-  svd: leading("svd")
+  svd: leading("svd"),
+  conv: convBatch
 }

@@ -10,6 +10,7 @@ import type { Prim, PrimParams } from "../primitives.js"
 import { scalar } from "../ops.js"
 import type { Tensor } from "../tensor.js"
 import { linalgJvp } from "../linalg/rules.js"
+import { convJvp } from "../conv/rules.js"
 
 type T = Tensor | null
 export type JvpRule<P extends Prim> = (tangents: ReadonlyArray<T>, primals: ReadonlyArray<Tensor>, params: PrimParams[P], out: Tensor) => T
@@ -117,5 +118,6 @@ export const jvpRules: { readonly [P in Prim]: JvpRule<P> } = {
     tx == null && tu == null ? null : bind("scatterAdd", [inst(tx!, x!), idx!, inst(tu!, u!)], params), // linear in x and the updates
   argsort: zero,
   cumsum: linear("cumsum"),
-  ...linalgJvp
+  ...linalgJvp,
+  conv: convJvp // bilinear: conv(dx, w) + conv(x, dw)
 }

@@ -13,6 +13,7 @@ import { inputTensor, type Tensor } from "../tensor.js"
 import { vjpGraph } from "../interpret.js"
 import { linalgJvp, triangularSolveVjp } from "../linalg/rules.js"
 import { erfDeriv, type JvpRule, maxShare, nonZero, safeLog, unreduce, zerosOf } from "./jvp.js"
+import { convVjp } from "../conv/rules.js"
 
 type T = Tensor | null
 export type VjpRule<P extends Prim> = (ct: Tensor, primals: ReadonlyArray<Tensor>, params: PrimParams[P], out: Tensor) => ReadonlyArray<T>
@@ -122,5 +123,6 @@ export const vjpRules: { readonly [P in Prim]: VjpRule<P> } = {
   lu: transposed(linalgJvp.lu),
   qr: transposed(linalgJvp.qr),
   eigh: transposed(linalgJvp.eigh),
-  svd: transposed(linalgJvp.svd)
+  svd: transposed(linalgJvp.svd),
+  conv: convVjp // transposed convolutions (see conv/rules.ts)
 }

@@ -1,0 +1,89 @@
+/**
+ * The CPU `conv` kernel: im2col, then one GEMM per image and group on the
+ * existing matmul kernels (the WebAssembly SIMD GEMM for float32).
+ *
+ * For image n and group g, `cols` is the `[C/g · K, outSize]` matrix whose
+ * column p holds the input values under the kernel at output position p
+ * (zero where the kernel reads padding or a hole of the input dilation),
+ * and the output block `[O/g, outSize]` is `w_g [O/g, C/g · K] @ cols`,
+ * written in place into `[N, O, ...out]`. The input index of each (output
+ * position, kernel tap) pair along each spatial axis is tabulated once.
+ */
+import type { Kernel, KernelArg } from "../../Backend.js"
+import type { HostArray } from "../../DType.js"
+import { sizeOf, stridesOf } from "../shape.js"
+import { gemmAny } from "./matmul.js"
+import { alloc, release } from "./pool.js"
+
+const h = (x: KernelArg): HostArray => x.handle as HostArray
+
+export const convKernel: Kernel<"conv"> = ([xa, wa], { strides, padding, lhsDilation, rhsDilation, groups }, out) => {
+  const x = h(xa!), w = h(wa!)
+  const [n, c, ...xs] = xa!.shape as [number, number, ...number[]]
+  const [o, cg, ...ks] = wa!.shape as [number, number, ...number[]]
+  const os = out.shape.slice(2)
+  const sd = xs.length
+  const outSize = sizeOf(os), kSize = sizeOf(ks), inSize = sizeOf(xs)
+  const og = o / groups
+  const res = alloc(out.dtype, sizeOf(out.shape))
+  if (res.length === 0 || cg * kSize === 0) return res
+  // table[d][p * K_d + t]: the input index along axis d for output index p and tap t, or -1
+  const tables = xs.map((inD, d) => {
+    const k = ks[d]!, od = os[d]!
+    const t = new Int32Array(od * k)
+    for (let p = 0; p < od; p++)
+      for (let q = 0; q < k; q++) {
+        const pos = p * strides[d]! - padding[d]![0] + q * rhsDilation[d]!
+        const ld = lhsDilation[d]!
+        t[p * k + q] = pos >= 0 && pos % ld === 0 && pos / ld < inD ? pos / ld : -1
+      }
+    return t
+  })
+  const inStrides = stridesOf(xs)
+  const outIdx = new Int32Array(sd), kIdx = new Int32Array(sd)
+  const rows = cg * kSize
+  const cols = alloc(out.dtype, rows * outSize)
+  // for each (output position, tap): the offset in one input channel, or -1 (computed once)
+  const offsets = new Int32Array(outSize * kSize)
+  for (let p = 0; p < outSize; p++) {
+    let r = p
+    for (let d = sd - 1; d >= 0; d--) {
+      outIdx[d] = r % os[d]!
+      r = Math.floor(r / os[d]!)
+    }
+    for (let t = 0; t < kSize; t++) {
+      let q = t
+      for (let d = sd - 1; d >= 0; d--) {
+        kIdx[d] = q % ks[d]!
+        q = Math.floor(q / ks[d]!)
+      }
+      let off = 0
+      for (let d = 0; d < sd; d++) {
+        const i = tables[d]![outIdx[d]! * ks[d]! + kIdx[d]!]!
+        if (i < 0) {
+          off = -1
+          break
+        }
+        off += i * inStrides[d]!
+      }
+      offsets[t * outSize + p] = off
+    }
+  }
+  for (let b = 0; b < n; b++)
+    for (let g = 0; g < groups; g++) {
+      for (let ci = 0; ci < cg; ci++) {
+        const base = (b * c + g * cg + ci) * inSize
+        for (let t = 0; t < kSize; t++) {
+          const row = (ci * kSize + t) * outSize
+          const offRow = t * outSize
+          for (let p = 0; p < outSize; p++) {
+            const off = offsets[offRow + p]!
+            cols[row + p] = off < 0 ? 0 : x[base + off]!
+          }
+        }
+      }
+      gemmAny(out.dtype, w, g * og * rows, { rs: rows, cs: 1 }, cols, 0, { rs: outSize, cs: 1 }, res, (b * o + g * og) * outSize, og, rows, outSize)
+    }
+  release(cols)
+  return res
+}
