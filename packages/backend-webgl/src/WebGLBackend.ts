@@ -17,7 +17,8 @@
 import { Backend, BackendError, type BackendShape, type DType as D } from "@diffect/core"
 
 type DType = D.DType
-import { Effect, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { Device, Handle } from "./internal/device.js"
 import { makeFusion } from "./internal/kernels/fusion.js"
 import { makeKernels } from "./internal/kernels/index.js"

@@ -17,7 +17,7 @@
  * ```
  * @module
  */
-import { Context } from "effect"
+import * as Context from "effect/Context"
 import type { DType, HostArray } from "./DType.js"
 import type { Aval } from "./internal/bind.js"
 import { cpuBackend } from "./internal/cpu/backend.js"

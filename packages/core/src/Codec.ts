@@ -26,7 +26,10 @@
  * ```
  * @module
  */
-import { Effect, Schema, SchemaIssue, SchemaTransformation } from "effect"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
+import * as SchemaTransformation from "effect/SchemaTransformation"
 import { type DType, dtypes } from "./DType.js"
 import { DTypeError, ShapeError, StateError, type TensorError } from "./Errors.js"
 import { make as makeTensor } from "./internal/create.js"

@@ -8,7 +8,7 @@
  * ```
  * @module
  */
-import { Layer } from "effect"
+import * as Layer from "effect/Layer"
 import { Backend, type BackendShape } from "./Backend.js"
 import { cpuBackend } from "./internal/cpu/backend.js"
 

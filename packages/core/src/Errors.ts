@@ -11,7 +11,7 @@
  * ```
  * @module
  */
-import { Data } from "effect"
+import * as Data from "effect/Data"
 
 /** Shapes that do not fit together (broadcasting, matmul, reshape, axes...). */
 export class ShapeError extends Data.TaggedError("ShapeError")<{ readonly message: string }> {}

@@ -32,7 +32,7 @@
  * ```
  * @module
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { DType } from "./DType.js"
 import { DTypeError, ShapeError, type StateError, type TensorError } from "./Errors.js"
 import { make as makeTensor } from "./internal/create.js"

@@ -8,7 +8,7 @@
  * ```
  * @module
  */
-import type { Effect } from "effect"
+import type * as Effect from "effect/Effect"
 import type { StateError, TensorError } from "./Errors.js"
 import * as Variable from "./Variable.js"
 

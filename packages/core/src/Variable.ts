@@ -17,7 +17,8 @@
  * ```
  * @module
  */
-import { Context, Effect } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
 import type { DType } from "./DType.js"
 import { StateError, type TensorError } from "./Errors.js"
 import { describeValue } from "./internal/guard.js"

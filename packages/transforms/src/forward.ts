@@ -3,7 +3,7 @@
  * exposed as in JAX.
  * @module
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { DTypeError, Internal, OptionsError, Pytree, ShapeError, Tensor } from "@diffect/core"
 import { closeInputs, type Fn, toTensorTree, trace, type Traced } from "./internal/trace.js"
 import type { Gradient } from "./types.js"

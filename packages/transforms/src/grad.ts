@@ -3,7 +3,7 @@
  * `valueAndGrad` and `vectorGrad`, with brainpy's options.
  * @module
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { Internal, NonScalarOutputError, OptionsError, Pytree, Tensor } from "@diffect/core"
 import { type GradOptions, isOptionsObject, type Resolved, resolve } from "./internal/options.js"
 import { closeInputs, numbersToTensors, trace, type Traced } from "./internal/trace.js"

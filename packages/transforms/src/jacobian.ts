@@ -5,7 +5,7 @@
  * the vmap interpreter, so each jacobian is one pass, not a loop.
  * @module
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { Internal, Pytree, Tensor } from "@diffect/core"
 import { curried } from "./grad.js"
 import { basisBlock, blocks, moveLeadingToEnd, takeRows } from "./internal/basis.js"

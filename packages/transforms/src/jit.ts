@@ -3,7 +3,7 @@
  * the program without running the function's JavaScript.
  * @module
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import {
   ArgnumsError,
   Backend,

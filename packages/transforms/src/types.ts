@@ -3,7 +3,7 @@
  * `grad(f, { gradVars: [w, b], argnums: 0, hasAux: true })` has a precise type.
  * @module
  */
-import type { Effect } from "effect"
+import type * as Effect from "effect/Effect"
 import type { DiffectError, Pytree, Tensor, Variable } from "@diffect/core"
 import type { GradOptions, GradVarsSpec } from "./internal/options.js"
 

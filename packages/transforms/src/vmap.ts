@@ -3,7 +3,8 @@
  * interpreting its graph with the batching rules (no loop).
  * @module
  */
-import { Effect, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import { DTypeError, Internal, OptionsError, Pytree, ShapeError, StateError, Tensor, type TensorError, Variable } from "@diffect/core"
 import { isOptionsObject } from "./internal/options.js"
 import { callFn, checkFn, type Fn, toTensorTree } from "./internal/trace.js"

@@ -10,7 +10,7 @@
  * tensors are released when the tensor is garbage collected (a
  * FinalizationRegistry), so users never count references.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { BackendShape } from "../Backend.js"
 import type { HostArray } from "../DType.js"
 import type { TensorError } from "../Errors.js"

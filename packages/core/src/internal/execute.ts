@@ -9,7 +9,7 @@
  * fibers keep running during a long evaluation, and an interrupted
  * evaluation stops at the next yield, releasing every buffer it made.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { BackendShape, KernelArg } from "../Backend.js"
 import type { HostArray } from "../DType.js"
 import { BackendError, ConcretizationError, DTypeError, LinalgError, ShapeError, type TensorError } from "../Errors.js"

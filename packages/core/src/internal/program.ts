@@ -12,7 +12,7 @@
  * - `run`: executed on concrete values with a plan made once per backend
  *   (`plan.ts`) and kept with the program, without rebuilding anything.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { BackendShape } from "../Backend.js"
 import type { HostArray } from "../DType.js"
 import type { TensorError } from "../Errors.js"

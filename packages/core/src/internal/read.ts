@@ -1,5 +1,5 @@
 /** Reading tensors back: the only place evaluation meets the Effect world. */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { Backend, type BackendShape } from "../Backend.js"
 import type { HostArray } from "../DType.js"
 import { BackendError, ConcretizationError, DTypeError, ShapeError, type TensorError } from "../Errors.js"

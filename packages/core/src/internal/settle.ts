@@ -1,5 +1,5 @@
 /** Cutting graphs once no transform can still differentiate through them. */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { TensorError } from "../Errors.js"
 import { materialize } from "./read.js"
 import type { Tensor } from "./tensor.js"

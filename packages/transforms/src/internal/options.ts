@@ -4,7 +4,8 @@
  * call (argnums in range and distinct, gradVars made of Variables) by hand;
  * every failure becomes a tagged error (OptionsError, ArgnumsError, GradVarsError).
  */
-import { Effect, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import { ArgnumsError, GradVarsError, Internal, OptionsError, Variable } from "@diffect/core"
 
 /** The variables to differentiate: one, an array, or a record. */

@@ -3,7 +3,7 @@
  * for the arguments being transformed, a state Transaction as the
  * fiber-local handler, and the output checked and flattened.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { AuxError, DTypeError, Internal, OptionsError, Pytree, Tensor, type TensorError, Variable } from "@diffect/core"
 
 type Tx = InstanceType<typeof Variable.Transaction>

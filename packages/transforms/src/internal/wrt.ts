@@ -4,7 +4,7 @@
  * per-leaf results are put back into the return structure of brainpy
  * (`varGrads`, `argGrads`, or `[varGrads, argGrads]`).
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { DType, DTypeError, Pytree, Tensor, type TensorError } from "@diffect/core"
 import type { Resolved } from "./options.js"
 import type { Traced } from "./trace.js"

@@ -33,7 +33,9 @@
  * ```
  * @module @diffect/transforms/fp-ts
  */
-import { Effect, type Layer, ManagedRuntime } from "effect"
+import * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
 import type { DiffectError } from "@diffect/core"
 import * as Either from "fp-ts/lib/Either.js"
 import type { TaskEither } from "fp-ts/lib/TaskEither.js"

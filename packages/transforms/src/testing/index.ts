@@ -21,7 +21,8 @@
  * ```
  * @module @diffect/transforms/testing
  */
-import { Data, Effect } from "effect"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
 import * as fc from "fast-check"
 import { DType, DTypeError, type DiffectError, Internal, Pytree, Tensor, Variable } from "@diffect/core"
 import { jvp, vjp } from "../forward.js"
