@@ -14,7 +14,7 @@ const steps = stepsAt >= 0 ? Number(argv[stepsAt + 1]) : 16000
 if (process.env.DIFFECT_MEMORY_CHILD) {
   const kind = process.env.DIFFECT_MEMORY_CHILD
   const t0 = performance.now()
-  const { Effect } = await import("effect")
+  const { Effect } = await import("effect/Effect").then((Effect) => ({ Effect }))
   const { Tensor, Variable } = await import("@diffect/core")
   const { grad } = await import("@diffect/transforms")
   let detail = ""

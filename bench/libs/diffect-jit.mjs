@@ -1,6 +1,6 @@
 // diffect with `jit`: each workload's function traced once, then replayed
 // (no graph building, no transform interpretation, no planning per call).
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { Tensor, Variable } from "@diffect/core"
 import base from "./diffect.mjs"
 

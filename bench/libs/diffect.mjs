@@ -1,5 +1,5 @@
 // diffect, imported from the built packages (run `npm run build` first).
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { Tensor, Variable } from "@diffect/core"
 
 let T = {}
