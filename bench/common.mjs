@@ -24,6 +24,9 @@ export const uniform = (seed, n, lo = -1, hi = 1) => {
 export const MLP = { batch: 128, inp: 784, hidden: 256, out: 10 }
 export const ELEM_N = 1_000_000
 export const OPS_CHAIN = 1000
+/** The conv2d layer of a small CNN: x [N, C, H, W], kernel [O, C, K, K], SAME, stride 1 (PyTorch layout). */
+export const CONV = { n: 32, c: 3, h: 32, w: 32, o: 16, k: 3 }
+export const LINALG_N = 256
 
 /**
  * The workloads, in table order. `kind`: how the row is reported ("time",
@@ -42,6 +45,10 @@ export const workloads = [
   { id: "elemGrad", label: "grad of sum of it, 10⁶", kind: "time" },
   { id: "opChain", label: `1-element op chain (µs/op, ${OPS_CHAIN} adds)`, kind: "perop", ops: OPS_CHAIN },
   { id: "jitReplay", label: `jitted 2x+1 of a 1-element tensor, replayed (µs/call, ${OPS_CHAIN} calls)`, kind: "perop", ops: OPS_CHAIN },
+  { id: "conv2d", label: "conv2d b32 3→16 32×32 3×3 SAME", kind: "time" },
+  { id: "conv2dGrad", label: "  its input and kernel gradients", kind: "time" },
+  { id: "solve256", label: "solve 256×256 (LU, one right-hand side)", kind: "time" },
+  { id: "cholesky256", label: "cholesky 256×256", kind: "time" },
   { id: "opBuild", label: "  diffect: graph building only (µs/op)", kind: "perop", ops: OPS_CHAIN, only: "diffect" },
   { id: "effectRead", label: "  diffect: Effect.runSync(Tensor.data) of a const (µs/call)", kind: "perop", ops: OPS_CHAIN, only: "diffect" }
 ]
@@ -85,6 +92,29 @@ export const inputs = (id) =>
     }
     if (id === "elem" || id === "elemGrad") return { n: ELEM_N, x: uniform(31, ELEM_N, -3, 3) }
     if (id === "opChain" || id === "opBuild" || id === "effectRead" || id === "jitReplay") return { n: OPS_CHAIN, x: Float32Array.of(0.5) }
+    if (id === "conv2d" || id === "conv2dGrad") {
+      const { n, c, h, w, o, k } = CONV
+      return { ...CONV, x: uniform(41, n * c * h * w), kernel: uniform(42, o * c * k * k, -0.5, 0.5), ct: uniform(43, n * o * h * w) }
+    }
+    if (id === "solve256") {
+      const n = LINALG_N
+      const a = uniform(51, n * n)
+      for (let i = 0; i < n; i++) a[i * n + i] += 16 // well conditioned
+      return { n, a, b: uniform(52, n) }
+    }
+    if (id === "cholesky256") {
+      const n = LINALG_N
+      const m = uniform(53, n * n)
+      const a = new Float32Array(n * n)
+      for (let i = 0; i < n; i++)
+        for (let j = 0; j <= i; j++) {
+          let s = i === j ? 1 : 0
+          for (let p = 0; p < n; p++) s += (m[i * n + p] * m[j * n + p]) / n
+          a[i * n + j] = s
+          a[j * n + i] = s
+        }
+      return { n, a }
+    }
     throw new Error(`no inputs for ${id}`)
   })
 
@@ -165,6 +195,75 @@ export const reference = (id) =>
     if (id === "elemGrad") return [Float64Array.from(I.x, (x) => Math.cos(2 * x) - 2 * x * Math.exp(-x * x))]
     if (id === "opChain" || id === "opBuild" || id === "effectRead") return [Float64Array.of(0.5 + OPS_CHAIN)]
     if (id === "jitReplay") return [Float64Array.of(2)]
+    if (id === "conv2d" || id === "conv2dGrad") {
+      const { n, c, h, w, o, k, x, kernel, ct } = I
+      const p = (k - 1) >> 1 // SAME, odd k
+      const at = (b, ci, r, q) => (r < 0 || r >= h || q < 0 || q >= w ? 0 : x[((b * c + ci) * h + r) * w + q])
+      if (id === "conv2d") {
+        const y = new Float64Array(n * o * h * w)
+        for (let b = 0; b < n; b++)
+          for (let oc = 0; oc < o; oc++)
+            for (let r = 0; r < h; r++)
+              for (let q = 0; q < w; q++) {
+                let s = 0
+                for (let ci = 0; ci < c; ci++)
+                  for (let u = 0; u < k; u++) for (let v = 0; v < k; v++) s += at(b, ci, r + u - p, q + v - p) * kernel[((oc * c + ci) * k + u) * k + v]
+                y[((b * o + oc) * h + r) * w + q] = s
+              }
+        return [y]
+      }
+      // loss = Σ ct · conv(x, kernel): dx[b, ci, r', q'] = Σ ct[b, oc, r, q] kernel[oc, ci, u, v] with r' = r + u − p; dkernel likewise
+      const dx = new Float64Array(n * c * h * w), dk = new Float64Array(o * c * k * k)
+      for (let b = 0; b < n; b++)
+        for (let oc = 0; oc < o; oc++)
+          for (let r = 0; r < h; r++)
+            for (let q = 0; q < w; q++) {
+              const g = ct[((b * o + oc) * h + r) * w + q]
+              for (let ci = 0; ci < c; ci++)
+                for (let u = 0; u < k; u++)
+                  for (let v = 0; v < k; v++) {
+                    const rr = r + u - p, qq = q + v - p
+                    if (rr < 0 || rr >= h || qq < 0 || qq >= w) continue
+                    const xi = ((b * c + ci) * h + rr) * w + qq, ki = ((oc * c + ci) * k + u) * k + v
+                    dx[xi] += g * kernel[ki]
+                    dk[ki] += g * x[xi]
+                  }
+            }
+      return [dx, dk]
+    }
+    if (id === "solve256") {
+      // Gaussian elimination with partial pivoting in float64
+      const { n } = I
+      const a = Float64Array.from(I.a), x = Float64Array.from(I.b)
+      for (let col = 0; col < n; col++) {
+        let piv = col
+        for (let r = col + 1; r < n; r++) if (Math.abs(a[r * n + col]) > Math.abs(a[piv * n + col])) piv = r
+        for (let j = 0; j < n; j++) [a[col * n + j], a[piv * n + j]] = [a[piv * n + j], a[col * n + j]]
+        ;[x[col], x[piv]] = [x[piv], x[col]]
+        for (let r = col + 1; r < n; r++) {
+          const f = a[r * n + col] / a[col * n + col]
+          for (let j = col; j < n; j++) a[r * n + j] -= f * a[col * n + j]
+          x[r] -= f * x[col]
+        }
+      }
+      for (let r = n - 1; r >= 0; r--) {
+        let s = x[r]
+        for (let j = r + 1; j < n; j++) s -= a[r * n + j] * x[j]
+        x[r] = s / a[r * n + r]
+      }
+      return [x]
+    }
+    if (id === "cholesky256") {
+      const { n, a } = I
+      const l = new Float64Array(n * n)
+      for (let i = 0; i < n; i++)
+        for (let j = 0; j <= i; j++) {
+          let s = a[i * n + j]
+          for (let p = 0; p < j; p++) s -= l[i * n + p] * l[j * n + p]
+          l[i * n + j] = i === j ? Math.sqrt(s) : s / l[j * n + j]
+        }
+      return [l]
+    }
     throw new Error(`no reference for ${id}`)
   })
 

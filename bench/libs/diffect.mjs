@@ -1,6 +1,6 @@
 // diffect, imported from the built packages (run `npm run build` first).
 import * as Effect from "effect/Effect"
-import { Tensor, Variable } from "@diffect/core"
+import { Linalg, Tensor, Variable } from "@diffect/core"
 
 let T = {}
 const f32 = (data, shape) => Tensor.make(data, { shape })
@@ -69,6 +69,23 @@ export default {
           : (x) => Tensor.tanh(Tensor.matmul(a, x))
       const t = T[name](f)
       return () => run(Effect.flatMap(t(x), (h) => Tensor.data(h))).then((d) => [d])
+    }
+    if (id === "conv2d" || id === "conv2dGrad") {
+      const { n, c, h, w, o, k } = I
+      const x = f32(I.x, [n, c, h, w]), kernel = f32(I.kernel, [o, c, k, k])
+      if (id === "conv2d") return () => [read(Tensor.conv(x, kernel, { padding: "SAME" }))]
+      if (typeof T.grad !== "function") return undefined
+      const ct = f32(I.ct, [n, o, h, w])
+      const g = T.grad((x, kernel) => Tensor.sum(Tensor.mul(Tensor.conv(x, kernel, { padding: "SAME" }), ct)), { argnums: [0, 1] })
+      return () => run(Effect.flatMap(g(x, kernel), (gs) => Effect.all(gs.map(Tensor.data))))
+    }
+    if (id === "solve256") {
+      const a = f32(I.a, [I.n, I.n]), b = f32(I.b, [I.n])
+      return () => [read(Linalg.solve(a, b))]
+    }
+    if (id === "cholesky256") {
+      const a = f32(I.a, [I.n, I.n])
+      return () => [read(Linalg.cholesky(a))]
     }
     if (id === "opChain") {
       const x = f32(I.x, [1])

@@ -71,6 +71,28 @@ export const makeJax = (useJit) => {
           return readAll([y])
         }
       }
+      if (id === "conv2d" || id === "conv2dGrad") {
+        const { n, c, h, w, o, k } = I
+        const x = arr(I.x, [n, c, h, w]), kernel = arr(I.kernel, [o, c, k, k])
+        const conv = (x, kernel) => jax.lax.convGeneralDilated(x, kernel, [1, 1], "SAME")
+        if (id === "conv2d") {
+          const f = J(conv)
+          return () => readAll([f(x.ref, kernel.ref)])
+        }
+        const ct = arr(I.ct, [n, o, h, w])
+        const g = J(jax.grad(([x, kernel], ct) => np.sum(conv(x, kernel).mul(ct))))
+        return () => readAll(g([x.ref, kernel.ref], ct.ref))
+      }
+      if (id === "solve256") {
+        const a = arr(I.a, [I.n, I.n]), b = arr(I.b, [I.n])
+        const f = J((a, b) => np.linalg.solve(a, b))
+        return () => readAll([f(a.ref, b.ref)])
+      }
+      if (id === "cholesky256") {
+        const a = arr(I.a, [I.n, I.n])
+        const f = J((a) => np.linalg.cholesky(a))
+        return () => readAll([f(a.ref)])
+      }
       if (id === "opChain") {
         if (useJit) return undefined // a jitted chain is one kernel: not a per-op cost
         const x = arr(I.x, [1])

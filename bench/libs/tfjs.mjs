@@ -57,6 +57,43 @@ export const makeTfjs = (backend) => ({
         return readAll([value, ...grads])
       }
     }
+    if (id === "conv2d" || id === "conv2dGrad") {
+      // tfjs's own layout (the WASM backend supports no other): x NHWC, filters [kh, kw, in, out];
+      // the inputs are rearranged here and the outputs back in `post`, outside the timing
+      const { n, c, h, w, o, k } = I
+      const nchwToNhwc = (d, C) => {
+        const out = new Float32Array(d.length)
+        for (let b = 0; b < n; b++) for (let ch = 0; ch < C; ch++) for (let p = 0; p < h * w; p++) out[(b * h * w + p) * C + ch] = d[(b * C + ch) * h * w + p]
+        return out
+      }
+      const nhwcToNchw = (d, C) => {
+        const out = new Float32Array(d.length)
+        for (let b = 0; b < n; b++) for (let ch = 0; ch < C; ch++) for (let p = 0; p < h * w; p++) out[(b * C + ch) * h * w + p] = d[(b * h * w + p) * C + ch]
+        return out
+      }
+      const hwioToOihw = (d) => {
+        const out = new Float32Array(d.length)
+        for (let oc = 0; oc < o; oc++) for (let ci = 0; ci < c; ci++) for (let u = 0; u < k * k; u++) out[(oc * c + ci) * k * k + u] = d[(u * c + ci) * o + oc]
+        return out
+      }
+      const oihw = I.kernel, hwio = new Float32Array(oihw.length)
+      for (let oc = 0; oc < o; oc++) for (let ci = 0; ci < c; ci++) for (let u = 0; u < k * k; u++) hwio[(u * c + ci) * o + oc] = oihw[(oc * c + ci) * k * k + u]
+      const x = tf.tensor4d(nchwToNhwc(I.x, c), [n, h, w, c])
+      const kernel = tf.tensor4d(hwio, [k, k, c, o])
+      const conv = (x, kernel) => tf.conv2d(x, kernel, 1, "same", "NHWC")
+      if (id === "conv2d") {
+        const run = () => readAll([conv(x, kernel)])
+        run.post = ([y]) => [nhwcToNchw(y, o)]
+        return run
+      }
+      // tfjs-backend-wasm registers no Conv2DBackpropFilter kernel: no kernel gradient there
+      if (tf.getBackend() === "wasm") return undefined
+      const ct = tf.tensor4d(nchwToNhwc(I.ct, o), [n, h, w, o])
+      const g = tf.grads((x, kernel) => tf.sum(tf.mul(conv(x, kernel), ct)))
+      const run = () => readAll(tf.tidy(() => g([x, kernel])))
+      run.post = ([dx, dk]) => [nhwcToNchw(dx, c), hwioToOihw(dk)]
+      return run
+    }
     if (id === "opChain") {
       const x = tf.tensor1d(I.x)
       return () =>
