@@ -11,7 +11,7 @@ import { bools, ints, type Tolerance, uniform } from "./data.js"
 type T = Tensor.Tensor
 
 /** A result tree: tensors in arrays and records. */
-export type Output = T | ReadonlyArray<Output> | { readonly [k: string]: Output }
+export type Output = T | Effect.Effect<Output, unknown> | ReadonlyArray<Output> | { readonly [k: string]: Output }
 
 export interface Case {
   readonly name: string

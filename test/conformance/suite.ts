@@ -41,11 +41,23 @@ const flatten = (o: Output, acc: Tensor.Tensor[] = []): Tensor.Tensor[] => {
   return acc
 }
 
+/** An output with every Effect inside it run (a case may return gradients next to tensors). */
+const resolve = (o: Output): Effect.Effect<Output, unknown> =>
+  Effect.isEffect(o)
+    ? Effect.flatMap(o as Effect.Effect<Output, unknown>, resolve)
+    : Tensor.isTensor(o)
+      ? Effect.succeed(o)
+      : Array.isArray(o)
+        ? Effect.forEach(o as ReadonlyArray<Output>, resolve)
+        : Effect.map(
+            Effect.forEach(Object.keys(o).sort(), (k) => Effect.map(resolve((o as Record<string, Output>)[k]!), (v) => [k, v] as const)),
+            (entries) => Object.fromEntries(entries)
+          )
+
 /** Runs a case and reads every output tensor back. */
 export const readCase = (c: Case) =>
   Effect.gen(function* () {
-    const r = c.run()
-    const out: Output = Effect.isEffect(r) ? yield* (r as Effect.Effect<Output, unknown>) : (r as Output)
+    const out = yield* resolve(c.run() as Output)
     const values: Value[] = []
     for (const t of flatten(out)) {
       const data = yield* Tensor.data(t)
