@@ -94,19 +94,28 @@ export const eye: typeof C.eye = G.guard("eye", [G.axis("n"), G.axis("m", true),
 /**
  * The flat row-major data (a fresh copy): the dtype's typed array; complex64
  * gives a `Float32Array` of length 2·size, interleaved `re, im`.
+ *
+ * Inside a transform (`grad`, `jacrev`...), a read gives the value of the
+ * call's arguments: a constant to the transform, as PyTorch's `.item()` and
+ * JAX's concrete values are (the gradient does not flow through the
+ * number); write `stopGradient(x)` to say so in the code. Under `vmap`, a
+ * batched tensor has no single value: reading it fails with
+ * `ConcretizationError`.
  * @example `yield* Tensor.data(x)`
  */
 export const data = RD.data
 /**
  * The data as nested arrays (bool as booleans; complex64 adds a last axis
- * of `[re, im]` pairs, the form `make` accepts back).
+ * of `[re, im]` pairs, the form `make` accepts back). Inside a transform
+ * the values are constants (see `data`).
  * @example `yield* Tensor.toArray(x)`
  */
 export const toArray = RD.toArray
 /**
  * The one element of a size-1 tensor. A complex64 tensor fails with
  * `DTypeError` (a complex value is not one number): use `toArray`, or
- * `item(real(z))` and `item(imag(z))`.
+ * `item(real(z))` and `item(imag(z))`. Inside a transform the number is
+ * a constant (see `data`).
  * @example `yield* Tensor.item(Tensor.sum(x))`
  */
 export const item = RD.item
