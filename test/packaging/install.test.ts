@@ -239,6 +239,11 @@ describe("a project outside the repository that installs the tarballs", () => {
     )
   }, 240_000)
 
+  it("uses the tsconfig that the README recommends", () => {
+    const readme = readFileSync(join(root, "README.md"), "utf8")
+    expect(readme).toContain("```json\n" + readFileSync(join(projectTemplate, "tsconfig.json"), "utf8").trim() + "\n```")
+  })
+
   it("installs them from the tarballs (not from the repository)", () => {
     for (const t of tarballs) {
       const installed = join(work, "project", "node_modules", t.name)
