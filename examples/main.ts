@@ -4,7 +4,8 @@
  * 1. Two spirals, generated in code from a seeded `Random` key.
  * 2. A small MLP made of `@diffect/nn` layers (its parameters are
  *    `TrainVar`s), trained with `Optim.adam`, whose moments and step count
- *    are `Variable`s too; `Train.loop` shows the progress.
+ *    are `Variable`s too; the step is `jit`ted (traced once, then
+ *    replayed) and `Train.loop` shows the progress.
  * 3. A checkpoint of every Variable (parameters and Adam's state) saved as
  *    JSON with `Codec`, restored into a fresh model; a mismatched restore is
  *    a typed `ShapeError`, caught with `catchTag`.
@@ -17,7 +18,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { Effect } from "effect"
 import { Codec, CpuBackend, Random, Tensor, TrainVar, Variable } from "@diffect/core"
-import { grad, hessian } from "@diffect/transforms"
+import { grad, hessian, jit } from "@diffect/transforms"
 import { Init, Layer, Loss, Metrics, Module, Optim, Train } from "@diffect/nn"
 
 const FAST = process.env.DIFFECT_EXAMPLE_FAST === "1"
@@ -100,7 +101,8 @@ const classifier = Effect.gen(function* () {
   const params = Module.trainVars(model.params) // { "0.w", "0.b", "2.w", ... }
   const adam = yield* Optim.adam(params, { lr: 0.02 })
   const loss = () => Effect.map(logits(model, train.x), (z) => Loss.sigmoidBinaryCrossEntropy(z, train.y))
-  const run = yield* Train.loop(() => Optim.minimize(adam, loss), { steps: STEPS, every: 10 })
+  const step = jit(() => Optim.minimize(adam, loss)) // traced once, then replayed
+  const run = yield* Train.loop(step, { steps: STEPS, every: 10 })
   // #endregion
   const accuracy = (data: { readonly x: Tensor.Tensor; readonly y: Tensor.Tensor }, m: Model = model) =>
     Effect.flatMap(logits(m, data.x), (z) => Tensor.item(Metrics.accuracy(z, data.y)))

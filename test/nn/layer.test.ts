@@ -98,6 +98,17 @@ describe("embedding", () => {
     expect(r.g).toEqual([[1, 1], [2, 2], [0, 0], [1, 1]])
   })
 
+  it("negative ids count from the end, ids out of range are clamped (as Tensor.take)", async () => {
+    const out = await run(
+      Effect.gen(function* () {
+        const embed = yield* Layer.embedding(yield* Random.key(0), 3, 1)
+        yield* Variable.set(embed.params.table, Tensor.make([[0], [10], [20]]))
+        return yield* Tensor.toArray(yield* embed.apply(Tensor.make([-1, 7, 0], { dtype: "int32" })))
+      })
+    )
+    expect(out).toEqual([[20], [20], [0]])
+  })
+
   it("float ids are a DTypeError", async () => {
     const e = await failureOf(Effect.flatMap(Effect.flatMap(Random.key(0), (k) => Layer.embedding(k, 4, 2)), (l) => l.apply(Tensor.zeros([2]))))
     expect(e._tag).toBe("DTypeError")

@@ -7,6 +7,7 @@
 import { Deferred, Effect, Exit, Fiber, Stream } from "effect"
 import { describe, expect, it } from "vitest"
 import { Codec, Random, Tensor, TrainVar, Variable } from "@diffect/core"
+import { jit } from "@diffect/transforms"
 import { Data, Layer, Loss, Metrics, Module, Optim, Train } from "@diffect/nn"
 import { failureOf, run } from "./helpers.js"
 
@@ -194,6 +195,20 @@ describe("Train.loop", () => {
     expect(stoppedAt).toBeGreaterThanOrEqual(20)
     expect(stoppedAt).toBeLessThan(100_000)
     expect(interrupted).toBe(replayed)
+  })
+
+  it("a jitted step (schedule, dropout and all) gives exactly the unjitted numbers", async () => {
+    const [plain, jitted] = await run(
+      Effect.gen(function* () {
+        const a = yield* setup
+        yield* Train.loop(() => Optim.minimize(a.opt, a.loss), { steps: 6, progress: false })
+        const b = yield* setup
+        const step = jit(() => Optim.minimize(b.opt, b.loss))
+        yield* Train.loop(step, { steps: 6, progress: false })
+        return [yield* snapshot(a.all), yield* snapshot(b.all)]
+      })
+    )
+    expect(jitted).toBe(plain)
   })
 
   it("bad options are OptionsErrors; a failing step stops the loop with its error", async () => {

@@ -169,9 +169,10 @@ export interface EmbeddingOptions {
 
 /**
  * A lookup table: `apply(ids)` maps int32 ids of any shape to rows of the
- * table `[count, dim]`, giving `[...ids.shape, dim]`. The gradient reaches
- * exactly the rows looked up. Ids outside [0, count) give zero rows.
- * (Computed as one-hot(ids) @ table while `Tensor.take` is not in core.)
+ * table `[count, dim]`, giving `[...ids.shape, dim]` (`Tensor.take` along
+ * axis 0). The gradient reaches exactly the rows looked up (a scatter-add).
+ * Negative ids count from the end and ids out of range are clamped, as
+ * `Tensor.take` (JAX's `mode="clip"`).
  * @example `const embed = yield* Layer.embedding(key, vocabulary, 64)`
  */
 export const embedding = (
@@ -186,14 +187,11 @@ export const embedding = (
     if (bad) return yield* Effect.fail(bad)
     const dtype = options.dtype ?? "float32"
     const table = yield* TrainVar.make(yield* (options.init ?? Init.normal(1))(key, [count, dim], { dtype }), { name: `${options.name ?? "embedding"}.table` })
-    const iota = Tensor.arange(0, count, 1, { dtype: "int32" })
     const apply = (ids: Tensor.Tensor) =>
       Effect.gen(function* () {
         if (!Tensor.isTensor(ids) || ids.dtype !== "int32")
           return yield* Effect.fail(new DTypeError({ message: `${op}: ids must be an int32 tensor, got ${Tensor.isTensor(ids) ? `${ids.dtype}${Internal.fmt(ids.shape)}` : C.describeValue(ids)}` }))
-        const oneHot = Tensor.cast(Tensor.equal(Tensor.reshape(ids, [-1, 1]), iota), dtype) // [n, count]
-        const rows = Tensor.matmul(oneHot, yield* Variable.get(table)) // [n, dim]
-        return Tensor.reshape(rows, [...ids.shape, dim])
+        return Tensor.take(yield* Variable.get(table), ids, { axis: 0 }) // [...ids.shape, dim]
       })
     return { params: { table }, apply }
   })

@@ -12,13 +12,8 @@ import { DTypeError, Internal, ShapeError, Tensor } from "@diffect/core"
 const fmt = Internal.fmt
 const sameShape = (a: ReadonlyArray<number>, b: ReadonlyArray<number>) => a.length === b.length && a.every((d, i) => d === b[i])
 
-/** The index of the first maximum along the last axis, as a float32 tensor (exact below 2²⁴ classes). */
-const firstArgmax = (x: Tensor.Tensor): Tensor.Tensor => {
-  const classes = x.shape[x.shape.length - 1]!
-  const iota = Tensor.arange(0, classes, 1, { dtype: "float32" })
-  const isMax = Tensor.equal(x, Tensor.max(x, { axis: -1, keepdims: true }))
-  return Tensor.min(Tensor.where(isMax, iota, classes), { axis: -1 })
-}
+/** The index of the first maximum along the last axis. */
+const firstArgmax = (x: Tensor.Tensor): Tensor.Tensor => Tensor.argmax(x, { axis: -1 })
 
 /**
  * The fraction of correct predictions.
@@ -39,7 +34,7 @@ export const accuracy = (logits: Tensor.Tensor, labels: Tensor.Tensor): Tensor.T
   const frac = (correct: Tensor.Tensor) => Tensor.mean(Tensor.cast(correct, "float32"))
   const rank = logits.shape.length
   if (labels.dtype === "int32" && rank >= 1 && sameShape(labels.shape, logits.shape.slice(0, -1)))
-    return frac(Tensor.equal(firstArgmax(logits), Tensor.cast(labels, "float32")))
+    return frac(Tensor.equal(firstArgmax(logits), labels))
   if (!sameShape(labels.shape, logits.shape))
     return Internal.errorTensor(
       new ShapeError({ message: `Metrics.accuracy: expected int32 labels of shape ${fmt(logits.shape.slice(0, -1))} or labels of the logits' shape ${fmt(logits.shape)}, got ${labels.dtype}${fmt(labels.shape)}` })
