@@ -62,6 +62,45 @@ describe("linear", () => {
   })
 })
 
+describe("conv2d", () => {
+  it("is Tensor.conv of [N, C, H, W] with a [O, C, kh, kw] kernel plus a bias per channel", async () => {
+    const r = await run(
+      Effect.gen(function* () {
+        const conv = yield* Layer.conv2d(yield* Random.key(0), 1, 2, 2)
+        yield* Variable.set(conv.params.w, Tensor.make([[[[1, 0], [0, 1]]], [[[0, 1], [1, 0]]]]))
+        yield* Variable.set(conv.params.b!, Tensor.make([0, 100]))
+        const x = Tensor.reshape(Tensor.arange(0, 9), [1, 1, 3, 3]) // [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
+        const same = yield* Layer.conv2d(yield* Random.key(1), 3, 4, [3, 3], { padding: "SAME", strides: 2, bias: false })
+        return {
+          y: yield* Tensor.toArray(yield* conv.apply(x)),
+          shape: (yield* same.apply(Tensor.zeros([2, 3, 8, 8]))).shape,
+          params: Object.keys(same.params),
+          kernel: same.params.w.avals[0]!.shape
+        }
+      })
+    )
+    expect(r.y).toEqual([[[[4, 6], [10, 12]], [[104, 106], [110, 112]]]])
+    expect(r.shape).toEqual([2, 4, 4, 4])
+    expect(r.params).toEqual(["w"])
+    expect(r.kernel).toEqual([4, 3, 3, 3])
+  })
+
+  it("gradients through it are right (checkGrads, both modes, order 2); bad channels are ShapeErrors", async () => {
+    await run(
+      Effect.gen(function* () {
+        const conv = yield* Layer.conv2d(yield* Random.key(2), 2, 2, 2, { dtype: "float64", groups: 2 })
+        const x = Tensor.reshape(Tensor.linspace(-1, 1, 2 * 2 * 3 * 3, { dtype: "float64" }), [2, 2, 3, 3])
+        yield* checkGrads((x: Tensor.Tensor) => Effect.map(conv.apply(x), (y) => Tensor.sum(Tensor.tanh(y))), [x], { order: 2 })
+      })
+    )
+    const e = await failureOf(Effect.flatMap(Effect.flatMap(Random.key(0), (k) => Layer.conv2d(k, 3, 4, 3)), (l) => l.apply(Tensor.zeros([1, 2, 5, 5]))))
+    expect(e._tag).toBe("ShapeError")
+    expect(e.message).toMatch(/Layer\.conv2d: expected an input \[N, 3, H, W\], got float32\[1, 2, 5, 5\]/)
+    const g = await failureOf(Effect.flatMap(Random.key(0), (k) => Layer.conv2d(k, 3, 4, 3, { groups: 2 })))
+    expect(g.message).toMatch(/groups 2 must divide inChannels 3/)
+  })
+})
+
 describe("layerNorm", () => {
   it("normalizes the last axis to mean 0 and variance 1 (biased), then scales and shifts", async () => {
     const [y, shifted] = await run(

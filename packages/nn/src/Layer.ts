@@ -103,6 +103,79 @@ export const linear = (
     return { params: b === undefined ? { w } : { w, b }, apply }
   })
 
+// ------------------------------------------------------------------ conv2d
+
+/**
+ * Options of {@link conv2d}: those of `Tensor.conv`, and the layer's own.
+ * @example `const o: Layer.Conv2dOptions = { padding: "SAME", strides: 2, bias: false }`
+ */
+export interface Conv2dOptions {
+  /** Stride per spatial axis (a number for both; default 1). */
+  readonly strides?: number | readonly [number, number] | undefined
+  /** `"VALID"` (default), `"SAME"`, or `[lo, hi]` per spatial axis. */
+  readonly padding?: "VALID" | "SAME" | readonly [readonly [number, number], readonly [number, number]] | undefined
+  /** Kernel dilation per spatial axis (default 1). */
+  readonly dilation?: number | readonly [number, number] | undefined
+  /** Feature groups (default 1; divides both channel counts). */
+  readonly groups?: number | undefined
+  /** Whether to add a bias per output channel (default true; zeros). */
+  readonly bias?: boolean | undefined
+  /** The kernel's initializer (default `Init.glorotUniform`, fans of `[O, C / groups, kh, kw]`). */
+  readonly init?: Init.Initializer | undefined
+  /** float32 (default) or float64. */
+  readonly dtype?: FloatDType | undefined
+  /** A prefix for the Variables' names (default `"conv2d"`). */
+  readonly name?: string | undefined
+}
+
+/**
+ * A 2-D convolution layer in PyTorch's layout, as `nn.Conv2d`: x `[N, C, H,
+ * W]`, kernel w `[O, C / groups, kh, kw]`, bias b `[O]`, output `[N, O, H',
+ * W']` (`Tensor.conv` plus the bias). `params` is `{ w, b }` (`{ w }`
+ * without bias).
+ * @example `const conv = yield* Layer.conv2d(key, 1, 8, 3, { padding: "SAME" })`
+ */
+export const conv2d = (
+  key: Random.Key,
+  inChannels: number,
+  outChannels: number,
+  kernelSize: number | readonly [number, number],
+  options: Conv2dOptions = {}
+): Effect.Effect<Layer<{ readonly w: Variable.Variable<Tensor.Tensor>; readonly b?: Variable.Variable<Tensor.Tensor> }>, MakeError> =>
+  Effect.gen(function* () {
+    const op = "Layer.conv2d"
+    const [kh, kw] = typeof kernelSize === "number" ? [kernelSize, kernelSize] : Array.isArray(kernelSize) ? kernelSize : [NaN, NaN]
+    const any: C.FieldCheck = () => undefined // checked by Tensor.conv, with its messages
+    const groups = options?.groups ?? 1
+    const bad =
+      dims(op, { inChannels, outChannels, "kernelSize[0]": kh, "kernelSize[1]": kw, groups }) ??
+      C.checkOptions(op, options, { strides: any, padding: any, dilation: any, groups: C.positiveInteger, bias: C.boolean, init: initCheck, dtype: dtypeCheck, name: C.string }) ??
+      (inChannels % groups !== 0 || outChannels % groups !== 0
+        ? new OptionsError({ message: `${op}: groups ${groups} must divide inChannels ${inChannels} and outChannels ${outChannels}` })
+        : undefined)
+    if (bad) return yield* Effect.fail(bad)
+    const dtype = options.dtype ?? "float32"
+    const name = options.name ?? "conv2d"
+    const w = yield* TrainVar.make(yield* (options.init ?? Init.glorotUniform)(key, [outChannels, inChannels / groups, kh!, kw!], { dtype }), { name: `${name}.w` })
+    const b = (options.bias ?? true) ? yield* TrainVar.make(Tensor.zeros([outChannels], { dtype }), { name: `${name}.b` }) : undefined
+    const convOptions = {
+      ...(options.strides !== undefined ? { strides: options.strides } : {}),
+      ...(options.padding !== undefined ? { padding: options.padding } : {}),
+      ...(options.dilation !== undefined ? { dilation: options.dilation } : {}),
+      groups
+    }
+    const apply = (x: Tensor.Tensor) =>
+      Effect.gen(function* () {
+        if (!Tensor.isTensor(x) || x.shape.length !== 4 || x.shape[1] !== inChannels)
+          return yield* Effect.fail(
+            new ShapeError({ message: `${op}: expected an input [N, ${inChannels}, H, W], got ${Tensor.isTensor(x) ? `${x.dtype}${Internal.fmt(x.shape)}` : C.describeValue(x)}` })
+          )
+        const y = Tensor.conv(x, yield* Variable.get(w), convOptions as never)
+        return b === undefined ? y : Tensor.add(y, Tensor.reshape(yield* Variable.get(b), [1, outChannels, 1, 1]))
+      })
+    return { params: b === undefined ? { w } : { w, b }, apply }
+  })
+
 // ------------------------------------------------------------------ layerNorm
 
 /**
