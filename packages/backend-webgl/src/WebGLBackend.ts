@@ -1,6 +1,7 @@
 /**
  * The WebGL2 backend as a Layer: tensors live in RGBA32F textures (float32,
- * and int32 / bool stored as exact floats), each primitive is a fragment
+ * and bool as 0 and 1) or RGBA32I ones (int32, exact: a Random key's words
+ * survive every kernel that moves or adds them), each primitive is a fragment
  * shader compiled once per shape and cached. Provide it instead of
  * `CpuBackend.layer` to run a program on the GPU.
  *

@@ -5,7 +5,7 @@
  * `BackendError`, which the evaluator turns into a typed failure.
  */
 import { BackendError, type DType } from "@diffect/core"
-import { prelude, vertexShader } from "./glsl.js"
+import { fragmentSource, vertexShader } from "./glsl.js"
 import { type Layout, layoutOf } from "./layout.js"
 
 /** A texture with the number of handles that share it. */
@@ -13,6 +13,8 @@ interface Texture {
   readonly tex: WebGLTexture
   readonly width: number
   readonly height: number
+  /** RGBA32I (int32 values, exact) rather than RGBA32F. */
+  readonly int: boolean
   refs: number
 }
 
@@ -28,7 +30,9 @@ export class Handle {
     /** Absent for empty tensors, and for small ones kept on the host until a shader needs them. */
     public texture: Texture | undefined,
     /** The values of a small tensor computed or uploaded on the host (its dtype's typed array). */
-    readonly host?: HostArray | undefined
+    readonly host?: HostArray | undefined,
+    /** Whether the values are int32, stored exactly in an RGBA32I texture (else RGBA32F). */
+    readonly int: boolean = host instanceof Int32Array
   ) {}
 }
 
@@ -55,8 +59,14 @@ export class Device {
   private readonly vao: WebGLVertexArrayObject
   private readonly vs: WebGLShader
   private readonly dummy: WebGLTexture
+  private readonly dummyInt: WebGLTexture
   readonly maxSize: number
   readonly maxDrawBuffers: number
+  /**
+   * Whether the kernel running now gives int32: its draws write RGBA32I
+   * textures (set by the kernel table around each kernel).
+   */
+  outInt = false
 
   constructor(
     readonly gl: WebGL2RenderingContext,
@@ -67,7 +77,8 @@ export class Device {
     this.fbo = gl.createFramebuffer()!
     this.vao = gl.createVertexArray()!
     this.vs = this.compile(gl.VERTEX_SHADER, vertexShader)
-    this.dummy = this.createTexture(1, 1)
+    this.dummy = this.createTexture(1, 1, false)
+    this.dummyInt = this.createTexture(1, 1, true)
     gl.disable(gl.DEPTH_TEST)
     gl.disable(gl.BLEND)
     gl.disable(gl.SCISSOR_TEST)
@@ -93,12 +104,12 @@ export class Device {
     return this.live.size
   }
 
-  private createTexture(width: number, height: number): WebGLTexture {
+  private createTexture(width: number, height: number, int: boolean): WebGLTexture {
     const gl = this.gl
     const tex = gl.createTexture()
     if (tex === null) throw new BackendError({ message: `webgl backend: could not create a ${width}x${height} texture` })
     gl.bindTexture(gl.TEXTURE_2D, tex)
-    gl.texStorage2D(gl.TEXTURE_2D, 1, gl.RGBA32F, width, height)
+    gl.texStorage2D(gl.TEXTURE_2D, 1, int ? gl.RGBA32I : gl.RGBA32F, width, height)
     gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.NEAREST)
     gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.NEAREST)
     gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE)
@@ -106,10 +117,10 @@ export class Device {
     return tex
   }
 
-  /** A new handle owning a texture for `n` elements (from the pool when possible). */
-  alloc(n: number): Handle {
+  /** A new handle owning a texture for `n` elements (from the pool when possible), int32 when `int`. */
+  alloc(n: number, int = false): Handle {
     const layout = this.layout(n)
-    return new Handle(layout, n === 0 ? undefined : this.texture(layout))
+    return new Handle(layout, n === 0 ? undefined : this.texture(layout, int), undefined, int)
   }
 
   /** A handle on host values (no texture until a shader reads it). */
@@ -120,21 +131,21 @@ export class Device {
   /** The texture of a handle, uploading its host values first if it has none yet. */
   textureOf(h: Handle): WebGLTexture {
     if (h.texture === undefined && h.host !== undefined && h.layout.n > 0) {
-      h.texture = this.texture(h.layout)
+      h.texture = this.texture(h.layout, h.int)
       this.write(h.texture, h.layout, h.host)
     }
-    return h.texture?.tex ?? this.dummy
+    return h.texture?.tex ?? (h.int ? this.dummyInt : this.dummy)
   }
 
-  private texture(layout: Layout): Texture {
-    const key = `${layout.width}x${layout.height}`
+  private texture(layout: Layout, int: boolean): Texture {
+    const key = `${layout.width}x${layout.height}${int ? "i" : "f"}`
     const pooled = this.pool.get(key)?.pop()
     let texture: Texture
     if (pooled !== undefined) {
       this.pooledBytes -= layout.width * layout.height * 16
       texture = pooled
       texture.refs = 1
-    } else texture = { tex: this.createTexture(layout.width, layout.height), width: layout.width, height: layout.height, refs: 1 }
+    } else texture = { tex: this.createTexture(layout.width, layout.height, int), width: layout.width, height: layout.height, int, refs: 1 }
     this.live.add(texture)
     return texture
   }
@@ -142,7 +153,7 @@ export class Device {
   /** A new handle on the same texture (a reshape: same elements, same layout). */
   share(h: Handle): Handle {
     if (h.texture !== undefined) h.texture.refs++
-    return new Handle(h.layout, h.texture, h.host)
+    return new Handle(h.layout, h.texture, h.host, h.int)
   }
 
   dispose(h: Handle): void {
@@ -153,7 +164,7 @@ export class Device {
     if (--t.refs > 0) return
     this.live.delete(t)
     if (this.lost) return
-    const key = `${t.width}x${t.height}`
+    const key = `${t.width}x${t.height}${t.int ? "i" : "f"}`
     const bytes = t.width * t.height * 16
     const list = this.pool.get(key) ?? []
     if (list.length < POOL_PER_SIZE && this.pooledBytes + bytes <= POOL_BYTES) {
@@ -163,8 +174,9 @@ export class Device {
     } else this.gl.deleteTexture(t.tex)
   }
 
+  /** A new texture holding `values` (int32 exactly when they are an Int32Array). */
   upload(values: ArrayLike<number>): Handle {
-    const h = this.alloc(values.length)
+    const h = this.alloc(values.length, values instanceof Int32Array)
     if (h.texture !== undefined) this.write(h.texture, h.layout, values)
     return h
   }
@@ -173,6 +185,13 @@ export class Device {
     const gl = this.gl
     const { width, height } = layout
     const rows = Math.ceil(layout.texels / width)
+    if (t.int) {
+      const ints = new Int32Array(rows * width * 4)
+      ints.set(values)
+      gl.bindTexture(gl.TEXTURE_2D, t.tex)
+      gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, width, Math.min(rows, height), gl.RGBA_INTEGER, gl.INT, ints)
+      return
+    }
     let data: Float32Array
     if (values instanceof Float32Array && values.length === rows * width * 4) data = values
     else {
@@ -183,18 +202,19 @@ export class Device {
     gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, width, Math.min(rows, height), gl.RGBA, gl.FLOAT, data)
   }
 
-  /** The first `n` elements of a handle's texture. */
-  download(h: Handle): Float32Array {
+  /** The first `n` elements of a handle's texture (an Int32Array for an int32 one). */
+  download(h: Handle): Float32Array | Int32Array {
     const { n, width, texels } = h.layout
     const t = h.texture
-    if (t === undefined || n === 0) return new Float32Array(0)
+    if (t === undefined || n === 0) return h.int ? new Int32Array(0) : new Float32Array(0)
     if (h.disposed) throw new Error("internal: download of a disposed webgl buffer")
     const gl = this.gl
     const rows = Math.ceil(texels / width)
-    const out = new Float32Array(rows * width * 4)
+    const out = t.int ? new Int32Array(rows * width * 4) : new Float32Array(rows * width * 4)
     gl.bindFramebuffer(gl.FRAMEBUFFER, this.fbo)
     gl.framebufferTexture2D(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0, gl.TEXTURE_2D, t.tex, 0)
-    gl.readPixels(0, 0, width, rows, gl.RGBA, gl.FLOAT, out)
+    if (t.int) gl.readPixels(0, 0, width, rows, gl.RGBA_INTEGER, gl.INT, out)
+    else gl.readPixels(0, 0, width, rows, gl.RGBA, gl.FLOAT, out)
     return out.length === n ? out : out.subarray(0, n)
   }
 
@@ -211,8 +231,8 @@ export class Device {
     return sh
   }
 
-  private program(key: string, inputs: ReadonlyArray<Layout>, out: Layout, outputs: number, body: () => string): Program {
-    const fullKey = `${key}|${inputs.map((l) => l.width).join(",")}|${out.width}|${outputs}`
+  private program(key: string, inputs: ReadonlyArray<Handle>, out: Layout, outputs: number, outInt: boolean, body: () => string): Program {
+    const fullKey = `${key}|${inputs.map((h) => `${h.layout.width}${h.int ? "i" : ""}`).join(",")}|${out.width}|${outputs}|${outInt ? "i" : "f"}`
     const cached = this.programs.get(fullKey)
     if (cached) {
       // most recently used last
@@ -221,7 +241,7 @@ export class Device {
       return cached
     }
     const gl = this.gl
-    const fs = this.compile(gl.FRAGMENT_SHADER, prelude(inputs, out, outputs) + body())
+    const fs = this.compile(gl.FRAGMENT_SHADER, fragmentSource(inputs.map((h) => ({ layout: h.layout, int: h.int })), out, outputs, outInt, body()))
     const program = gl.createProgram()!
     gl.attachShader(program, this.vs)
     gl.attachShader(program, fs)
@@ -256,10 +276,11 @@ export class Device {
     const outs: Handle[] = []
     const gl = this.gl
     try {
-      for (let r = 0; r < count; r++) outs.push(this.alloc(n))
+      const outInt = this.outInt
+      for (let r = 0; r < count; r++) outs.push(this.alloc(n, outInt))
       if (n === 0) return outs
       const layout = outs[0]!.layout
-      const { program, samplers } = this.program(key, inputs.map((h) => h.layout), layout, count, body)
+      const { program, samplers } = this.program(key, inputs, layout, count, outInt, body)
       gl.useProgram(program)
       inputs.forEach((h, k) => {
         gl.activeTexture(gl.TEXTURE0 + k)
@@ -299,6 +320,7 @@ export class Device {
     this.programs.clear()
     gl.deleteShader(this.vs)
     gl.deleteTexture(this.dummy)
+    gl.deleteTexture(this.dummyInt)
     gl.deleteFramebuffer(this.fbo)
     gl.deleteVertexArray(this.vao)
   }

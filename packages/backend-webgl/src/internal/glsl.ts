@@ -15,31 +15,81 @@ void main() {
 
 const log2 = (w: number): number => Math.round(Math.log2(w))
 
+/** An input of a program: its layout and whether it is an int32 (RGBA32I) texture. */
+export interface InputKind {
+  readonly layout: Layout
+  readonly int: boolean
+}
+
 /**
  * The fragment prelude: `A0..Ak` samplers, `texelK(t)` returning texel `t`
- * of input K and `elemK(i)` returning its element `i`; `outTexel()` is the
- * index of the texel this fragment writes (in each of `outputs` textures of
- * the same size: `outColor`, or `outColor0..` for several). The prelude depends only on the
- * row widths, so a program's cache key is its body's key plus those widths.
+ * of input K and `elemK(i)` returning its element `i` as floats; for an
+ * int32 input also `itexelK(t)` and `ielemK(i)`, its exact integers.
+ * `outTexel()` is the index of the texel this fragment writes (in each of
+ * `outputs` textures of the same size: `outColor`, or `outColor0..` for
+ * several). With `outInt` the targets are int32 textures: a body that
+ * writes `outColorI` (`outColorI0..`) gives exact integers; one that writes
+ * `outColor` has it converted. The prelude depends only on the row widths
+ * and the kinds, so a program's cache key is its body's key plus those.
  */
-export const prelude = (inputs: ReadonlyArray<Layout>, out: Layout, outputs = 1): string => {
+export const prelude = (inputs: ReadonlyArray<InputKind>, out: Layout, outputs = 1, outInt = false): string => {
+  const names = outputs === 1 ? [""] : Array.from({ length: outputs }, (_, r) => String(r))
   const lines = [
     "#version 300 es",
     "precision highp float;",
     "precision highp int;",
     "precision highp sampler2D;",
-    ...(outputs === 1 ? ["out vec4 outColor;"] : Array.from({ length: outputs }, (_, r) => `layout(location = ${r}) out vec4 outColor${r};`))
+    "precision highp isampler2D;",
+    ...(outInt
+      ? names.flatMap((r, i) => [`layout(location = ${i}) out highp ivec4 outColorI${r};`, `vec4 outColor${r};`])
+      : outputs === 1
+        ? ["out vec4 outColor;"]
+        : names.map((r, i) => `layout(location = ${i}) out vec4 outColor${r};`))
   ]
-  inputs.forEach((l, k) => {
+  inputs.forEach(({ layout: l, int }, k) => {
     const lw = log2(l.width)
-    lines.push(
-      `uniform sampler2D A${k};`,
-      `vec4 texel${k}(int t) { return texelFetch(A${k}, ivec2(t & ${l.width - 1}, t >> ${lw}), 0); }`,
-      `float elem${k}(int i) { return texel${k}(i >> 2)[i & 3]; }`
-    )
+    const at = `ivec2(t & ${l.width - 1}, t >> ${lw})`
+    if (int)
+      lines.push(
+        `uniform highp isampler2D A${k};`,
+        `ivec4 itexel${k}(int t) { return texelFetch(A${k}, ${at}, 0); }`,
+        `int ielem${k}(int i) { return itexel${k}(i >> 2)[i & 3]; }`,
+        `vec4 texel${k}(int t) { return vec4(itexel${k}(t)); }`,
+        `float elem${k}(int i) { return float(ielem${k}(i)); }`
+      )
+    else
+      lines.push(
+        `uniform sampler2D A${k};`,
+        `vec4 texel${k}(int t) { return texelFetch(A${k}, ${at}, 0); }`,
+        `float elem${k}(int i) { return texel${k}(i >> 2)[i & 3]; }`
+      )
   })
   lines.push(`int outTexel() { return (int(gl_FragCoord.y) << ${log2(out.width)}) + int(gl_FragCoord.x); }`)
   return lines.join("\n") + "\n"
+}
+
+/** float → int32 as a store: truncating, saturating (a float32 holds no value between 2³¹ − 128 and 2³¹). */
+const toIntStore = `ivec4 storeInt(vec4 v) {
+  vec4 c = clamp(v, -2147483648.0, 2147483520.0);
+  ivec4 r = ivec4(c);
+  return ivec4(v.x >= 2147483647.0 ? 2147483647 : r.x, v.y >= 2147483647.0 ? 2147483647 : r.y,
+               v.z >= 2147483647.0 ? 2147483647 : r.z, v.w >= 2147483647.0 ? 2147483647 : r.w);
+}`
+
+/**
+ * The whole fragment shader: the prelude and the body. An int32 output of a
+ * body that writes float `outColor` gets a `main` that converts it.
+ */
+export const fragmentSource = (inputs: ReadonlyArray<InputKind>, out: Layout, outputs: number, outInt: boolean, body: string): string => {
+  const head = prelude(inputs, out, outputs, outInt)
+  if (!outInt || body.includes("outColorI")) return head + body
+  const names = outputs === 1 ? [""] : Array.from({ length: outputs }, (_, r) => String(r))
+  return `${head}${body.replace("void main()", "void kernelMain()")}
+${toIntStore}
+void main() {
+  kernelMain();
+  ${names.map((r) => `outColorI${r} = storeInt(outColor${r});`).join(" ")}
+}`
 }
 
 /**

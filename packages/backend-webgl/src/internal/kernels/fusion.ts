@@ -6,7 +6,8 @@
  * are read as one texel; strided views (a broadcast bias, a transposed
  * matrix) are read by index, with the one-or-two-texel fast path when the
  * last axis is contiguous or repeated. Each intermediate is stored to its
- * dtype as the separate kernel would (int32 truncates).
+ * dtype as the separate kernel would; int32 is not fused (its kernels
+ * compute it exactly in int32 textures).
  */
 import { type BackendShape, CpuBackend, type DType as D, type KernelArg, type Prim } from "@diffect/core"
 import type { Device, Handle } from "../device.js"
@@ -17,7 +18,8 @@ type DType = D.DType
 type Fusion = NonNullable<BackendShape["fusion"]>
 type FusedOp = Parameters<Fusion["kernel"]>[0][number]
 
-const supported = (d: DType): boolean => d === "float32" || d === "int32" || d === "bool"
+// int32 runs in the separate kernels, which keep it exact in int32 textures
+const supported = (d: DType): boolean => d === "float32" || d === "bool"
 
 /** The op as a GLSL expression over vec4 operands x, y, z. */
 const exprOf = (prim: Prim, dtype: DType): string | undefined => {

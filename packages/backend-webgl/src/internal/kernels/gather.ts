@@ -45,48 +45,54 @@ const decompose = (shape: Shape): string => {
   return lines.join(" ")
 }
 
-const read4 = (p: Piece): string =>
-  p.innerStride === 0 ? `vec4(elem${p.k}(${p.index}))` : `read4_${p.k}(${p.index})`
+/** GLSL names of one element type: floats, or exact int32 (every input an int32 texture). */
+const typesOf = (int: boolean) =>
+  int
+    ? { s: "int", v: "ivec4", elem: "ielem", texel: "itexel", zero: "0", vzero: "ivec4(0)", out: "outColorI" }
+    : { s: "float", v: "vec4", elem: "elem", texel: "texel", zero: "0.0", vzero: "vec4(0.0)", out: "outColor" }
 
 const gather = (device: Device, key: string, inputs: ReadonlyArray<Handle>, outShape: Shape, pieces: ReadonlyArray<Piece>, fastOk: boolean): Handle => {
   const n = sizeOf(outShape)
-  return device.run(`gather:${key}`, inputs, n, () => {
+  const int = device.outInt && inputs.every((h) => h.int)
+  const T = typesOf(int)
+  return device.run(`gather:${int ? "i" : "f"}:${key}`, inputs, n, () => {
     const r = outShape.length
     const last = r === 0 ? 1 : outShape[r - 1]!
     const fast = fastOk && r > 0 && last >= 4 && pieces.every((p) => p.innerStride === 0 || p.innerStride === 1)
     const chain = (f: (p: Piece) => string, zero: string) =>
       pieces.map((p) => (p.cond === undefined ? `return ${f(p)};` : `if (${p.cond}) return ${f(p)};`)).join("\n  ") + `\n  return ${zero};`
+    const read4 = (p: Piece): string => (p.innerStride === 0 ? `${T.v}(${T.elem}${p.k}(${p.index}))` : `read4_${p.k}(${p.index})`)
     const readers = fast
       ? inputs
           .map(
-            (_, k) => `vec4 read4_${k}(int s) {
-  vec4 lo = texel${k}(s >> 2);
+            (_, k) => `${T.v} read4_${k}(int s) {
+  ${T.v} lo = ${T.texel}${k}(s >> 2);
   int sh = s & 3;
   if (sh == 0) return lo;
-  vec4 hi = texel${k}((s >> 2) + 1);
-  if (sh == 1) return vec4(lo.yzw, hi.x);
-  if (sh == 2) return vec4(lo.zw, hi.xy);
-  return vec4(lo.w, hi.xyz);
+  ${T.v} hi = ${T.texel}${k}((s >> 2) + 1);
+  if (sh == 1) return ${T.v}(lo.yzw, hi.x);
+  if (sh == 2) return ${T.v}(lo.zw, hi.xy);
+  return ${T.v}(lo.w, hi.xyz);
 }`
           )
           .join("\n")
       : ""
     return `
-float value(int o) {
+${T.s} value(int o) {
   ${decompose(outShape)}
-  ${chain((p) => `elem${p.k}(${p.index})`, "0.0")}
+  ${chain((p) => `${T.elem}${p.k}(${p.index})`, T.zero)}
 }
 ${readers}
-${fast ? `vec4 value4(int o) {\n  ${decompose(outShape)}\n  ${chain(read4, "vec4(0.0)")}\n}` : ""}
+${fast ? `${T.v} value4(int o) {\n  ${decompose(outShape)}\n  ${chain(read4, T.vzero)}\n}` : ""}
 void main() {
   int o = outTexel() * 4;
-  ${fast ? `if (o + 3 < ${n} && (o % ${last}) + 3 < ${last}) { outColor = value4(o); return; }` : ""}
-  vec4 v = vec4(0.0);
+  ${fast ? `if (o + 3 < ${n} && (o % ${last}) + 3 < ${last}) { ${T.out} = value4(o); return; }` : ""}
+  ${T.v} v = ${T.vzero};
   if (o < ${n}) v.x = value(o);
   if (o + 1 < ${n}) v.y = value(o + 1);
   if (o + 2 < ${n}) v.z = value(o + 2);
   if (o + 3 < ${n}) v.w = value(o + 3);
-  outColor = v;
+  ${T.out} = v;
 }`
   })
 }

@@ -38,7 +38,14 @@ export const makeKernels = (device: Device, cpuThreshold: number): BackendShape[
         const hostArgs = args.map((a) => ({ ...a, handle: (a.handle as Handle).host ?? DType.allocHost(a.dtype, 0) }))
         return device.hostHandle(cpu[name](hostArgs, params, out) as DType.HostArray)
       }
-      return k(args, params, out)
+      // int32 results are written to int32 textures, exactly
+      const before = device.outInt
+      device.outInt = out.dtype === "int32"
+      try {
+        return k(args, params, out)
+      } finally {
+        device.outInt = before
+      }
     }
   const un = (op: "neg" | "exp" | "log" | "sin" | "cos" | "tanh" | "sqrt" | "abs" | "sign" | "log1p" | "expm1" | "erf" | "floor"): Kernel<any> =>
     guard(op, ([a], _p, out) => unary(device, op, h(a), out.dtype))
@@ -101,9 +108,9 @@ export const makeKernels = (device: Device, cpuThreshold: number): BackendShape[
       const batch = a!.shape.slice(0, r - 2).reduce((x, y) => x * y, 1)
       return matmul(device, h(a), h(b), batch, m, k, n)
     }),
-    // bool and int32 are stored as exact floats: widening keeps the texture
+    // bool is stored in float textures and int32 in int32 ones: a cast between float32 and bool of 0s and 1s keeps the texture
     cast: guard("cast", ([a], { dtype }) =>
-      a!.dtype === dtype || dtype === "float32" || (dtype === "int32" && a!.dtype === "bool") ? device.share(h(a)) : cast(device, h(a), dtype)
+      a!.dtype === dtype || (dtype === "float32" && a!.dtype === "bool") ? device.share(h(a)) : cast(device, h(a), a!.dtype, dtype)
     ),
     stopGradient: share("stopGradient"),
     // real dtypes only (complex64 is refused before a kernel runs)

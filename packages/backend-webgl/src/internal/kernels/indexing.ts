@@ -10,6 +10,25 @@ import { Internal } from "@diffect/core"
 import type { Device, Handle } from "../device.js"
 import { mainOfValue, specials } from "../glsl.js"
 
+/** `mainOfValue` for an `int value(int e)`, written exactly to an int32 output. */
+const mainOfIntValue = (size: number): string => `void main() {
+  int e = outTexel() * 4;
+  ivec4 v = ivec4(0);
+  if (e < ${size}) v.x = value(e);
+  if (e + 1 < ${size}) v.y = value(e + 1);
+  if (e + 2 < ${size}) v.z = value(e + 2);
+  if (e + 3 < ${size}) v.w = value(e + 3);
+  outColorI = v;
+}`
+
+/** Element access of one type: exact int32 when every value input is an int32 texture and the output is int32. */
+const kind = (device: Device, values: ReadonlyArray<Handle>) => {
+  const int = device.outInt && values.every((h) => h.int)
+  return int
+    ? { int, t: "int", e: "ielem", zero: "0", main: mainOfIntValue, tag: "i" }
+    : { int, t: "float", e: "elem", zero: "0.0", main: mainOfValue, tag: "f" }
+}
+
 const { sizeOf } = Internal
 
 type Shape = ReadonlyArray<number>
@@ -29,28 +48,30 @@ const clampFn = (n: number) => `int clampIndex(float f) {
 
 export const gather = (device: Device, x: Handle, idx: Handle, xShape: Shape, idxShape: Shape, axis: number, batchDims: number, outSize: number): Handle => {
   const { ps, n, qs, js } = extents(xShape, idxShape, axis, batchDims)
-  return device.run(`gather1:${n}:${ps}:${qs}:${js}:${outSize}`, [x, idx], outSize, () => `${clampFn(n)}
-float value(int o) {
+  const K = kind(device, [x])
+  return device.run(`gather1:${K.tag}:${n}:${ps}:${qs}:${js}:${outSize}`, [x, idx], outSize, () => `${clampFn(n)}
+${K.t} value(int o) {
   int q = o % ${qs}; int t = o / ${qs}; int j = t % ${js}; int bp = t / ${js}; int b = bp / ${ps};
   int k = clampIndex(elem1(b * ${js} + j));
-  return elem0((bp * ${n} + k) * ${qs} + q);
+  return ${K.e}0((bp * ${n} + k) * ${qs} + q);
 }
-${mainOfValue(outSize)}`)
+${K.main(outSize)}`)
 }
 
 export const scatterAdd = (device: Device, x: Handle, idx: Handle, upd: Handle, xShape: Shape, idxShape: Shape, axis: number, batchDims: number): Handle => {
   const { ps, n, qs, js } = extents(xShape, idxShape, axis, batchDims)
   const size = sizeOf(xShape)
-  return device.run(`scatterAdd:${n}:${ps}:${qs}:${js}:${size}`, [x, idx, upd], size, () => `${clampFn(n)}
-float value(int o) {
+  const K = kind(device, [x, upd])
+  return device.run(`scatterAdd:${K.tag}:${n}:${ps}:${qs}:${js}:${size}`, [x, idx, upd], size, () => `${clampFn(n)}
+${K.t} value(int o) {
   int q = o % ${qs}; int t = o / ${qs}; int k = t % ${n}; int bp = t / ${n}; int b = bp / ${ps};
-  float acc = elem0(o);
+  ${K.t} acc = ${K.e}0(o);
   for (int j = 0; j < ${js}; j++) {
-    if (clampIndex(elem1(b * ${js} + j)) == k) acc += elem2((bp * ${js} + j) * ${qs} + q);
+    if (clampIndex(elem1(b * ${js} + j)) == k) acc += ${K.e}2((bp * ${js} + j) * ${qs} + q);
   }
   return acc;
 }
-${mainOfValue(size)}`)
+${K.main(size)}`)
 }
 
 /** Two passes: each element's rank in its row, then the position of each rank. */
@@ -61,13 +82,15 @@ export const argsort = (device: Device, x: Handle, shape: Shape, descending: boo
   const before = descending
     ? "isnan(v) ? (!isnan(c) || j < i) : (!isnan(c) && (v > c || (v == c && j < i)))"
     : "isnan(c) ? (!isnan(v) || j < i) : (!isnan(v) && (v < c || (v == c && j < i)))"
-  const rank = device.run(`rank:${m}:${size}:${descending}`, [x], size, () => `${specials}
+  const ik = x.int
+  const nan = ik ? "bool isnanI(int v) { return false; }\n#define isnan isnanI" : ""
+  const rank = device.run(`rank:${ik ? "i" : "f"}:${m}:${size}:${descending}`, [x], size, () => `${specials}${nan}
 float value(int e) {
   int i = e % ${m}; int base = e - i;
-  float c = elem0(e);
+  ${ik ? "int" : "float"} c = ${ik ? "ielem" : "elem"}0(e);
   int r = 0;
   for (int j = 0; j < ${m}; j++) {
-    float v = elem0(base + j);
+    ${ik ? "int" : "float"} v = ${ik ? "ielem" : "elem"}0(base + j);
     if (${before}) r++;
   }
   return float(r);
@@ -93,12 +116,13 @@ export const cumsum = (device: Device, x: Handle, shape: Shape, axis: number, re
   const n = shape[axis]!
   const qs = sizeOf(shape.slice(axis + 1))
   const size = sizeOf(shape)
-  return device.run(`cumsum:${n}:${qs}:${size}:${reverse}`, [x], size, () => `
-float value(int o) {
+  const K = kind(device, [x])
+  return device.run(`cumsum:${K.tag}:${n}:${qs}:${size}:${reverse}`, [x], size, () => `
+${K.t} value(int o) {
   int q = o % ${qs}; int t = o / ${qs}; int k = t % ${n}; int base = (t - k) * ${qs} + q;
-  float acc = 0.0;
-  ${reverse ? `for (int j = ${n - 1}; j >= k; j--)` : "for (int j = 0; j <= k; j++)"} acc += elem0(base + j * ${qs});
+  ${K.t} acc = ${K.zero};
+  ${reverse ? `for (int j = ${n - 1}; j >= k; j--)` : "for (int j = 0; j <= k; j++)"} acc += ${K.e}0(base + j * ${qs});
   return acc;
 }
-${mainOfValue(size)}`)
+${K.main(size)}`)
 }
