@@ -8,6 +8,7 @@ import { BackendError, type BackendShape, CpuBackend, DType, type Kernel, type K
 import type { Device, Handle } from "../device.js"
 import { binary, cast, unary, where, zeros } from "./elementwise.js"
 import { broadcast, concat, pad, slice, transpose } from "./gather.js"
+import { conv } from "./conv.js"
 import { matmul } from "./matmul.js"
 import { reduce } from "./reduce.js"
 import { argsort, cumsum, gather, scatterAdd } from "./indexing.js"
@@ -137,6 +138,6 @@ export const makeKernels = (device: Device, cpuThreshold: number): BackendShape[
     qr: viaHost("qr"),
     eigh: viaHost("eigh"),
     svd: viaHost("svd"),
-    conv: viaHost("conv")
+    conv: guard("conv", ([x, w], params, out) => conv(device, h(x), h(w), x!.shape, w!.shape, out.shape, params))
   }
 }
