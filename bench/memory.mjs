@@ -21,7 +21,7 @@ if (process.env.DIFFECT_MEMORY_CHILD) {
   if (kind === "euler") {
     const n = 64, dt = 0.01, T = Number(process.env.STEPS)
     const w0 = new Float32Array(n * n)
-    for (let i = 0; i < n * n; i++) w0[i] = Math.sin(i * 12.9898) * 0.3
+    for (let i = 0; i < n * n; i++) w0[i] = (((Math.sin(i * 12.9898) * 43758.5453) % 1) - 0.5) * 0.6
     const W = await Effect.runPromise(Variable.make(Tensor.make(w0, { shape: [n, n] })))
     const x0 = Tensor.mul(Tensor.ones([n, 1]), 0.5)
     const loss = () =>
