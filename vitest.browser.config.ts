@@ -1,23 +1,9 @@
 import { fileURLToPath } from "node:url"
 import { playwright } from "@vitest/browser-playwright"
 import { defineConfig } from "vitest/config"
+import { chromiumArgs, chromiumPath } from "./test/browser/chromium.ts"
 
 const src = (p: string) => fileURLToPath(new URL(`./packages/${p}/src/index.ts`, import.meta.url))
-
-/** Chromium flags that give WebGL2 through SwiftShader in a container. */
-export const chromiumArgs = [
-  "--no-sandbox",
-  "--use-angle=swiftshader",
-  "--enable-unsafe-swiftshader",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-  "--disable-quic",
-  "--disable-dev-shm-usage",
-  // lets leak tests collect garbage (FinalizationRegistry releases) on demand
-  "--js-flags=--expose-gc"
-]
 
 export default defineConfig({
   resolve: {
@@ -35,7 +21,11 @@ export default defineConfig({
       headless: true,
       screenshotFailures: false,
       provider: playwright({
-        launchOptions: { executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", args: chromiumArgs }
+        launchOptions: {
+          executablePath: chromiumPath,
+          // --expose-gc lets leak tests collect garbage (FinalizationRegistry releases) on demand
+          args: [...chromiumArgs, "--js-flags=--expose-gc"]
+        }
       }),
       instances: [{ browser: "chromium" }]
     }

@@ -12,19 +12,9 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { chromiumArgs, chromiumPath } from "../browser/chromium.js"
 
 const root = fileURLToPath(new URL("../../", import.meta.url))
-const chromiumArgs = [
-  "--no-sandbox",
-  "--use-angle=swiftshader",
-  "--enable-unsafe-swiftshader",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-  "--disable-quic",
-  "--disable-dev-shm-usage"
-]
 
 interface Shown {
   readonly backend: string
@@ -53,7 +43,7 @@ beforeAll(async () => {
   url = served.url
   close = () => served.server.close()
   const { chromium } = await import("playwright-core")
-  browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", args: chromiumArgs })
+  browser = await chromium.launch({ executablePath: chromiumPath, args: [...chromiumArgs] })
 }, 60_000)
 
 afterAll(async () => {

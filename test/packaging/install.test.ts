@@ -22,20 +22,10 @@ import { tmpdir } from "node:os"
 import { dirname, join, normalize, relative } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { chromiumArgs, chromiumPath } from "../browser/chromium.js"
 
 const root = fileURLToPath(new URL("../../", import.meta.url))
 const projectTemplate = fileURLToPath(new URL("./project/", import.meta.url))
-const chromiumArgs = [
-  "--no-sandbox",
-  "--use-angle=swiftshader",
-  "--enable-unsafe-swiftshader",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-  "--disable-quic",
-  "--disable-dev-shm-usage"
-]
 
 interface PackageJson {
   readonly name?: string
@@ -289,7 +279,7 @@ describe("a project outside the repository that installs the tarballs", () => {
     })
     writeFileSync(join(project, "page", "index.html"), `<!doctype html><meta charset="utf-8"><title>diffect</title><script src="page.js"></script>`)
     const { chromium } = await import("playwright-core")
-    const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", args: chromiumArgs })
+    const browser = await chromium.launch({ executablePath: chromiumPath, args: [...chromiumArgs] })
     try {
       const page = await browser.newPage()
       const errors: string[] = []
