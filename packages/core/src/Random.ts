@@ -175,8 +175,6 @@ const badShape = (op: string, shape: Shape): ShapeError | undefined =>
     ? undefined
     : new ShapeError({ message: `Random.${op}: invalid shape ${Array.isArray(shape) ? `[${shape.map(String).join(", ")}]` : describeValue(shape)}` })
 
-const sizeOf = (shape: Shape): number => shape.reduce((a, b) => a * b, 1)
-
 const badDType = (op: string, dtype: DType, allowed: ReadonlyArray<DType>): DTypeError | undefined =>
   allowed.includes(dtype) ? undefined : new DTypeError({ message: `Random.${op}: expected dtype ${allowed.join(" | ")}, got ${String(dtype)}` })
 
