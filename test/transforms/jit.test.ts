@@ -64,6 +64,13 @@ describe("jit: tracing and replay", () => {
     expect(c.traces).toBe(1)
   })
 
+  it("takes lazy arguments, also two that share one buffer (a reshape of the other)", async () => {
+    const add = jit((a: T, b: T) => Tensor.add(a, b))
+    const c = Tensor.add(Tensor.arange(0, 4, 1, { dtype: "float64" }), 2)
+    const d = Tensor.reshape(Tensor.reshape(c, [2, 2]), [4])
+    expect(await flat(await run(add(c, d)))).toEqual([4, 6, 8, 10])
+  })
+
   it("static arguments are part of the signature, by value", async () => {
     const [g, c] = counted((x: T, power: number, mode: string) => (mode === "sum" ? Tensor.sum(Tensor.pow(x, power)) : Tensor.max(Tensor.pow(x, power))))
     const jg = jit(g, { staticArgnums: [1, 2] })

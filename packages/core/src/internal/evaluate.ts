@@ -27,8 +27,8 @@ const settleRoots = (backend: BackendShape, roots: ReadonlyArray<Tensor>, r: Exe
   const owned = r.owned.slice()
   roots.forEach((t, i) => {
     const handle = r.handles[i]
-    // a buffer of another tensor (a reshape's on the CPU) is shared only where the garbage collector owns buffers
-    if (t.symbolic || (!owned[i] && !backend.hostBuffers) || given.has(handle) || t.op === "const") return
+    // a buffer already given to a tensor (a reshape's on the CPU) is shared only where the garbage collector owns buffers
+    if (t.symbolic || t.op === "const" || ((!owned[i] || given.has(handle)) && !backend.hostBuffers)) return
     given.add(handle)
     setBuffer(t, backend, handle)
     t.op = "const"

@@ -16,8 +16,9 @@ import * as Effect from "effect/Effect"
 import type { BackendShape } from "../Backend.js"
 import type { HostArray } from "../DType.js"
 import type { TensorError } from "../Errors.js"
-import { evaluate, execute, type Executed, failureOf, type Plan, planGraph, setBuffer, sourceHandle } from "./evaluate.js"
+import { evaluate, execute, type Executed, failureOf, materializeMany, type Plan, planGraph, setBuffer, sourceHandle } from "./evaluate.js"
 import { dependentOrder } from "./interpret.js"
+import { hasLiveInputs } from "./settle.js"
 import { type CustomRules, customTensor, Tensor } from "./tensor.js"
 
 /** A closed graph: `outputs` as functions of the unbound input nodes `inputs`. */
@@ -41,25 +42,7 @@ export const makeProgram = (inputs: ReadonlyArray<Tensor>, outputs: ReadonlyArra
  * traced function closed over a value of an enclosing transform). Such a
  * program cannot be replayed on its own.
  */
-export const isOpen = (p: Program): boolean => {
-  const own = new Set(p.inputs)
-  const seen = new Set<Tensor>()
-  const stack = p.outputs.filter((t) => t.symbolic)
-  while (stack.length > 0) {
-    const t = stack.pop()!
-    if (seen.has(t)) continue
-    seen.add(t)
-    if (t.op === "input") {
-      if (own.has(t)) continue
-      if (t.live || t.value === undefined) return true
-      if (t.value.symbolic) stack.push(t.value)
-      continue
-    }
-    for (const x of t.inputs) if (x.symbolic) stack.push(x)
-    if (t.op === "custom" && t.value!.symbolic) stack.push(t.value!)
-  }
-  return false
-}
+export const isOpen = (p: Program): boolean => hasLiveInputs(p.outputs, new Set(p.inputs))
 
 /** The nodes of the program that depend on its inputs (not the inputs themselves), operands before users. */
 const dependents = (p: Program): Tensor[] => {
@@ -128,20 +111,20 @@ export const planOf = (p: Program, backend: BackendShape): Plan => {
 export const run = (p: Program, backend: BackendShape, args: ReadonlyArray<Tensor>): Effect.Effect<Tensor[], TensorError> =>
   Effect.suspend(() => {
     const pending = args.filter((t) => !(t.buf !== undefined && t.buf.backend === backend) && t.op !== "const")
-    const ready: Effect.Effect<unknown, TensorError> = pending.length === 0 ? Effect.void : evaluate(backend, pending)
-    return Effect.flatMap(ready, () => {
+    const ready: Effect.Effect<ReadonlyArray<Tensor>, TensorError> =
+      pending.length === 0
+        ? Effect.succeed(args)
+        : Effect.map(materializeMany(backend, pending), (consts) => args.map((t) => consts[pending.indexOf(t)] ?? t))
+    return Effect.flatMap(ready, (values) => {
       let plan: Plan
       let handles: unknown[]
       try {
         plan = planOf(p, backend)
-        handles = args.map((t) => {
-          if (t.op !== "const") throw new Error(`internal: program argument not evaluated`)
-          return sourceHandle(backend, t)
-        })
+        handles = values.map((t) => sourceHandle(backend, t))
       } catch (e) {
         return failureOf(e)
       }
-      return Effect.map(execute(plan, handles), (r) => outputsOf(plan, backend, args, handles, r))
+      return Effect.map(execute(plan, handles), (r) => outputsOf(plan, backend, values, handles, r))
     })
   })
 

@@ -4,8 +4,12 @@ import type { TensorError } from "../Errors.js"
 import { materialize } from "./read.js"
 import type { Tensor } from "./tensor.js"
 
-/** Whether a transform call that is still running can see through these tensors. */
-export const hasLiveInputs = (roots: ReadonlyArray<Tensor>): boolean => {
+/**
+ * Whether a transform call that is still running can see through these
+ * tensors: they reach an unbound input node, or one of a running call,
+ * other than those in `own` (a program's own inputs).
+ */
+export const hasLiveInputs = (roots: ReadonlyArray<Tensor>, own?: ReadonlySet<Tensor>): boolean => {
   const seen = new Set<Tensor>()
   const stack = roots.filter((r) => r.symbolic)
   while (stack.length > 0) {
@@ -13,6 +17,7 @@ export const hasLiveInputs = (roots: ReadonlyArray<Tensor>): boolean => {
     if (seen.has(t)) continue
     seen.add(t)
     if (t.op === "input") {
+      if (own?.has(t)) continue
       if (t.live || t.value === undefined) return true
       if (t.value.symbolic) stack.push(t.value)
       continue
