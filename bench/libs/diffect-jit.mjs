@@ -1,13 +1,12 @@
 // diffect with `jit`: each workload's function traced once, then replayed
 // (no graph building, no transform interpretation, no planning per call).
 import * as Effect from "effect/Effect"
-import { Tensor, Variable } from "@diffect/core"
-import base from "./diffect.mjs"
+import { Tensor } from "@diffect/core"
+import { elemChain, mlpProblem } from "./diffect.mjs"
 
 let T = {}
 const f32 = (data, shape) => Tensor.make(data, { shape })
 const run = (eff) => Effect.runPromise(eff)
-const elemChain = (x) => Tensor.add(Tensor.mul(Tensor.sin(x), Tensor.cos(x)), Tensor.exp(Tensor.neg(Tensor.square(x))))
 
 export default {
   name: "diffect-jit",
@@ -32,23 +31,7 @@ export default {
       return () => run(Effect.flatMap(g(x), Tensor.data)).then((d) => [d])
     }
     if (id === "mlp") {
-      const { batch, inp, hidden, out } = I
-      const x = f32(I.x, [batch, inp]), onehot = f32(I.onehot, [batch, out])
-      const vars = Effect.runSync(
-        Effect.all([
-          Variable.make(f32(I.w1, [inp, hidden])),
-          Variable.make(f32(I.b1, [hidden])),
-          Variable.make(f32(I.w2, [hidden, out])),
-          Variable.make(f32(I.b2, [out]))
-        ])
-      )
-      const loss = (x, onehot) =>
-        Effect.gen(function* () {
-          const [w1, b1, w2, b2] = yield* Effect.all(vars.map((v) => Variable.get(v)))
-          const h = Tensor.relu(Tensor.add(Tensor.matmul(x, w1), b1))
-          const logits = Tensor.add(Tensor.matmul(h, w2), b2)
-          return Tensor.div(Tensor.neg(Tensor.sum(Tensor.mul(onehot, Tensor.logSoftmax(logits)))), batch)
-        })
+      const { x, onehot, vars, loss } = mlpProblem(I)
       const vg = jit(T.valueAndGrad(loss, { gradVars: vars }))
       return () => run(Effect.flatMap(vg(x, onehot), ([value, grads]) => Effect.all([value, ...grads].map(Tensor.data))))
     }
@@ -76,4 +59,3 @@ export default {
     return undefined
   }
 }
-void base

@@ -9,7 +9,29 @@ const readAll = (ts) => Effect.runSync(Effect.all(ts.map(Tensor.data)))
 /** Runs an Effect that may be asynchronous. */
 const run = (eff) => Effect.runPromise(eff)
 
-const elemChain = (x) => Tensor.add(Tensor.mul(Tensor.sin(x), Tensor.cos(x)), Tensor.exp(Tensor.neg(Tensor.square(x))))
+export const elemChain = (x) => Tensor.add(Tensor.mul(Tensor.sin(x), Tensor.cos(x)), Tensor.exp(Tensor.neg(Tensor.square(x))))
+
+/** The MLP workload: its data, its parameters in Variables, and its loss of (x, onehot). */
+export const mlpProblem = (I) => {
+  const { batch, inp, hidden, out } = I
+  const x = f32(I.x, [batch, inp]), onehot = f32(I.onehot, [batch, out])
+  const vars = Effect.runSync(
+    Effect.all([
+      Variable.make(f32(I.w1, [inp, hidden])),
+      Variable.make(f32(I.b1, [hidden])),
+      Variable.make(f32(I.w2, [hidden, out])),
+      Variable.make(f32(I.b2, [out]))
+    ])
+  )
+  const loss = (x, onehot) =>
+    Effect.gen(function* () {
+      const [w1, b1, w2, b2] = yield* Effect.all(vars.map((v) => Variable.get(v)))
+      const h = Tensor.relu(Tensor.add(Tensor.matmul(x, w1), b1))
+      const logits = Tensor.add(Tensor.matmul(h, w2), b2)
+      return Tensor.div(Tensor.neg(Tensor.sum(Tensor.mul(onehot, Tensor.logSoftmax(logits)))), batch)
+    })
+  return { x, onehot, vars, loss }
+}
 
 export default {
   name: "diffect",
@@ -37,26 +59,10 @@ export default {
     }
     if (id === "mlp") {
       if (typeof T.valueAndGrad !== "function") return undefined
-      const { batch, inp, hidden, out } = I
-      const x = f32(I.x, [batch, inp]), onehot = f32(I.onehot, [batch, out])
-      const vars = Effect.runSync(
-        Effect.all([
-          Variable.make(f32(I.w1, [inp, hidden])),
-          Variable.make(f32(I.b1, [hidden])),
-          Variable.make(f32(I.w2, [hidden, out])),
-          Variable.make(f32(I.b2, [out]))
-        ])
-      )
-      const loss = () =>
-        Effect.gen(function* () {
-          const [w1, b1, w2, b2] = yield* Effect.all(vars.map((v) => Variable.get(v)))
-          const h = Tensor.relu(Tensor.add(Tensor.matmul(x, w1), b1))
-          const logits = Tensor.add(Tensor.matmul(h, w2), b2)
-          return Tensor.div(Tensor.neg(Tensor.sum(Tensor.mul(onehot, Tensor.logSoftmax(logits)))), batch)
-        })
+      const { x, onehot, vars, loss } = mlpProblem(I)
       const vg = T.valueAndGrad(loss, { gradVars: vars })
       return () =>
-        run(Effect.flatMap(vg(), ([value, grads]) => Effect.all([value, ...grads].map(Tensor.data))))
+        run(Effect.flatMap(vg(x, onehot), ([value, grads]) => Effect.all([value, ...grads].map(Tensor.data))))
     }
     if (id.startsWith("hess") || id.startsWith("jac")) {
       const kind = id.replace(/\d+/g, "")
