@@ -80,8 +80,26 @@ export interface BackendShape {
   readonly supports: (dtype: DType) => boolean
   /** Copies host data (complex64 interleaved) into a new buffer. */
   readonly upload: (host: HostArray, aval: Aval) => unknown
-  /** Reads a buffer back to the host. */
+  /**
+   * Reads a buffer back to the host, synchronously. A backend that can only
+   * read asynchronously (WebGPU maps buffers with `mapAsync`) also gives
+   * `downloadAsync`, and may throw a `BackendError` here for buffers that
+   * live on its device.
+   */
   readonly download: (handle: unknown, aval: Aval) => HostArray
+  /**
+   * Optional: reads a buffer back to the host asynchronously. Where present,
+   * every read (`Tensor.data`, `toArray`, `item`, ...) goes through it, so a
+   * read never blocks the page; it stays an Effect on top. A rejection with
+   * a `BackendError` is that read's typed failure.
+   */
+  readonly downloadAsync?: (handle: unknown, aval: Aval) => Promise<HostArray>
+  /**
+   * Optional: a second handle to the values of `handle` (both are disposed,
+   * each once), for backends whose buffers cannot be copied through the
+   * host synchronously. Without it the evaluator copies through `download`.
+   */
+  readonly share?: (handle: unknown, aval: Aval) => unknown
   /** Releases a buffer (called once per buffer; a no-op where the GC suffices). */
   readonly dispose: (handle: unknown) => void
   /** One kernel per primitive: a backend without one does not compile. */

@@ -13,7 +13,7 @@
 import * as Effect from "effect/Effect"
 import type { BackendShape } from "../Backend.js"
 import type { HostArray } from "../DType.js"
-import type { TensorError } from "../Errors.js"
+import { BackendError, type TensorError } from "../Errors.js"
 import { type Executed, execute, executeSync, failureOf, setBuffer } from "./execute.js"
 import { planGraph } from "./plan.js"
 import { Tensor } from "./tensor.js"
@@ -62,12 +62,29 @@ export const evaluate = (backend: BackendShape, roots: ReadonlyArray<Tensor>): E
 export const evaluateMany = (backend: BackendShape, roots: ReadonlyArray<Tensor>): Executed =>
   settleRoots(backend, roots, executeSync(planGraph(backend, roots), []))
 
-/** Evaluates `t` and copies its data to the host (a fresh array the caller may keep). */
+/** Reads a buffer with the backend's asynchronous read (a rejection that is not a BackendError becomes one). */
+const downloadAsync = (backend: BackendShape, read: NonNullable<BackendShape["downloadAsync"]>, handle: unknown, t: Tensor): Effect.Effect<HostArray, BackendError> =>
+  Effect.tryPromise({
+    try: () => read(handle, t),
+    catch: (e) => (e instanceof BackendError ? e : new BackendError({ message: `${backend.name} backend: reading a ${t.dtype} tensor of shape [${t.shape.join(", ")}] failed: ${String(e)}` }))
+  })
+
+/**
+ * Evaluates `t` and copies its data to the host (a fresh array the caller
+ * may keep). On a backend with `downloadAsync` the copy is asynchronous (the
+ * page keeps running while the GPU finishes); the result buffer is released
+ * once it is read, or when the read fails or is interrupted.
+ */
 export const readHost = (backend: BackendShape, t: Tensor): Effect.Effect<HostArray, TensorError> =>
-  Effect.map(evaluate(backend, [t]), ({ handles, owned }) => {
-    const host = backend.download(handles[0], t).slice() as HostArray
-    if (owned[0]) backend.dispose(handles[0])
-    return host
+  Effect.flatMap(evaluate(backend, [t]), ({ handles, owned }) => {
+    const read = backend.downloadAsync
+    if (read === undefined) {
+      const host = backend.download(handles[0], t).slice() as HostArray
+      if (owned[0]) backend.dispose(handles[0])
+      return Effect.succeed(host)
+    }
+    const got = downloadAsync(backend, read, handles[0], t)
+    return owned[0] ? Effect.ensuring(got, Effect.sync(() => backend.dispose(handles[0]))) : got
   })
 
 /**
@@ -84,6 +101,7 @@ export const constsOf = (backend: BackendShape, roots: ReadonlyArray<Tensor>, { 
     if (prev) return prev
     const t = new Tensor({ shape: r.shape, dtype: r.dtype, op: "const" })
     if (owned[i]) setBuffer(t, backend, handle)
+    else if (backend.share !== undefined) setBuffer(t, backend, backend.share(handle, r))
     else {
       // the handle belongs to another tensor: copy through the host
       t.host = backend.download(handle, r).slice() as HostArray

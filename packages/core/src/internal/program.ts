@@ -155,7 +155,8 @@ const outputsOf = (plan: Plan, backend: BackendShape, args: ReadonlyArray<Tensor
       else {
         // another view of a buffer that is not this output's own: copy it
         t = new Tensor({ shape: a.shape, dtype: a.dtype, op: "const" })
-        t.host = backend.download(h, a).slice() as HostArray
+        if (backend.share !== undefined) setBuffer(t, backend, backend.share(h, a))
+        else t.host = backend.download(h, a).slice() as HostArray
       }
     }
     if (prev === undefined) made.set(h, t)

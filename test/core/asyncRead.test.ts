@@ -1,0 +1,115 @@
+/**
+ * Reading from a backend that can only read asynchronously (as WebGPU maps
+ * buffers with mapAsync): every read goes through `downloadAsync`, stays an
+ * Effect, releases its result buffer once read (or when the read fails), and
+ * a rejected read is a typed BackendError.
+ */
+import { Effect, Exit } from "effect"
+import { describe, expect, it } from "vitest"
+import { Backend, BackendError, type BackendShape, CpuBackend, Tensor, Variable } from "@diffect/core"
+import { jit } from "@diffect/transforms"
+
+/** The CPU backend with its buffers boxed (not host memory) and only an asynchronous read. */
+const asyncOnly = (fail?: string) => {
+  const cpu = CpuBackend.backend
+  const live = new Set<{ v: unknown }>()
+  const stats = { asyncReads: 0, live: () => live.size }
+  const box = (v: unknown) => {
+    const b = { v }
+    live.add(b)
+    return b
+  }
+  const unbox = (h: unknown) => (h as { v: unknown }).v
+  const kernels = Object.fromEntries(
+    Object.entries(cpu.kernels).map(([k, kernel]) => [
+      k,
+      (args: ReadonlyArray<{ handle: unknown }>, p: never, out: never) =>
+        box((kernel as (a: unknown, p: never, o: never) => unknown)(args.map((a) => ({ ...a, handle: unbox(a.handle) })), p, out))
+    ])
+  ) as unknown as BackendShape["kernels"]
+  // reshape keeps its operand's buffer (a kernel may return an argument's handle, as the CPU's does)
+  ;(kernels as { reshape: unknown }).reshape = (args: ReadonlyArray<{ handle: unknown }>) => args[0]!.handle
+  const backend: BackendShape = {
+    name: "async-cpu",
+    supports: cpu.supports,
+    upload: (host) => box(host.slice()),
+    download: () => {
+      throw new BackendError({ message: "async-cpu backend: synchronous read" })
+    },
+    downloadAsync: async (h, aval) => {
+      stats.asyncReads++
+      await new Promise((r) => setTimeout(r, 1))
+      if (fail !== undefined) throw new Error(fail)
+      return cpu.download(unbox(h), aval)
+    },
+    share: (h) => box(unbox(h)),
+    dispose: (h) => void live.delete(h as { v: unknown }),
+    kernels,
+    liveBuffers: () => live.size
+  }
+  return { backend, stats }
+}
+
+describe("asynchronous reads", () => {
+  it("toArray, item and data read through downloadAsync and give the result buffer back", async () => {
+    const { backend, stats } = asyncOnly()
+    const program = Effect.gen(function* () {
+      const x = Tensor.arange(6).pipe(Tensor.reshape([2, 3]))
+      const y = Tensor.mul(Tensor.exp(Tensor.mul(x, 0)), x)
+      const rows = yield* Tensor.toArray(y)
+      const total = yield* Tensor.item(Tensor.sum(y))
+      const flat = yield* Tensor.data(Tensor.add(x, 1))
+      return { rows, total, flat: Array.from(flat) }
+    })
+    const r = await Effect.runPromise(program.pipe(Effect.provideService(Backend, backend)))
+    expect(r).toEqual({ rows: [[0, 1, 2], [3, 4, 5]], total: 15, flat: [1, 2, 3, 4, 5, 6] })
+    expect(stats.asyncReads).toBe(3)
+  })
+
+  it("reading the same tensor again makes no new buffer", async () => {
+    const { backend, stats } = asyncOnly()
+    const y = Tensor.tanh(Tensor.mul(Tensor.arange(8), 0.5))
+    const read = Tensor.data(y).pipe(Effect.provideService(Backend, backend))
+    await Effect.runPromise(read)
+    const live = stats.live()
+    for (let i = 0; i < 5; i++) await Effect.runPromise(read)
+    expect(stats.live()).toBe(live)
+    expect(stats.asyncReads).toBe(6)
+  })
+
+  it("a Variable's value read twice reads the same values", async () => {
+    const { backend } = asyncOnly()
+    const program = Effect.gen(function* () {
+      const v = yield* Variable.make(Tensor.arange(3))
+      yield* Variable.update(v, (x) => Tensor.mul(x, 2))
+      const a = yield* Tensor.toArray(yield* Variable.get(v))
+      const b = yield* Tensor.toArray(yield* Variable.get(v))
+      return [a, b]
+    })
+    expect(await Effect.runPromise(program.pipe(Effect.provideService(Backend, backend)))).toEqual([[0, 2, 4], [0, 2, 4]])
+  })
+
+  it("a jitted function whose outputs are views of its input's buffer shares it (no synchronous copy)", async () => {
+    const { backend } = asyncOnly()
+    const f = jit((x: Tensor.Tensor) => [Tensor.reshape(x, [2, 2]), Tensor.reshape(x, [4, 1])] as const)
+    const program = Effect.gen(function* () {
+      const x = Tensor.add(Tensor.arange(4), 1)
+      yield* Tensor.data(x) // x now holds its buffer
+      const [a, b] = yield* f(x)
+      return [yield* Tensor.toArray(a), yield* Tensor.toArray(b)]
+    })
+    expect(await Effect.runPromise(program.pipe(Effect.provideService(Backend, backend)))).toEqual([[[1, 2], [3, 4]], [[1], [2], [3], [4]]])
+  })
+
+  it("a rejected read is a BackendError naming the tensor", async () => {
+    const { backend } = asyncOnly("the device is gone")
+    const x = Tensor.arange(4)
+    const exit = await Effect.runPromiseExit(Tensor.toArray(Tensor.add(x, x)).pipe(Effect.provideService(Backend, backend)))
+    expect(Exit.isFailure(exit)).toBe(true)
+    const failure = await Effect.runPromise(Effect.flip(Tensor.toArray(Tensor.mul(x, 3)).pipe(Effect.provideService(Backend, backend))))
+    expect(failure).toBeInstanceOf(BackendError)
+    expect(failure.message).toContain("async-cpu backend")
+    expect(failure.message).toContain("int32 tensor of shape [4]")
+    expect(failure.message).toContain("the device is gone")
+  })
+})
