@@ -2,7 +2,9 @@
  * Reading from a backend that can only read asynchronously (as WebGPU maps
  * buffers with mapAsync): every read goes through `downloadAsync`, stays an
  * Effect, releases its result buffer once read (or when the read fails), and
- * a rejected read is a typed BackendError.
+ * a rejected read is a typed BackendError. A kernel may answer with a
+ * Promise (a backend that reads its operands back first): the evaluation
+ * waits for it, and releases what it made when it fails or is interrupted.
  */
 import { Effect, Exit } from "effect"
 import { describe, expect, it } from "vitest"
@@ -111,5 +113,50 @@ describe("asynchronous reads", () => {
     expect(failure.message).toContain("async-cpu backend")
     expect(failure.message).toContain("int32 tensor of shape [4]")
     expect(failure.message).toContain("the device is gone")
+  })
+})
+
+/** The CPU backend (boxed buffers) whose `exp` kernel answers with a Promise, as a backend reading its operands back would. */
+const asyncKernel = (fail?: string) => {
+  const { backend, stats } = asyncOnly()
+  const exp = backend.kernels.exp
+  const kernels = {
+    ...backend.kernels,
+    exp: (args: never, p: never, out: never) =>
+      new Promise((resolve, reject) =>
+        setTimeout(() => (fail !== undefined ? reject(new BackendError({ message: fail })) : resolve(exp(args, p, out))), 2)
+      )
+  } as unknown as BackendShape["kernels"]
+  return { backend: { ...backend, kernels }, stats }
+}
+
+describe("kernels that answer with a Promise", () => {
+  it("the evaluation waits for them and goes on with their result", async () => {
+    const { backend } = asyncKernel()
+    const x = Tensor.make([0, 1, 2])
+    const y = Tensor.add(Tensor.exp(Tensor.mul(x, 2)), Tensor.exp(x))
+    const got = await Effect.runPromise(Tensor.toArray(y).pipe(Effect.provideService(Backend, backend)))
+    const want = [0, 1, 2].map((v) => Math.exp(2 * v) + Math.exp(v))
+    ;(got as number[]).forEach((g, i) => expect(g).toBeCloseTo(want[i]!, 4))
+  })
+
+  it("a rejection is the read's typed failure, and the buffers the run made are released", async () => {
+    const { backend, stats } = asyncKernel("the kernel's read-back failed")
+    const x = Tensor.make([0, 1, 2])
+    const read = Tensor.data(Tensor.mul(Tensor.exp(Tensor.add(x, 1)), 3)).pipe(Effect.provideService(Backend, backend))
+    const e = await Effect.runPromise(Effect.flip(read))
+    expect(e).toBeInstanceOf(BackendError)
+    expect(e.message).toContain("the kernel's read-back failed")
+    expect(stats.live()).toBe(3) // the uploads of x, 1 and 3, held by their tensors; add's result was released
+  })
+
+  it("an interrupted run releases what it made, also the pending kernel's result", async () => {
+    const { backend, stats } = asyncKernel()
+    const x = Tensor.make([0, 1, 2])
+    const read = Tensor.data(Tensor.exp(Tensor.add(x, 1))).pipe(Effect.provideService(Backend, backend))
+    const exit = await Effect.runPromiseExit(Effect.timeout(read, 0))
+    expect(Exit.isFailure(exit)).toBe(true)
+    await new Promise((r) => setTimeout(r, 10))
+    expect(stats.live()).toBe(2)
   })
 })

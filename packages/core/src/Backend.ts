@@ -46,6 +46,10 @@ export interface KernelArg {
  * handle for `out`. Kernels never modify their arguments (buffers are
  * immutable, so a kernel may return an argument's handle unchanged, as
  * `reshape` does on the CPU). A failure is thrown as a `BackendError`.
+ * A kernel may also return a Promise of the handle (a backend that must
+ * first read its operands back asynchronously, as WebGPU's host-computed
+ * kernels do); the evaluation waits for it without blocking, and a
+ * rejection with a `BackendError` is the evaluation's typed failure.
  */
 export type Kernel<P extends Prim> = (args: ReadonlyArray<KernelArg>, params: PrimParams[P], out: Aval) => unknown
 

@@ -82,7 +82,17 @@ export class Execution {
     plan.inputs.forEach((s, k) => (this.slots[s] = inputs[k]))
   }
 
-  /** Runs steps until all are done (true) or `deadline` (a `performance.now()` time) has passed (false). */
+  /**
+   * A kernel that answered with a Promise (a backend that must read its
+   * operands back first): the run continues once it settles (see `execute`).
+   */
+  waiting: Promise<void> | undefined = undefined
+  private aborted = false
+
+  /**
+   * Runs steps until all are done (true), or `deadline` (a `performance.now()`
+   * time) has passed or a kernel is `waiting` (false).
+   */
   run(deadline: number): boolean {
     const { steps, backend, slotAvals } = this.plan
     const fusion = backend.fusion
@@ -106,25 +116,49 @@ export class Execution {
         if (e instanceof BackendError || e instanceof LinalgError) throw new EvalFailure(e)
         throw e
       }
-      slots[st.out] = h
-      const count = owned.get(h)
-      if (count !== undefined) owned.set(h, count + 1)
-      else if (!args.some((a) => a.handle === h)) owned.set(h, 1)
-      // an argument's handle returned as is belongs to a source: not ours
-      if (st.free !== undefined)
-        for (const s of st.free) {
-          const fh = slots[s]
-          slots[s] = undefined
-          const c = owned.get(fh)
-          if (c === undefined) continue
-          if (c === 1) {
-            owned.delete(fh)
-            backend.dispose(fh)
-          } else owned.set(fh, c - 1)
-        }
+      if (h instanceof Promise) {
+        this.waiting = h.then(
+          (v: unknown) => {
+            this.waiting = undefined
+            if (this.aborted) backend.dispose(v)
+            else this.complete(st, args, v)
+          },
+          (e: unknown) => {
+            this.waiting = undefined
+            throw e instanceof BackendError || e instanceof LinalgError ? new EvalFailure(e) : e
+          }
+        )
+        // an interrupted run no longer waits for it: its failure then concerns nobody
+        this.waiting.catch(() => undefined)
+        return false
+      }
+      this.complete(st, args, h)
       if ((this.next & 7) === 0 && performance.now() > deadline) return this.next >= steps.length
     }
     return true
+  }
+
+  /** Stores the result `h` of step `st` and releases the buffers read for the last time. */
+  private complete(st: Plan["steps"][number], args: ReadonlyArray<KernelArg>, h: unknown): void {
+    const { backend } = this.plan
+    const slots = this.slots
+    const owned = this.owned
+    slots[st.out] = h
+    const count = owned.get(h)
+    if (count !== undefined) owned.set(h, count + 1)
+    else if (!args.some((a) => a.handle === h)) owned.set(h, 1)
+    // an argument's handle returned as is belongs to a source: not ours
+    if (st.free !== undefined)
+      for (const s of st.free) {
+        const fh = slots[s]
+        slots[s] = undefined
+        const c = owned.get(fh)
+        if (c === undefined) continue
+        if (c === 1) {
+          owned.delete(fh)
+          backend.dispose(fh)
+        } else owned.set(fh, c - 1)
+      }
   }
 
   /** The outputs; buffers made by this run that are not outputs are released. */
@@ -138,6 +172,7 @@ export class Execution {
 
   /** Releases every buffer this run made (after a failure or an interruption). */
   abort(): void {
+    this.aborted = true
     for (const h of this.owned.keys()) this.plan.backend.dispose(h)
     this.owned.clear()
   }
@@ -159,6 +194,8 @@ export const executeSync = (plan: Plan, inputs: ReadonlyArray<unknown>): Execute
   const ex = new Execution(plan, inputs)
   try {
     ex.run(Infinity)
+    if (ex.waiting !== undefined)
+      throw new EvalFailure(new BackendError({ message: `${plan.backend.name} backend: this evaluation reads values back asynchronously; run it as an Effect` }))
   } catch (e) {
     ex.abort()
     throw e
@@ -190,8 +227,19 @@ export const execute = (plan: Plan, inputs: ReadonlyArray<unknown>): Effect.Effe
     const first = slice()
     if (first === true) return Effect.succeed(ex.finish()) // short: no yield, nothing to interrupt
     if (first !== false) return first
+    // a kernel that answered with a Promise: wait for it without blocking, then go on
+    const pause = (): Effect.Effect<unknown, TensorError> => {
+      const waiting = ex.waiting
+      if (waiting === undefined) return Effect.yieldNow
+      return Effect.tryPromise({ try: () => waiting, catch: (e) => e }).pipe(
+        Effect.catch((e) => {
+          ex.abort()
+          return failureOf(e)
+        })
+      )
+    }
     const loop = (): Effect.Effect<Executed, TensorError> =>
-      Effect.flatMap(Effect.yieldNow, () => {
+      Effect.flatMap(pause(), () => {
         const done = slice()
         return done === true ? Effect.succeed(ex.finish()) : done === false ? loop() : done
       })
