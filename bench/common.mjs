@@ -27,6 +27,8 @@ export const OPS_CHAIN = 1000
 /** The conv2d layer of a small CNN: x [N, C, H, W], kernel [O, C, K, K], SAME, stride 1 (PyTorch layout). */
 export const CONV = { n: 32, c: 3, h: 32, w: 32, o: 16, k: 3 }
 export const LINALG_N = 256
+/** The rate network of the control-flow rows: x ← x + dt·(tanh(W x) − x), loss mean(x_T²), gradient with respect to W. */
+export const BPTT = { n: 64, steps: 1000, dt: 0.1, gain: 1.5 }
 
 /**
  * The workloads, in table order. `kind`: how the row is reported ("time",
@@ -49,6 +51,7 @@ export const workloads = [
   { id: "conv2dGrad", label: "  its input and kernel gradients", kind: "time" },
   { id: "solve256", label: "solve 256×256 (LU, one right-hand side)", kind: "time" },
   { id: "cholesky256", label: "cholesky 256×256", kind: "time" },
+  { id: "bptt", label: `rate network n=${BPTT.n}, T=${BPTT.steps}: value+grad through time (µs/step)`, kind: "perop", ops: BPTT.steps },
   { id: "opBuild", label: "  diffect: graph building only (µs/op)", kind: "perop", ops: OPS_CHAIN, only: "diffect" },
   { id: "effectRead", label: "  diffect: Effect.runSync(Tensor.data) of a const (µs/call)", kind: "perop", ops: OPS_CHAIN, only: "diffect" }
 ]
@@ -114,6 +117,11 @@ export const inputs = (id) =>
           a[j * n + i] = s
         }
       return { n, a }
+    }
+    if (id === "bptt") {
+      const { n, gain } = BPTT
+      const a = (gain * Math.sqrt(3)) / Math.sqrt(n) // uniform(−a, a) has standard deviation gain/√n
+      return { ...BPTT, w: uniform(61, n * n, -a, a), x0: uniform(62, n, -1, 1) }
     }
     throw new Error(`no inputs for ${id}`)
   })
@@ -263,6 +271,39 @@ export const reference = (id) =>
           l[i * n + j] = i === j ? Math.sqrt(s) : s / l[j * n + j]
         }
       return [l]
+    }
+    if (id === "bptt") {
+      // forward in float64 keeping every state, then the adjoint sweep backwards
+      const { n, steps, dt, w } = I
+      const xs = [Float64Array.from(I.x0)]
+      for (let t = 0; t < steps; t++) {
+        const x = xs[t], next = new Float64Array(n)
+        for (let i = 0; i < n; i++) {
+          let s = 0
+          for (let j = 0; j < n; j++) s += w[i * n + j] * x[j]
+          next[i] = x[i] + dt * (Math.tanh(s) - x[i])
+        }
+        xs.push(next)
+      }
+      const xT = xs[steps]
+      let loss = 0
+      for (let i = 0; i < n; i++) loss += (xT[i] * xT[i]) / n
+      let adj = Float64Array.from(xT, (v) => (2 * v) / n)
+      const dW = new Float64Array(n * n)
+      for (let t = steps - 1; t >= 0; t--) {
+        const x = xs[t], back = Float64Array.from(adj, (v) => v * (1 - dt))
+        for (let i = 0; i < n; i++) {
+          let s = 0
+          for (let j = 0; j < n; j++) s += w[i * n + j] * x[j]
+          const th = Math.tanh(s), g = adj[i] * dt * (1 - th * th)
+          for (let j = 0; j < n; j++) {
+            dW[i * n + j] += g * x[j]
+            back[j] += g * w[i * n + j]
+          }
+        }
+        adj = back
+      }
+      return [Float64Array.of(loss), dW]
     }
     throw new Error(`no reference for ${id}`)
   })

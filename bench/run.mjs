@@ -20,7 +20,9 @@ const opt = (name, dflt) => {
   const i = argv.indexOf(`--${name}`)
   return i >= 0 ? argv[i + 1] : dflt
 }
-const ALL_LIBS = ["diffect", "diffect-jit", "tfjs-cpu", "tfjs-wasm", "jax-js", "jax-js-jit"]
+const ALL_LIBS = ["diffect", "diffect-jit", "tfjs-cpu", "tfjs-wasm", "jax-js", "jax-js-jit", "plain-js"]
+/** Libraries that take part in some rows only (the hand-written baseline of the control-flow row). */
+const LIB_ROWS = { "plain-js": ["bptt"] }
 const libs = opt("libs", ALL_LIBS.join(",")).split(",")
 const rounds = Number(opt("rounds", 2))
 const firstRounds = Number(opt("first-rounds", 10))
@@ -71,6 +73,7 @@ for (let r = 0; r < rounds; r++) {
   for (const w of rows) {
     for (const lib of libs) {
       if (w.only && !lib.startsWith(w.only)) continue
+      if (LIB_ROWS[lib] && !LIB_ROWS[lib].includes(w.id)) continue
       for (const m of await runChild(lib, "main", [w.id])) {
         if (m.id === "memory") slot(lib, `rss:${w.id}`).times.push(m.maxRssMB)
         else record(lib, m)

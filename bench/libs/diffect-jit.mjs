@@ -2,7 +2,7 @@
 // (no graph building, no transform interpretation, no planning per call).
 import * as Effect from "effect/Effect"
 import { Tensor } from "@diffect/core"
-import { elemChain, mlpProblem } from "./diffect.mjs"
+import { bpttLoss, elemChain, mlpProblem } from "./diffect.mjs"
 
 let T = {}
 const f32 = (data, shape) => Tensor.make(data, { shape })
@@ -45,6 +45,12 @@ export default {
           : (x) => Tensor.tanh(Tensor.matmul(a, x))
       const t = jit(T[name](f))
       return () => run(Effect.flatMap(t(x), Tensor.data)).then((d) => [d])
+    }
+    if (id === "bptt") {
+      if (typeof T.scan !== "function") return undefined
+      const vg = jit(T.valueAndGrad(bpttLoss(T, I)))
+      const W = f32(I.w, [I.n, I.n])
+      return () => run(Effect.flatMap(vg(W), ([value, grad]) => Effect.all([Tensor.data(value), Tensor.data(grad)])))
     }
     if (id === "jitReplay") {
       const x = f32(I.x, [1])

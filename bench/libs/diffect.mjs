@@ -33,6 +33,16 @@ export const mlpProblem = (I) => {
   return { x, onehot, vars, loss }
 }
 
+/** The control-flow row: the rate network's loss of W, the loop written with `scan` (the body traced once). */
+export const bpttLoss = (T, I, { checkpoint = false } = {}) => {
+  const { n, steps, dt } = I
+  const x0 = f32(I.x0, [n])
+  return (W) => {
+    const step = (x) => [Tensor.add(x, Tensor.mul(Tensor.sub(Tensor.tanh(Tensor.matmul(W, x)), x), dt)), null]
+    return Effect.map(T.scan(checkpoint ? T.checkpoint(step) : step, x0, null, { length: steps }), ([xT]) => Tensor.mean(Tensor.square(xT)))
+  }
+}
+
 export default {
   name: "diffect",
   async init() {
@@ -92,6 +102,12 @@ export default {
     if (id === "cholesky256") {
       const a = f32(I.a, [I.n, I.n])
       return () => [read(Linalg.cholesky(a))]
+    }
+    if (id === "bptt") {
+      if (typeof T.scan !== "function") return undefined
+      const vg = T.valueAndGrad(bpttLoss(T, I))
+      const W = f32(I.w, [I.n, I.n])
+      return () => run(Effect.flatMap(vg(W), ([value, grad]) => Effect.all([Tensor.data(value), Tensor.data(grad)])))
     }
     if (id === "opChain") {
       const x = f32(I.x, [1])

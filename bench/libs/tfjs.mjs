@@ -94,6 +94,21 @@ export const makeTfjs = (backend) => ({
       run.post = ([dx, dk]) => [nhwcToNchw(dx, c), hwioToOihw(dk)]
       return run
     }
+    if (id === "bptt") {
+      // no control flow in tfjs: the loop unrolls into the tape, T steps per call
+      const { n, steps, dt } = I
+      const W = tf.tensor2d(I.w, [n, n]), x0 = tf.tensor2d(I.x0, [n, 1])
+      const loss = (W) => {
+        let x = x0
+        for (let t = 0; t < steps; t++) x = tf.add(x, tf.mul(tf.sub(tf.tanh(tf.matMul(W, x)), x), dt))
+        return tf.mean(tf.square(x))
+      }
+      const vg = tf.valueAndGrad(loss)
+      return () => {
+        const { value, grad } = tf.tidy(() => vg(W))
+        return readAll([value, grad])
+      }
+    }
     if (id === "opChain") {
       const x = tf.tensor1d(I.x)
       return () =>
