@@ -57,6 +57,16 @@ export class OptionsError extends Data.TaggedError("OptionsError")<{ readonly me
  */
 export class LinalgError extends Data.TaggedError("LinalgError")<{ readonly message: string }> {}
 
+/**
+ * A control-flow primitive (`scan`, `fori`, `whileLoop`, `cond`) used the
+ * wrong way: a body whose carry differs from `init` in structure, shape or
+ * dtype, `xs` of different lengths, branches of `cond` returning different
+ * structures, or reverse mode through `whileLoop` (whose number of
+ * iterations is not known; use `fori` with number bounds or `scan`). The
+ * message names both sides.
+ */
+export class ControlFlowError extends Data.TaggedError("ControlFlowError")<{ readonly message: string }> {}
+
 /** Every error diffect itself can produce. */
 export type DiffectError =
   | ShapeError
@@ -70,6 +80,7 @@ export type DiffectError =
   | ConcretizationError
   | OptionsError
   | LinalgError
+  | ControlFlowError
 
 /** The errors a pure tensor op can carry until its result is read. */
-export type TensorError = ShapeError | DTypeError | BackendError | ConcretizationError | LinalgError
+export type TensorError = ShapeError | DTypeError | BackendError | ConcretizationError | LinalgError | ControlFlowError

@@ -19,6 +19,7 @@ export {
   AuxError,
   BackendError,
   ConcretizationError,
+  ControlFlowError,
   DTypeError,
   type DiffectError,
   GradVarsError,

@@ -12,7 +12,8 @@
 import * as Effect from "effect/Effect"
 import type { BackendShape, KernelArg } from "../Backend.js"
 import type { HostArray } from "../DType.js"
-import { BackendError, ConcretizationError, DTypeError, LinalgError, ShapeError, type TensorError } from "../Errors.js"
+import { BackendError, ConcretizationError, ControlFlowError, DTypeError, LinalgError, ShapeError, type TensorError } from "../Errors.js"
+import { releaseHandle } from "./loop-result.js"
 import { EvalFailure, type Plan } from "./plan.js"
 import type { DeviceBuffer, Tensor } from "./tensor.js"
 
@@ -113,7 +114,7 @@ export class Execution {
       try {
         h = st.kernel !== undefined ? st.kernel(args, st.params as never, st.aval) : fusion!.kernel(st.program!, args, st.aval)
       } catch (e) {
-        if (e instanceof BackendError || e instanceof LinalgError) throw new EvalFailure(e)
+        if (e instanceof BackendError || e instanceof LinalgError || e instanceof ControlFlowError) throw new EvalFailure(e)
         throw e
       }
       if (h instanceof Promise) {
@@ -156,7 +157,7 @@ export class Execution {
         if (c === undefined) continue
         if (c === 1) {
           owned.delete(fh)
-          backend.dispose(fh)
+          releaseHandle(backend, fh)
         } else owned.set(fh, c - 1)
       }
   }
@@ -165,7 +166,7 @@ export class Execution {
   finish(): Executed {
     const handles = this.plan.outputs.map((s) => this.slots[s])
     const owned = handles.map((h) => this.owned.has(h))
-    for (const h of this.owned.keys()) if (!handles.includes(h)) this.plan.backend.dispose(h)
+    for (const h of this.owned.keys()) if (!handles.includes(h)) releaseHandle(this.plan.backend, h)
     this.owned.clear()
     return { handles, owned }
   }
@@ -173,7 +174,7 @@ export class Execution {
   /** Releases every buffer this run made (after a failure or an interruption). */
   abort(): void {
     this.aborted = true
-    for (const h of this.owned.keys()) this.plan.backend.dispose(h)
+    for (const h of this.owned.keys()) releaseHandle(this.plan.backend, h)
     this.owned.clear()
   }
 }
@@ -181,7 +182,7 @@ export class Execution {
 /** Turns what evaluation throws into a typed failure (anything else is a defect). */
 export const failureOf = (e: unknown): Effect.Effect<never, TensorError> => {
   if (e instanceof EvalFailure) return Effect.fail(e.error)
-  if (e instanceof BackendError || e instanceof ShapeError || e instanceof DTypeError || e instanceof ConcretizationError || e instanceof LinalgError)
+  if (e instanceof BackendError || e instanceof ShapeError || e instanceof DTypeError || e instanceof ConcretizationError || e instanceof LinalgError || e instanceof ControlFlowError)
     return Effect.fail(e)
   return Effect.die(e)
 }

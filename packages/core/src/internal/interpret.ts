@@ -13,6 +13,8 @@ import type { Prim } from "./primitives.js"
 import { batchRules, type BatchArg, withBatch } from "./rules/batch.js"
 import { jvpRules, zerosOf } from "./rules/jvp.js"
 import { vjpRules } from "./rules/vjp.js"
+import { loopBatch, loopJvp, loopVjp } from "./loop-rules.js"
+import type { LoopOutParams } from "./loop.js"
 import * as O from "./ops.js"
 import { type CustomRules, customTensor, inputTensor, type Tensor } from "./tensor.js"
 
@@ -80,8 +82,18 @@ export const dependentOrder = (roots: ReadonlyArray<Tensor>, sources: ReadonlySe
 /** Forward mode: the tangents of `roots` given tangents of `input` nodes (null = zero). */
 export const jvpGraph = (roots: ReadonlyArray<Tensor>, seeds: ReadonlyMap<Tensor, Tensor>): Array<Tensor | null> => {
   const tangent = new Map<Tensor, Tensor | null>(seeds)
+  const loops = new Map<Tensor, Array<Tensor | null>>()
   for (const t of dependentOrder(roots, new Set(seeds.keys()), "jvp")) {
     if (tangent.has(t)) continue
+    if (t.op === "loop") {
+      loops.set(t, loopJvp(t, t.inputs.map((x) => tangent.get(x) ?? null)))
+      tangent.set(t, null)
+      continue
+    }
+    if (t.op === "loopOut") {
+      tangent.set(t, loops.get(t.inputs[0]!)?.[(t.params as LoopOutParams).index] ?? null)
+      continue
+    }
     if (t.op === "input" || (t.op === "custom" && !customRule(t, "jvp"))) {
       tangent.set(t, tangent.get(t.value!) ?? null)
       continue
@@ -113,10 +125,30 @@ export const vjpGraph = (roots: ReadonlyArray<Tensor>, cts: ReadonlyArray<Tensor
   }
   roots.forEach((r, i) => accumulate(r, cts[i] ?? null))
   const onPath = new Set(order)
+  // the cotangents of each loop node's results, gathered from its loopOut nodes
+  const loops = new Map<Tensor, Array<Tensor | null>>()
   for (let i = order.length - 1; i >= 0; i--) {
     const t = order[i]!
+    if (t.op === "loop") {
+      const cs = loops.get(t)
+      if (cs === undefined) continue
+      const ops = loopVjp(t, cs)
+      t.inputs.forEach((x, k) => {
+        if (onPath.has(x)) accumulate(x, ops[k] ?? null)
+      })
+      continue
+    }
     const ct = acc.get(t)
     if (ct === undefined || sources.has(t)) continue
+    if (t.op === "loopOut") {
+      const node = t.inputs[0]!
+      const { index } = t.params as LoopOutParams
+      let cs = loops.get(node)
+      if (cs === undefined) loops.set(node, (cs = []))
+      const prev = cs[index]
+      cs[index] = prev === undefined || prev === null ? ct : O.add(prev, ct)
+      continue
+    }
     if (t.op === "input" || (t.op === "custom" && !customRule(t, "vjp"))) {
       accumulate(t.value!, ct)
       continue
@@ -162,8 +194,18 @@ const customVjp = (t: Tensor, ct: Tensor): ReadonlyArray<Tensor | null> => {
 export const batchGraph = (roots: ReadonlyArray<Tensor>, batched: ReadonlyMap<Tensor, Tensor>, n: number): BatchArg[] => {
   const out = new Map<Tensor, BatchArg>()
   for (const [k, v] of batched) out.set(k, { t: v, batched: true })
+  const loops = new Map<Tensor, BatchArg[]>()
   for (const t of dependentOrder(roots, new Set(batched.keys()), "batch")) {
     if (out.has(t)) continue
+    if (t.op === "loop") {
+      loops.set(t, loopBatch(t, t.inputs.map((x) => out.get(x) ?? { t: x, batched: false }), n))
+      out.set(t, { t, batched: false })
+      continue
+    }
+    if (t.op === "loopOut") {
+      out.set(t, loops.get(t.inputs[0]!)![(t.params as LoopOutParams).index]!)
+      continue
+    }
     if (t.op === "input") {
       out.set(t, out.get(t.value!)!)
       continue

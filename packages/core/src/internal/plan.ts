@@ -20,7 +20,7 @@
  * of this backend) and `input` slots (the unbound input nodes of a traced
  * program, bound anew at every execution).
  */
-import type { BackendShape, FusedOp, Kernel } from "../Backend.js"
+import type { BackendShape, FusedOp, Kernel, KernelArg } from "../Backend.js"
 import type { Aval } from "./bind.js"
 import { BackendError, ConcretizationError, type TensorError } from "../Errors.js"
 import type { Prim, PrimParams } from "./primitives.js"
@@ -230,11 +230,26 @@ export interface Plan {
   readonly outputAvals: ReadonlyArray<Aval>
 }
 
+/**
+ * The params of a node that runs its own code instead of a backend kernel
+ * (a control-flow `loop` and its `loopOut` projections): `run` is called
+ * with the backend and the operands' buffers.
+ */
+export interface HostOpParams {
+  readonly run: (backend: BackendShape, params: never, args: ReadonlyArray<KernelArg>, out: Aval) => unknown
+}
+
+const hostKernel = (backend: BackendShape, params: HostOpParams): Kernel<Prim> => (args, _p, out) => params.run(backend, params as never, args, out)
+
 /** What an unbound input means while planning. */
 export type Unbound = (t: Tensor) => TensorError
 
 const vmapUnbound: Unbound = (t) =>
-  originOf(t) === "jit"
+  originOf(t) === "scan"
+    ? new ConcretizationError({
+        message: `control flow: the value of a ${t.dtype}${fmt(t.shape)} tensor is not known while the body of a scan, fori, whileLoop or cond is traced (it runs once, on shapes and dtypes only); keep the computation in tensor ops (cond or Tensor.where instead of an if on a value)`
+      })
+    : originOf(t) === "jit"
     ? new ConcretizationError({
         message: `jit: the value of a ${t.dtype}${fmt(t.shape)} tensor is not known while jit traces the function (its JavaScript runs once, on shapes and dtypes only); keep the computation in tensor ops (Tensor.where instead of an if on a value), read values outside the jitted function, or make the argument static with staticArgnums`
       })
@@ -287,7 +302,7 @@ export const planGraph = (
   const inputsOf = (x: Tensor): ReadonlyArray<Tensor> => (rep.size === 0 ? x.inputs : x.inputs.map(R))
 
   const fusible = (x: Tensor): boolean =>
-    fusion !== undefined && !isViewOp(x.op) && x.op !== "const" && x.op !== "input" && x.op !== "custom" && x.op !== "error" &&
+    fusion !== undefined && !isViewOp(x.op) && x.op !== "const" && x.op !== "input" && x.op !== "custom" && x.op !== "error" && x.op !== "loop" && x.op !== "loopOut" &&
     !isReady(x) && !rep.has(x) && fusion.canFuse(x.op as Prim, x.dtype, x.inputs.map((y) => y.dtype))
 
   /**
@@ -446,7 +461,12 @@ export const planGraph = (
               const v = views[i]
               return v === undefined ? undefined : { shape: x.shape, dtype: x.dtype, strides: v.strides, offset: v.offset }
             })
-      const kernel = program !== undefined ? undefined : ((views !== undefined ? backend.viewKernels![t.op as Prim] : backend.kernels[t.op as Prim]) as Kernel<Prim>)
+      const kernel =
+        program !== undefined
+          ? undefined
+          : t.op === "loop" || t.op === "loopOut"
+            ? hostKernel(backend, t.params as HostOpParams)
+            : ((views !== undefined ? backend.viewKernels![t.op as Prim] : backend.kernels[t.op as Prim]) as Kernel<Prim>)
       const aval = { shape: t.shape, dtype: t.dtype }
       slotOf.set(t, slots)
       slotAvals.push(aval)

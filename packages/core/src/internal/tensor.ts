@@ -27,7 +27,13 @@ export interface DeviceBuffer {
   readonly handle: unknown
 }
 
-export type NodeOp = Prim | "const" | "input" | "error" | "custom"
+/**
+ * `loop`: a control-flow primitive (scan, while, cond, a checkpointed call)
+ * holding its sub-programs in its params (see `loop.ts`); its several
+ * results are read by `loopOut` nodes (params `{ index }`, inputs the loop
+ * node and then the loop's own operands).
+ */
+export type NodeOp = Prim | "const" | "input" | "error" | "custom" | "loop" | "loopOut"
 
 /**
  * The rules of a `custom` node: a function of `inputs` whose value is the
