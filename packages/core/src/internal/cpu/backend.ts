@@ -16,6 +16,7 @@ import { cpuFusion } from "./fusion.js"
 import { alloc, release } from "./pool.js"
 import { randomKernel } from "./random.js"
 import { argsortKernel, cumsumKernel, gatherKernel, scatterAddKernel } from "./indexing.js"
+import { coreCount, Pool, withPool } from "./threads.js"
 import { unaryF32Wasm } from "./wasm.js"
 import { binaryView, matmulView, whereView } from "./views.js"
 
@@ -157,15 +158,31 @@ const viewKernels: BackendShape["viewKernels"] = {
   where: whereView(kernels.where)
 }
 
-/** The CPU backend value (its Layer is `CpuBackend.layer`). */
-export const cpuBackend: BackendShape = {
+/** A kernel that runs with `pool` as the current worker pool (the kernels that split their work). */
+const inPool = <P extends Prim>(pool: Pool, k: Kernel<P>): Kernel<P> => (args, params, out) => withPool(pool, () => k(args, params, out))
+
+/** The CPU backend whose large kernels run on `pool` (`CpuBackend.layerWith`). */
+export const makeCpuBackend = (pool: Pool): BackendShape => ({
   name: "cpu",
   supports: (_dtype: DType) => true,
   upload: (host) => host,
   download: (handle) => handle as HostArray,
   dispose: release,
   hostBuffers: true,
-  kernels,
-  viewKernels,
+  kernels: {
+    ...kernels,
+    matmul: inPool(pool, kernels.matmul),
+    conv: inPool(pool, kernels.conv),
+    sin: inPool(pool, kernels.sin),
+    cos: inPool(pool, kernels.cos),
+    exp: inPool(pool, kernels.exp)
+  },
+  viewKernels: { ...viewKernels, matmul: inPool(pool, viewKernels!.matmul!) },
   fusion: cpuFusion
-}
+})
+
+/** The worker pool of the default CPU backend: one thread per core, started on first use, never keeping the process alive. */
+export const defaultPool = new Pool(coreCount())
+
+/** The CPU backend value (its Layer is `CpuBackend.layer`). */
+export const cpuBackend: BackendShape = makeCpuBackend(defaultPool)

@@ -8,9 +8,16 @@
  * thread) `wasm()` returns undefined and the callers use the JavaScript
  * kernels, which stay the reference. `setWasmEnabled(false)` forces that
  * path (tests compare the two).
+ *
+ * Where a shared `WebAssembly.Memory` can be made (Node; browsers when
+ * cross-origin isolated) the module is the variant that imports it, and the
+ * worker pool of `threads.ts` instantiates the same module on the same
+ * memory: large products and unary kernels are split across threads.
  */
 import type { Strided } from "./matmul.js"
-import { wasmBase64 } from "./wasm-module.js"
+import { currentPool, type SharedWasm } from "./threads.js"
+import { GEMM, UNARY } from "./worker-source.js"
+import { wasmBase64, wasmSharedBase64 } from "./wasm-module.js"
 
 interface Exports {
   readonly memory: WebAssembly.Memory
@@ -32,6 +39,8 @@ const MAX_BYTES = 512 * 2 ** 20
 let state: "unloaded" | "failed" | Exports = "unloaded"
 let enabled = true
 let heap = new Float32Array(0)
+/** The shared memory, its module and this thread's instance, when the shared variant loaded. */
+let shared: SharedWasm | undefined
 
 const decode = (b64: string): Uint8Array<ArrayBuffer> => {
   const bin = atob(b64)
@@ -40,19 +49,48 @@ const decode = (b64: string): Uint8Array<ArrayBuffer> => {
   return bytes
 }
 
+/** MAX_BYTES in 64 KiB pages: the shared memory's maximum (the module declares the same). */
+const MAX_PAGES = MAX_BYTES / 65536
+
+const instantiate = (b64: string, memory: WebAssembly.Memory | undefined): { module: WebAssembly.Module; ex: Exports } | undefined => {
+  const bytes = decode(b64)
+  if (!WebAssembly.validate(bytes)) return undefined // no SIMD (or no threads)
+  const module = new WebAssembly.Module(bytes)
+  const ex = new WebAssembly.Instance(module, memory === undefined ? {} : { env: { memory } }).exports as unknown as Exports
+  if (ex.gemmTile() !== MR * 100 + NR) return undefined
+  return { module, ex }
+}
+
+/** The shared variant, where SharedArrayBuffer exists and (in browsers) cross-origin isolation allows it. */
+const loadShared = (): Exports | undefined => {
+  const g = globalThis as { crossOriginIsolated?: boolean }
+  if (typeof SharedArrayBuffer !== "function" || g.crossOriginIsolated === false) return undefined
+  try {
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true } as WebAssembly.MemoryDescriptor)
+    if (!(memory.buffer instanceof SharedArrayBuffer)) return undefined
+    const made = instantiate(wasmSharedBase64, memory)
+    if (made === undefined) return undefined
+    shared = { memory, module: made.module, exports: made.ex }
+    return made.ex
+  } catch {
+    return undefined
+  }
+}
+
 const load = (): Exports | undefined => {
   try {
     if (typeof WebAssembly !== "object") return undefined
-    const bytes = decode(wasmBase64)
-    if (!WebAssembly.validate(bytes)) return undefined // no SIMD
-    const ex = new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as unknown as Exports
-    if (ex.gemmTile() !== MR * 100 + NR) return undefined
+    const ex = loadShared() ?? instantiate(wasmBase64, undefined)?.ex
+    if (ex === undefined) return undefined
     heap = new Float32Array(ex.memory.buffer)
     return ex
   } catch {
     return undefined
   }
 }
+
+/** The shared memory and module for the worker pool (undefined: the kernels run on one thread). */
+export const sharedWasm = (): SharedWasm | undefined => (wasm() !== undefined ? shared : undefined)
 
 /** The kernels, or undefined when WebAssembly SIMD is unavailable or disabled. */
 export const wasm = (): Exports | undefined => {
@@ -129,6 +167,30 @@ const packB = (F: Float32Array, q: number, b: ArrayLike<number>, off: number, rs
 }
 
 /**
+ * Below this many multiply-adds a product runs on one thread: waking a
+ * worker costs more than it saves (measured with bench/threads.mjs).
+ */
+let GEMM_PAR_MIN = 2 ** 18
+
+/**
+ * Rows of C per chunk when a product of `mp × k × np` is split over
+ * `threads` threads (a multiple of MR; `mp` or more: not split). Chunks of
+ * 4 per thread let a thread that got the core late take fewer.
+ */
+const gemmRows = (mp: number, k: number, np: number, threads: number): number => {
+  if (threads <= 1 || mp * k * np < GEMM_PAR_MIN || mp < 2 * MR) return mp
+  return Math.max(MR, Math.ceil(mp / (4 * threads) / MR) * MR)
+}
+
+/** Sets the size thresholds of the parallel kernels (benchmarks measure them); returns the previous ones. */
+export const setParallelThresholds = (t: { gemm?: number; unary?: number }): { gemm: number; unary: number } => {
+  const was = { gemm: GEMM_PAR_MIN, unary: UNARY_PAR_MIN }
+  if (t.gemm !== undefined) GEMM_PAR_MIN = t.gemm
+  if (t.unary !== undefined) UNARY_PAR_MIN = t.unary
+  return was
+}
+
+/**
  * out[oOff + i·n + j] = Σ_p a(i, p) · b(p, j) in float32 on the WebAssembly
  * kernel (operands read through strides, as `gemmFloat`). Returns false,
  * doing nothing, when the kernel is unavailable or the operands too large.
@@ -152,7 +214,10 @@ export const gemmF32Wasm = (
   // k blocks of equal length, at most KC (784 = 4 × 196, not 3 × 256 + 16)
   const kc = Math.ceil(k / Math.ceil(k / KC))
   packB(F, bP >> 2, b, bOff, B.rs, B.cs, n, np, k, kc)
-  ex.gemmF32(aP, ars, acs, bP, cP, mp, np, k, kc, NC)
+  const pool = currentPool()
+  const rows = gemmRows(mp, k, np, pool.threads)
+  if (shared !== undefined && rows < mp) pool.exec(shared, GEMM, [aP, ars, acs, bP, cP, mp, np, k, kc, NC, rows], Math.ceil(mp / rows))
+  else ex.gemmF32(aP, ars, acs, bP, cP, mp, np, k, kc, NC)
   const c = cP >> 2
   if (np === n) out.set(F.subarray(c, c + m * n), oOff)
   else
@@ -166,22 +231,41 @@ export const gemmF32Wasm = (
 /** The unary ops with a WebAssembly kernel (float32), and their codes. */
 export const wasmUnary = { sin: 0, cos: 1, exp: 2 } as const
 
-/** Elements per call of the unary kernel (256 KiB of linear memory). */
+/** Elements per call of the unary kernel on one thread (256 KiB of linear memory). */
 const CHUNK = 65536
+/** Elements per chunk of a unary kernel split over threads. */
+const PAR_CHUNK = 16384
+/** Below this many elements a unary kernel runs on one thread (measured with bench/threads.mjs). */
+let UNARY_PAR_MIN = 32768
+/** At most this many bytes of input are placed in linear memory at once for the threads. */
+const PAR_MAX_BYTES = 64 * 2 ** 20
 
 /**
  * out[i] = f(a[i]) on the WebAssembly kernel for float32 sin, cos or exp,
- * chunk by chunk through linear memory. Inputs with |x| ≥ 10⁵ (sin, cos)
- * are recomputed with `fallback`, as the JavaScript versions do. Returns
- * false, doing nothing, when the kernel is unavailable.
+ * chunk by chunk through linear memory (split over the worker pool when
+ * large). Inputs with |x| ≥ 10⁵ (sin, cos) are recomputed with `fallback`,
+ * as the JavaScript versions do. Returns false, doing nothing, when the
+ * kernel is unavailable.
  */
 export const unaryF32Wasm = (op: keyof typeof wasmUnary, a: Float32Array, out: Float32Array, fallback: (x: number) => number): boolean => {
   const ex = wasm()
   if (ex === undefined) return false
   const base = (ex.heapBase() + 15) & ~15
-  if (!reserve(ex, base + 4 * CHUNK)) return false
   const code = wasmUnary[op]
   const n = a.length
+  const pool = currentPool()
+  const padded = (n + 3) & ~3
+  if (shared !== undefined && pool.threads > 1 && n >= UNARY_PAR_MIN && 4 * padded <= PAR_MAX_BYTES && reserve(ex, base + 4 * padded)) {
+    const F = heap
+    const q = base >> 2
+    F.set(a, q)
+    if (padded > n) F.fill(0, q + n, q + padded)
+    const far = pool.exec(shared, UNARY, [base, base, padded, code, PAR_CHUNK], Math.ceil(padded / PAR_CHUNK))
+    out.set(F.subarray(q, q + n))
+    if (far > 0) fixFar(a, out, 0, n, fallback)
+    return true
+  }
+  if (!reserve(ex, base + 4 * CHUNK)) return false
   for (let i0 = 0; i0 < n; i0 += CHUNK) {
     const len = Math.min(CHUNK, n - i0)
     const padded = (len + 3) & ~3
@@ -191,11 +275,15 @@ export const unaryF32Wasm = (op: keyof typeof wasmUnary, a: Float32Array, out: F
     if (padded > len) F.fill(0, q + len, q + padded)
     const far = ex.unaryF32(base, base, padded, code)
     out.set(F.subarray(q, q + len), i0)
-    if (far > 0)
-      for (let i = i0; i < i0 + len; i++) {
-        const x = a[i]!
-        if (Math.abs(x) >= 1e5 && Math.abs(x) !== Infinity) out[i] = fallback(x)
-      }
+    if (far > 0) fixFar(a, out, i0, i0 + len, fallback)
   }
   return true
+}
+
+/** Recomputes the finite inputs with |x| ≥ 10⁵ of a[from, to) with `fallback`. */
+const fixFar = (a: Float32Array, out: Float32Array, from: number, to: number, fallback: (x: number) => number): void => {
+  for (let i = from; i < to; i++) {
+    const x = a[i]!
+    if (Math.abs(x) >= 1e5 && Math.abs(x) !== Infinity) out[i] = fallback(x)
+  }
 }

@@ -1,0 +1,257 @@
+/**
+ * The CPU backend's worker pool: threads that share the WebAssembly memory
+ * of `wasm.ts` and split a kernel's work into chunks (matmul by blocks of
+ * output rows, the float32 sin/cos/exp kernels by ranges of elements).
+ *
+ * - Node: node:worker_threads (taken with `process.getBuiltinModule`, so the
+ *   package imports nothing Node-only); workers are `unref`'d and never keep
+ *   a process alive.
+ * - Browsers: Web Workers from a Blob URL, only where `crossOriginIsolated`
+ *   allows sharing memory; elsewhere the pool is the main thread alone.
+ * - Everywhere else (no workers, no shared WebAssembly memory) the chunks run
+ *   on the calling thread: the same code, the same bits.
+ *
+ * A pool starts its workers lazily, on the first job big enough to split,
+ * and the calling thread always takes part: it claims chunks too, so a job
+ * never waits for a worker that is still starting. While the workers finish
+ * their chunks the calling thread blocks in `Atomics.wait` (allowed on
+ * Node's main thread and in workers); on a browser's main thread, where
+ * blocking is not allowed, it spins on `Atomics.load` (the wait is one
+ * chunk long at most).
+ *
+ * Results do not depend on the number of threads: a chunk computes a fixed
+ * part of the output the same way whoever runs it, and no result is
+ * combined across chunks.
+ *
+ * A worker that exits (killed, crashed) marks the pool broken: the next job
+ * fails with a `BackendError` naming it, and the pool restarts with fresh
+ * workers for the job after.
+ */
+import { BackendError } from "../../Errors.js"
+import { ACC, ARGS, CLAIM, CONTROL_INTS, DONE, ERR, KIND, READY, SEQ, SLEEPERS, STOP, WORKED, claimSource, nodeWorkerSource, runnerSource, webWorkerSource } from "./worker-source.js"
+
+/** What a pool needs of `wasm.ts`: the shared memory, the module and the calling thread's instance. */
+export interface SharedWasm {
+  readonly memory: WebAssembly.Memory
+  readonly module: WebAssembly.Module
+  readonly exports: object
+}
+
+/** The part of a worker the pool uses (a Node Worker or a Web Worker behind one interface). */
+interface WorkerHandle {
+  readonly post: (message: unknown) => void
+  /** Terminates it as a crash would (tests). */
+  readonly terminate: () => void
+  /** Terminates it on purpose (its exit is not a failure). */
+  readonly retire: () => void
+}
+
+type Run = (kind: number, chunk: number) => void
+type ClaimAll = (ctl: Int32Array, run: Run) => number
+
+const claimAll = new Function(`${claimSource}; return claimAll`)() as ClaimAll
+const makeRunner = new Function(`${runnerSource}; return makeRunner`)() as (ex: object, ctl: Int32Array) => Run
+
+/** With no progress for this long, the job is abandoned (a worker died inside a chunk). */
+const STALL_MS = 20000
+
+interface NodeWorkerThreads {
+  readonly Worker: new (source: string, options: { eval: true }) => {
+    postMessage(m: unknown): void
+    terminate(): Promise<number>
+    unref(): void
+    on(event: "exit", f: (code: number) => void): void
+    on(event: "error", f: (e: unknown) => void): void
+  }
+}
+
+const g = globalThis as unknown as {
+  process?: { versions?: { node?: string }; getBuiltinModule?: (id: string) => unknown }
+  navigator?: { hardwareConcurrency?: number }
+  crossOriginIsolated?: boolean
+  document?: unknown
+  Worker?: new (url: string) => { postMessage(m: unknown): void; terminate(): void; onerror: ((e: unknown) => void) | null }
+}
+
+const nodeThreads = (): NodeWorkerThreads | undefined => {
+  try {
+    return g.process?.versions?.node !== undefined ? (g.process.getBuiltinModule?.("node:worker_threads") as NodeWorkerThreads | undefined) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Whether this environment can run workers on a shared memory at all. */
+export const workersAvailable = (): boolean =>
+  typeof SharedArrayBuffer === "function" && (nodeThreads() !== undefined || (typeof g.Worker === "function" && g.crossOriginIsolated === true))
+
+/** The number of cores (the default size of a pool). */
+export const coreCount = (): number => {
+  const os = g.process?.versions?.node !== undefined ? (g.process.getBuiltinModule?.("node:os") as { availableParallelism?: () => number; cpus?: () => unknown[] } | undefined) : undefined
+  const n = os?.availableParallelism?.() ?? os?.cpus?.().length ?? g.navigator?.hardwareConcurrency ?? 1
+  return Math.max(1, Math.floor(n))
+}
+
+/** The calling thread may block in Atomics.wait (not on a browser's main thread). */
+const canBlock = g.document === undefined
+
+interface Started {
+  readonly shared: SharedWasm
+  readonly ctl: Int32Array
+  readonly run: Run
+  readonly workers: ReadonlyArray<WorkerHandle>
+}
+
+/** A worker pool of `threads` threads in all (the calling one included). */
+export class Pool {
+  /** The pools whose workers are running (tests). */
+  static readonly running = new Set<Pool>()
+  private state: Started | undefined
+  private broken: string | undefined
+  private closed = false
+
+  constructor(readonly threads: number) {}
+
+  /** Workers that have instantiated the module and take chunks (tests, benchmarks). */
+  get ready(): number {
+    return this.state !== undefined ? Atomics.load(this.state.ctl, READY) : 0
+  }
+
+  /** How many chunks workers (not the calling thread) have run since the pool started (tests). */
+  get workerChunks(): number {
+    return this.state !== undefined ? Atomics.load(this.state.ctl, WORKED) : 0
+  }
+
+  /** How many worker threads are started (tests). */
+  get started(): number {
+    return this.state?.workers.length ?? 0
+  }
+
+  /** Terminates one worker as if it had crashed (tests). */
+  killOne(): void {
+    this.state?.workers[0]?.terminate()
+  }
+
+  private start(shared: SharedWasm): Started {
+    const ctl = new Int32Array(typeof SharedArrayBuffer === "function" ? new SharedArrayBuffer(4 * CONTROL_INTS) : new ArrayBuffer(4 * CONTROL_INTS))
+    const workers: WorkerHandle[] = []
+    const state: Started = { shared, ctl, run: makeRunner(shared.exports, ctl), workers }
+    this.broken = undefined
+    const wanted = this.closed || !(shared.memory.buffer instanceof SharedArrayBuffer) ? 0 : this.threads - 1
+    const init = { module: shared.module, memory: shared.memory, control: ctl.buffer }
+    const node = wanted > 0 ? nodeThreads() : undefined
+    for (let i = 0; i < wanted; i++) {
+      let retired = false
+      const died = (why: string) => {
+        if (!retired && this.state === state && this.broken === undefined) this.broken = why
+      }
+      try {
+        if (node !== undefined) {
+          const w = new node.Worker(nodeWorkerSource, { eval: true })
+          w.unref()
+          w.on("exit", (code) => died(`a worker thread of the CPU backend exited (code ${code})`))
+          w.on("error", (e) => died(`a worker thread of the CPU backend failed: ${String(e)}`))
+          w.postMessage(init)
+          workers.push({ post: (m) => w.postMessage(m), terminate: () => void w.terminate(), retire: () => ((retired = true), void w.terminate()) })
+        } else if (typeof g.Worker === "function" && g.crossOriginIsolated === true) {
+          const url = URL.createObjectURL(new Blob([webWorkerSource], { type: "text/javascript" }))
+          const w = new g.Worker(url)
+          URL.revokeObjectURL(url)
+          w.onerror = (e) => died(`a worker of the CPU backend failed: ${String((e as { message?: string }).message ?? e)}`)
+          w.postMessage(init)
+          workers.push({ post: (m) => w.postMessage(m), terminate: () => w.terminate(), retire: () => ((retired = true), w.terminate()) })
+        }
+      } catch {
+        break // fewer workers: the calling thread does their share
+      }
+    }
+    this.state = state
+    if (workers.length > 0) Pool.running.add(this)
+    return state
+  }
+
+  /** Stops the workers (they leave their wait and are terminated); the next job starts new ones. */
+  private stop(): void {
+    const s = this.state
+    this.state = undefined
+    Pool.running.delete(this)
+    if (s === undefined) return
+    Atomics.store(s.ctl, STOP, 1)
+    Atomics.add(s.ctl, SEQ, 1)
+    if (s.workers.length > 0) Atomics.notify(s.ctl, SEQ)
+    for (const w of s.workers) w.retire()
+  }
+
+  /** Shuts the pool down for good (the Layer's finalizer); later jobs run on the calling thread alone. */
+  close(): void {
+    this.closed = true
+    this.stop()
+  }
+
+  /**
+   * Runs chunks 0 … chunks − 1 of a job (`kind`, integer `args`) on
+   * `shared`'s memory, on every thread of the pool; returns the job's ACC
+   * slot. A chunk that threw, or a worker that died since the last job, is a
+   * BackendError (the pool restarts for the next job).
+   */
+  exec(shared: SharedWasm, kind: number, args: ReadonlyArray<number>, chunks: number): number {
+    if (this.broken !== undefined) {
+      const why = this.broken
+      this.stop()
+      this.broken = undefined
+      throw new BackendError({ message: `${why}; the CPU backend's worker pool was restarted` })
+    }
+    let s = this.state
+    if (s === undefined || s.shared !== shared) {
+      this.stop()
+      s = this.start(shared)
+    }
+    const ctl = s.ctl
+    for (let i = 0; i < args.length; i++) ctl[ARGS + i] = args[i]!
+    ctl[KIND] = kind
+    ctl[ERR] = 0
+    ctl[ACC] = 0
+    Atomics.store(ctl, DONE, 0)
+    Atomics.store(ctl, CLAIM, chunks << 16)
+    if (s.workers.length > 0 && chunks > 1) {
+      Atomics.add(ctl, SEQ, 1)
+      if (Atomics.load(ctl, SLEEPERS) > 0) Atomics.notify(ctl, SEQ)
+    }
+    claimAll(ctl, s.run)
+    let done = Atomics.load(ctl, DONE)
+    let last = Date.now()
+    while (done < chunks) {
+      if (canBlock) Atomics.wait(ctl, DONE, done, 1000)
+      const now = Atomics.load(ctl, DONE)
+      if (now !== done) {
+        done = now
+        last = Date.now()
+      } else if (Date.now() - last > STALL_MS) {
+        this.stop()
+        throw new BackendError({ message: `a worker thread of the CPU backend did not finish its part of a kernel in ${STALL_MS / 1000} s; the worker pool was restarted` })
+      }
+    }
+    if (ctl[ERR] !== 0) throw new BackendError({ message: `a CPU kernel failed in a thread of the worker pool (job kind ${kind})` })
+    return ctl[ACC]!
+  }
+}
+
+/** Runs jobs on the calling thread alone (no pool, or one thread). */
+export const solo = new Pool(1)
+
+/** The pool the running kernel uses (set around each kernel call by the backend). */
+let current: Pool = solo
+
+/** The pool of the running kernel. */
+export const currentPool = (): Pool => current
+
+/** Runs `f` with `pool` as the current pool. */
+export const withPool = <A>(pool: Pool, f: () => A): A => {
+  const prev = current
+  current = pool
+  try {
+    return f()
+  } finally {
+    current = prev
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * The code every thread of the CPU pool runs, main thread included, as
+ * source text: a worker is started from this text (node:worker_threads with
+ * `eval`, or a Web Worker from a Blob URL), and the main thread builds its
+ * own chunk runner from the same text, so a chunk computes the same bits
+ * whichever thread runs it.
+ *
+ * The control block is an Int32Array over a SharedArrayBuffer (slots below).
+ * A job is a kind, up to 32 integer arguments and a number of chunks. The
+ * main thread publishes it (arguments, then `CLAIM = chunks << 16`, then
+ * `SEQ + 1`); every thread claims chunks with a compare-and-swap on CLAIM
+ * (low 16 bits: the next chunk) and counts the ones it finished in DONE. The
+ * arguments are read after a successful claim: the job cannot end, so the
+ * main thread cannot publish another, while a claimed chunk is unfinished.
+ * A worker that is not running yet, or busy elsewhere, simply claims nothing.
+ */
+
+/** Slots of the control block (Int32 indices); WORKED counts the chunks workers ran (tests). */
+export const SEQ = 0, CLAIM = 1, DONE = 2, KIND = 3, ERR = 4, ACC = 5, STOP = 6, SLEEPERS = 7, READY = 8, WORKED = 9, ARGS = 16
+/** Int32 slots in a control block. */
+export const CONTROL_INTS = 64
+
+/** Job kinds. */
+export const GEMM = 1, UNARY = 2
+
+/**
+ * `makeRunner(ex, ctl)` → `run(kind, chunk)`: one chunk of a job, on the
+ * WebAssembly exports `ex` (instantiated on the shared memory).
+ * - GEMM, args [a, ars, acs, b, c, mp, np, k, kc, nc, rows]: rows
+ *   chunk·rows … of C = A · B (gemmF32 on that strip of A and C);
+ * - UNARY, args [src, dst, n, op, per]: elements chunk·per … (unaryF32),
+ *   adding its count of far arguments to ACC.
+ */
+export const runnerSource = `function makeRunner(ex, ctl) {
+  return function run(kind, c) {
+    const A = ${ARGS}
+    if (kind === ${GEMM}) {
+      const rows = ctl[A + 10], i0 = c * rows, mp = ctl[A + 5], np = ctl[A + 6]
+      const h = Math.min(rows, mp - i0)
+      ex.gemmF32(ctl[A] + i0 * ctl[A + 1], ctl[A + 1], ctl[A + 2], ctl[A + 3], ctl[A + 4] + i0 * np * 4, h, np, ctl[A + 7], ctl[A + 8], ctl[A + 9])
+    } else if (kind === ${UNARY}) {
+      const per = ctl[A + 4], i0 = c * per, len = Math.min(per, ctl[A + 2] - i0)
+      const far = ex.unaryF32(ctl[A] + 4 * i0, ctl[A + 1] + 4 * i0, len, ctl[A + 3])
+      if (far > 0) Atomics.add(ctl, ${ACC}, far)
+    } else throw new Error("unknown job kind " + kind)
+  }
+}`
+
+/** Claims and runs chunks of the current job until none is left (both sides use it); returns how many it ran. */
+export const claimSource = `function claimAll(ctl, run) {
+  for (let ran = 0; ; ran++) {
+    const w = Atomics.load(ctl, ${CLAIM})
+    const next = w & 0xffff, chunks = w >>> 16
+    if (next >= chunks) return ran
+    if (Atomics.compareExchange(ctl, ${CLAIM}, w, w + 1) !== w) {
+      ran--
+      continue
+    }
+    try {
+      run(Atomics.load(ctl, ${KIND}), next)
+    } catch (e) {
+      Atomics.store(ctl, ${ERR}, 1)
+    }
+    if (Atomics.add(ctl, ${DONE}, 1) + 1 === chunks) Atomics.notify(ctl, ${DONE})
+  }
+}`
+
+/** How many times a worker polls for the next job before it sleeps. */
+const SPIN = 2000
+
+/** A worker's whole program; `onInit` is how its environment delivers the first message. */
+const workerBody = (onInit: string): string => `"use strict";
+${runnerSource}
+${claimSource}
+function serve(init) {
+  const ctl = new Int32Array(init.control)
+  const ex = new WebAssembly.Instance(init.module, { env: { memory: init.memory } }).exports
+  const run = makeRunner(ex, ctl)
+  Atomics.add(ctl, ${READY}, 1)
+  let seen = -1
+  for (;;) {
+    if (Atomics.load(ctl, ${STOP}) !== 0) return
+    const ran = claimAll(ctl, run)
+    if (ran > 0) Atomics.add(ctl, ${WORKED}, ran)
+    let s = Atomics.load(ctl, ${SEQ})
+    for (let i = 0; s === seen && i < ${SPIN}; i++) s = Atomics.load(ctl, ${SEQ})
+    if (s === seen) {
+      Atomics.add(ctl, ${SLEEPERS}, 1)
+      Atomics.wait(ctl, ${SEQ}, seen)
+      Atomics.sub(ctl, ${SLEEPERS}, 1)
+      s = Atomics.load(ctl, ${SEQ})
+    }
+    seen = s
+  }
+}
+${onInit}
+`
+
+/** The worker program for node:worker_threads (`new Worker(source, { eval: true })`). */
+export const nodeWorkerSource = workerBody(`require("node:worker_threads").parentPort.once("message", serve)`)
+
+/** The worker program for a Web Worker. */
+export const webWorkerSource = workerBody(`self.onmessage = function (e) { self.onmessage = null; serve(e.data) }`)

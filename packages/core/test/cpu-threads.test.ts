@@ -1,0 +1,131 @@
+import { execFile } from "node:child_process"
+import { fileURLToPath } from "node:url"
+import { fc, test as propTest } from "@fast-check/vitest"
+import { Cause, Effect, Exit, Layer } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { Backend, CpuBackend, Tensor } from "../src/index.js"
+import { makeCpuBackend } from "../src/internal/cpu/backend.js"
+import { Pool } from "../src/internal/cpu/threads.js"
+import { setParallelThresholds, sharedWasm } from "../src/internal/cpu/wasm.js"
+
+const one = new Pool(1)
+const two = new Pool(2)
+const layerOf = (pool: Pool) => Layer.succeed(Backend, makeCpuBackend(pool))
+const on = (pool: Pool) => <A, E>(eff: Effect.Effect<A, E>) => Effect.runSync(eff.pipe(Effect.provide(layerOf(pool))))
+const run1 = on(one), run2 = on(two)
+
+/** Deterministic data with every bit of the mantissa in use. */
+const data = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.7071 + seed * 1.37) * (1 + ((i * 7919) % 13)))
+const bits = (a: ArrayLike<number>) => new Uint32Array(Float32Array.from(a).buffer)
+
+let thresholds: { gemm: number; unary: number }
+beforeAll(async () => {
+  // split even small kernels, so that the properties cross chunk edges of every size
+  thresholds = setParallelThresholds({ gemm: 0, unary: 0 })
+  // start the workers and wait until they take chunks
+  const x = Tensor.make(data(64 * 64, 1), { shape: [64, 64] })
+  run2(Tensor.data(Tensor.matmul(x, x)))
+  for (let i = 0; i < 200 && two.ready < 1; i++) await new Promise((r) => setTimeout(r, 10))
+})
+afterAll(() => {
+  setParallelThresholds(thresholds)
+  two.close()
+})
+
+describe("CPU worker pool", () => {
+  it("this environment shares WebAssembly memory with worker threads", () => {
+    expect(sharedWasm()).toBeDefined()
+    expect(two.ready).toBe(1)
+  })
+
+  propTest.prop([fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 90 }), fc.boolean(), fc.integer({ min: 0, max: 1000 })], { numRuns: 40 })(
+    "matmul gives the same bits on 1 and 2 threads",
+    (m, k, n, transposed, seed) => {
+      const a = Tensor.make(data(m * k, seed), { shape: transposed ? [k, m] : [m, k] })
+      const b = Tensor.make(data(k * n, seed + 1), { shape: [k, n] })
+      const f = () => Tensor.data(Tensor.matmul(transposed ? Tensor.transpose(a) : a, b))
+      expect(bits(run2(f()))).toEqual(bits(run1(f())))
+    }
+  )
+
+  propTest.prop([fc.constantFrom("sin" as const, "cos" as const, "exp" as const), fc.integer({ min: 1, max: 20000 }), fc.integer({ min: 0, max: 1000 })], { numRuns: 20 })(
+    "sin, cos and exp give the same bits on 1 and 2 threads (far arguments included)",
+    (op, n, seed) => {
+      const x = data(n, seed).map((v, i) => (i % 97 === 5 ? v * 3e5 : v * 4))
+      const f = () => Tensor.data(Tensor[op](Tensor.make(x, { shape: [n] })))
+      expect(bits(run2(f()))).toEqual(bits(run1(f())))
+    }
+  )
+
+  it("the workers took part (the properties above compared split work)", () => {
+    expect(two.workerChunks).toBeGreaterThan(0)
+  })
+
+  it("a worker that dies: the next kernel fails with a BackendError, and the pool restarts", async () => {
+    const x = Tensor.make(data(96 * 96, 3), { shape: [96, 96] })
+    const want = bits(run1(Tensor.data(Tensor.matmul(x, x))))
+    two.killOne()
+    let failed = false
+    for (let i = 0; i < 200 && !failed; i++) {
+      await new Promise((r) => setTimeout(r, 10))
+      const exit = Effect.runSyncExit(Tensor.data(Tensor.matmul(x, x)).pipe(Effect.provide(layerOf(two))))
+      if (Exit.isSuccess(exit)) continue // the exit has not been reported yet
+      const e = Cause.squash(exit.cause) as { _tag?: string; message?: string }
+      expect(e._tag).toBe("BackendError")
+      expect(e.message).toMatch(/worker thread of the CPU backend exited/)
+      failed = true
+    }
+    expect(failed).toBe(true)
+    // restarted: right again, and the new workers take chunks
+    expect(bits(run2(Tensor.data(Tensor.matmul(x, x))))).toEqual(want)
+    for (let i = 0; i < 200 && two.ready < 1; i++) await new Promise((r) => setTimeout(r, 10))
+    expect(two.ready).toBe(1)
+    for (let i = 0; i < 20; i++) expect(bits(run2(Tensor.data(Tensor.matmul(x, x))))).toEqual(want)
+  })
+})
+
+describe("CpuBackend.layerWith", () => {
+  const failure = (options: unknown) => {
+    const exit = Effect.runSyncExit(Tensor.data(Tensor.ones([2])).pipe(Effect.provide(CpuBackend.layerWith(options as CpuBackend.Options))))
+    if (Exit.isSuccess(exit)) throw new Error(`succeeded with ${String(options)}`)
+    return Cause.squash(exit.cause) as { _tag?: string; message?: string }
+  }
+
+  for (const threads of [0, -2, 1.5, Number.NaN, Infinity, "2", 1000, null])
+    it(`threads: ${String(threads)} is an OptionsError`, () => {
+      const e = failure({ threads })
+      expect(e._tag).toBe("OptionsError")
+      expect(e.message).toMatch(/threads must be a positive integer/)
+    })
+
+  it("an unknown option, or options that are not an object, is an OptionsError", () => {
+    expect(failure({ thread: 2 }).message).toMatch(/unknown option "thread"/)
+    expect(failure(2)._tag).toBe("OptionsError")
+  })
+
+  it("computes with any thread count (the same bits as the default layer)", async () => {
+    const x = Tensor.make(data(80 * 80, 5), { shape: [80, 80] })
+    const f = Tensor.data(Tensor.sin(Tensor.matmul(x, x)))
+    const want = bits(Effect.runSync(f.pipe(Effect.provide(CpuBackend.layer))))
+    for (const threads of [1, 2, 3]) expect(bits(await Effect.runPromise(f.pipe(Effect.provide(CpuBackend.layerWith({ threads })))))).toEqual(want)
+  })
+})
+
+describe("shutdown", () => {
+  const script = fileURLToPath(new URL("./fixtures/threads-child.ts", import.meta.url))
+  const root = fileURLToPath(new URL("../../../", import.meta.url))
+  const runChild = (mode: string) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string; ms: number }>((resolve) => {
+      const t0 = Date.now()
+      execFile(process.execPath, ["--import", "tsx", script, mode], { cwd: root, timeout: 30_000 }, (error, stdout, stderr) =>
+        resolve({ code: error ? (typeof error.code === "number" ? error.code : null) : 0, stdout, stderr, ms: Date.now() - t0 })
+      )
+    })
+
+  for (const mode of ["default", "scoped"])
+    it(`a process using the ${mode === "default" ? "default pool" : "pool of layerWith"} exits when its work is done`, async () => {
+      const r = await runChild(mode)
+      if (r.code !== 0) throw new Error(`exit ${r.code} after ${r.ms} ms\n${r.stdout}\n${r.stderr}`)
+      expect(r.stdout).toMatch(/workers ready: 1, ok/)
+    })
+})
