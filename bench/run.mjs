@@ -20,7 +20,7 @@ const opt = (name, dflt) => {
   const i = argv.indexOf(`--${name}`)
   return i >= 0 ? argv[i + 1] : dflt
 }
-const ALL_LIBS = ["diffect", "diffect-jit", "tfjs-cpu", "tfjs-wasm", "jax-js", "jax-js-jit", "plain-js"]
+const ALL_LIBS = ["diffect", "diffect-t1", "diffect-jit", "diffect-jit-t1", "tfjs-cpu", "tfjs-wasm", "jax-js", "jax-js-jit", "jax-js-workers", "plain-js"]
 /** Libraries that take part in some rows only (the hand-written baseline of the control-flow row). */
 const LIB_ROWS = { "plain-js": ["bptt"] }
 const libs = opt("libs", ALL_LIBS.join(",")).split(",")

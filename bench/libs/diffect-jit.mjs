@@ -2,13 +2,13 @@
 // (no graph building, no transform interpretation, no planning per call).
 import * as Effect from "effect/Effect"
 import { Tensor } from "@diffect/core"
-import { bpttLoss, elemChain, mlpProblem } from "./diffect.mjs"
+import { bpttLoss, elemChain, mlpProblem, provide, useThreads } from "./diffect.mjs"
 
 let T = {}
 const f32 = (data, shape) => Tensor.make(data, { shape })
-const run = (eff) => Effect.runPromise(eff)
+const run = (eff) => Effect.runPromise(provide(eff))
 
-export default {
+const adapter = {
   name: "diffect-jit",
   async init() {
     T = await import("@diffect/transforms")
@@ -60,8 +60,11 @@ export default {
         for (let i = 0; i < I.n; i++) y = yield* f(x)
         return yield* Tensor.data(y)
       })
-      return () => [Effect.runSync(loop)]
+      return () => [Effect.runSync(provide(loop))]
     }
     return undefined
   }
 }
+export default adapter
+/** The adapter on a pool of `threads` threads. */
+export const withThreads = (name, threads) => ({ ...adapter, name, init: async () => (useThreads(threads), adapter.init()) })

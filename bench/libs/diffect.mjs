@@ -1,13 +1,26 @@
 // diffect, imported from the built packages (run `npm run build` first).
+// `diffect` uses the default CPU backend (a worker pool of one thread per
+// core); `diffect-t1` (libs/diffect-t1.mjs) the same adapter on
+// CpuBackend.layerWith({ threads: 1 }), for thread scaling in one run.
 import * as Effect from "effect/Effect"
-import { Linalg, Tensor, Variable } from "@diffect/core"
+import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
+import { CpuBackend, Linalg, Tensor, Variable } from "@diffect/core"
 
 let T = {}
+/** The backend's context when a thread count is chosen (undefined: the default backend). */
+let context
+/** Provides the chosen backend (every effect the adapters run goes through here). */
+export const provide = (eff) => (context === undefined ? eff : Effect.provide(eff, context))
+/** Makes every later run use CpuBackend.layerWith({ threads }), built once in a scope left open. */
+export const useThreads = (threads) => {
+  const scope = Effect.runSync(Scope.make())
+  context = Effect.runSync(Layer.buildWithScope(CpuBackend.layerWith({ threads }), scope))
+}
 const f32 = (data, shape) => Tensor.make(data, { shape })
-const read = (t) => Effect.runSync(Tensor.data(t))
-const readAll = (ts) => Effect.runSync(Effect.all(ts.map(Tensor.data)))
+const read = (t) => Effect.runSync(provide(Tensor.data(t)))
 /** Runs an Effect that may be asynchronous. */
-const run = (eff) => Effect.runPromise(eff)
+const run = (eff) => Effect.runPromise(provide(eff))
 
 export const elemChain = (x) => Tensor.add(Tensor.mul(Tensor.sin(x), Tensor.cos(x)), Tensor.exp(Tensor.neg(Tensor.square(x))))
 
@@ -43,7 +56,7 @@ export const bpttLoss = (T, I, { checkpoint = false } = {}) => {
   }
 }
 
-export default {
+const adapter = {
   name: "diffect",
   async init() {
     try {
@@ -137,3 +150,6 @@ export default {
     return undefined
   }
 }
+export default adapter
+/** The adapter on a pool of `threads` threads. */
+export const withThreads = (name, threads) => ({ ...adapter, name, init: async () => (useThreads(threads), adapter.init()) })

@@ -5,13 +5,17 @@ import * as jax from "@jax-js/jax"
 
 const np = jax.numpy
 const arr = (data, shape) => np.array(data).reshape(shape)
-const readAll = (ts) => ts.map((t) => t.dataSync())
+const readSync = (ts) => ts.map((t) => t.dataSync())
+/** With workers jax-js computes asynchronously: `dataSync` refuses pending work, `data()` waits for it. */
+const readAsync = (ts) => Promise.all(ts.map((t) => t.data()))
+let readAll = readSync
 const elemChain = (x) => np.sin(x.ref).mul(np.cos(x.ref)).add(np.exp(np.square(x).mul(-1)))
 
-export const makeJax = (useJit) => {
+export const makeJax = (useJit, workers = false) => {
   const J = useJit ? jax.jit : (f) => f
+  if (workers) readAll = readAsync
   return {
-    name: useJit ? "jax-js-jit" : "jax-js",
+    name: `${useJit ? "jax-js-jit" : "jax-js"}${workers ? "-workers" : ""}`,
     async init() {
       const devices = await jax.init("wasm")
       if (!devices.includes("wasm")) throw new Error("jax-js wasm device unavailable")

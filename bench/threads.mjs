@@ -1,0 +1,120 @@
+// Thread scaling of the CPU backend, in one process: every workload runs on
+// CpuBackend.layerWith({ threads: 1 }) and on { threads: T } alternately
+// (1, T, 1, T, …), so both see the same machine load; prints the medians and
+// their ratio, and the machine's load average before and after.
+//
+// `--sweep` also measures the thresholds below which a kernel stays on one
+// thread (GEMM_PAR_MIN, UNARY_PAR_MIN in packages/core/src/internal/cpu/wasm.ts):
+// with the thresholds at 0 (always split) against one thread, for products
+// and sin of growing size; a size is worth splitting where the ratio is
+// above 1.
+//
+//   node bench/threads.mjs [--threads 2] [--reps 15] [--sweep] [--only matmul512,mlp]
+import os from "node:os"
+import { performance } from "node:perf_hooks"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
+import { CpuBackend, Tensor } from "@diffect/core"
+import * as T from "@diffect/transforms"
+import { inputs } from "./common.mjs"
+import { elemChain, mlpProblem } from "./libs/diffect.mjs"
+
+const argv = process.argv.slice(2)
+const opt = (name, dflt) => {
+  const i = argv.indexOf(`--${name}`)
+  return i >= 0 ? argv[i + 1] : dflt
+}
+const threads = Number(opt("threads", 2))
+const reps = Number(opt("reps", 15))
+const only = opt("only", undefined)?.split(",")
+
+const scope = Effect.runSync(Scope.make())
+const contextOf = (n) => Effect.runSync(Layer.buildWithScope(CpuBackend.layerWith({ threads: n }), scope))
+const ctx1 = contextOf(1), ctxT = contextOf(threads)
+const f32 = (data, shape) => Tensor.make(data, { shape })
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1]
+
+/** Times `make()` (an Effect) on both contexts alternately; returns the medians in ms. */
+const compare = async (make) => {
+  const once = async (ctx) => {
+    const t0 = performance.now()
+    await Effect.runPromise(Effect.provide(make(), ctx))
+    return performance.now() - t0
+  }
+  for (let i = 0; i < 3; i++) await once(ctx1), await once(ctxT) // warm-up (and the workers start)
+  await new Promise((r) => setTimeout(r, 100))
+  const t1 = [], tT = []
+  for (let r = 0; r < reps; r++) {
+    t1.push(await once(ctx1))
+    tT.push(await once(ctxT))
+  }
+  return [median(t1), median(tT)]
+}
+
+const workloads = {
+  matmul64: () => matmul(64),
+  matmul128: () => matmul(128),
+  matmul256: () => matmul(256),
+  matmul512: () => matmul(512),
+  mlp: () => {
+    const I = inputs("mlp")
+    const { x, onehot, vars, loss } = mlpProblem(I)
+    const vg = T.valueAndGrad(loss, { gradVars: vars })
+    return () => Effect.flatMap(vg(x, onehot), ([value, grads]) => Effect.all([value, ...grads].map(Tensor.data)))
+  },
+  mlpJit: () => {
+    const I = inputs("mlp")
+    const { x, onehot, vars, loss } = mlpProblem(I)
+    const vg = T.jit(T.valueAndGrad(loss, { gradVars: vars }))
+    return () => Effect.flatMap(vg(x, onehot), ([value, grads]) => Effect.all([value, ...grads].map(Tensor.data)))
+  },
+  elemGrad: () => {
+    const x = f32(inputs("elemGrad").x, [1_000_000])
+    const g = T.grad((x) => Tensor.sum(elemChain(x)))
+    return () => Effect.flatMap(g(x), Tensor.data)
+  },
+  elemGradJit: () => {
+    const x = f32(inputs("elemGrad").x, [1_000_000])
+    const g = T.jit(T.grad((x) => Tensor.sum(elemChain(x))))
+    return () => Effect.flatMap(g(x), Tensor.data)
+  }
+}
+const matmul = (n) => {
+  const a = f32(Float32Array.from({ length: n * n }, (_, i) => Math.sin(i)), [n, n])
+  const b = f32(Float32Array.from({ length: n * n }, (_, i) => Math.cos(i)), [n, n])
+  return () => Tensor.data(Tensor.matmul(a, b))
+}
+
+const fmt = (ms) => (ms >= 1 ? `${ms.toFixed(2)} ms` : `${(ms * 1000).toFixed(0)} µs`)
+console.log(`${os.cpus()[0]?.model}, ${os.cpus().length} cores, Node ${process.version}; load average before: ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`)
+console.log(`| workload | 1 thread | ${threads} threads | speed-up |`)
+console.log("|---|---|---|---|")
+for (const [id, make] of Object.entries(workloads)) {
+  if (only && !only.includes(id)) continue
+  const [a, b] = await compare(make())
+  const gf = id.startsWith("matmul") ? (n) => ` (${((2 * Number(id.slice(6)) ** 3) / n / 1e6).toFixed(1)} GFLOP/s)` : () => ""
+  console.log(`| ${id} | ${fmt(a)}${gf(a)} | ${fmt(b)}${gf(b)} | ${(a / b).toFixed(2)}× |`)
+}
+
+if (argv.includes("--sweep")) {
+  const { setParallelThresholds } = await import("../packages/core/dist/internal/cpu/wasm.js")
+  const was = setParallelThresholds({ gemm: 0, unary: 0 })
+  console.log(`\nThresholds (always split on ${threads} threads, against 1 thread):`)
+  console.log("| kernel | size | work | 1 thread | split | ratio |")
+  console.log("|---|---|---|---|---|---|")
+  for (const [m, k, n] of [[16, 64, 64], [32, 64, 64], [32, 128, 64], [64, 64, 64], [64, 128, 64], [64, 128, 128], [128, 128, 128], [128, 256, 128]]) {
+    const a = f32(Float32Array.from({ length: m * k }, (_, i) => Math.sin(i)), [m, k])
+    const b = f32(Float32Array.from({ length: k * n }, (_, i) => Math.cos(i)), [k, n])
+    const [t1, tT] = await compare(() => Tensor.data(Tensor.matmul(a, b)))
+    console.log(`| matmul | ${m}×${k}×${n} | ${m * k * n} MACs | ${fmt(t1)} | ${fmt(tT)} | ${(t1 / tT).toFixed(2)}× |`)
+  }
+  for (const n of [4096, 8192, 16384, 32768, 65536, 131072]) {
+    const x = f32(Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 3), [n])
+    const [t1, tT] = await compare(() => Tensor.data(Tensor.sin(x)))
+    console.log(`| sin | ${n} | ${n} elements | ${fmt(t1)} | ${fmt(tT)} | ${(t1 / tT).toFixed(2)}× |`)
+  }
+  setParallelThresholds(was)
+}
+console.log(`load average after: ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`)
+await Effect.runPromise(Scope.close(scope, Effect.void))
