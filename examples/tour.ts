@@ -143,6 +143,10 @@ const onGpu = program.pipe(Effect.provide(WebGLBackend.layer())) // the same pro
 const anywhere = onGpu.pipe(Effect.catchTag("BackendError", () => onCpu))
 // #endregion
 show("backends", await Effect.runPromise(anywhere))
+// #region threads
+const twoThreads = program.pipe(Effect.provide(CpuBackend.layerWith({ threads: 2 })))
+// #endregion
+show("threads", await Effect.runPromise(twoThreads))
 
 // ------------------------------------------------------------------ errors
 

@@ -137,6 +137,7 @@ describe("examples", () => {
     expect(line("hessian")).toEqual({ H: [[6, 0], [0, 12]], J: [[1, 2], [3, 4]] })
     expect(line("vmap")).toEqual([[6, 12], [42, 56], [110, 132]])
     expect(line("backends")).toEqual([[1, 2], [3, 4]])
+    expect(line("threads")).toEqual([[1, 2], [3, 4]])
     expect(line("errors")).toEqual({
       message: expect.stringMatching(/^grad: output must be a scalar, got shape \[2\]; use vectorGrad or jacrev/),
       handled: "ShapeError: matmul: inner dimensions differ: [2, 3] @ [2, 3]"

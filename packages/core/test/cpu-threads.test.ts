@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Backend, CpuBackend, Tensor } from "../src/index.js"
 import { makeCpuBackend } from "../src/internal/cpu/backend.js"
 import { Pool } from "../src/internal/cpu/threads.js"
+import { setFusedThreshold } from "../src/internal/cpu/fused-threads.js"
 import { setParallelThresholds, sharedWasm } from "../src/internal/cpu/wasm.js"
 
 const one = new Pool(1)
@@ -19,9 +20,11 @@ const data = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i
 const bits = (a: ArrayLike<number>) => new Uint32Array(Float32Array.from(a).buffer)
 
 let thresholds: { gemm: number; unary: number }
+let fusedThreshold: number
 beforeAll(async () => {
   // split even small kernels, so that the properties cross chunk edges of every size
   thresholds = setParallelThresholds({ gemm: 0, unary: 0 })
+  fusedThreshold = setFusedThreshold(0)
   // start the workers and wait until they take chunks
   const x = Tensor.make(data(64 * 64, 1), { shape: [64, 64] })
   run2(Tensor.data(Tensor.matmul(x, x)))
@@ -29,6 +32,7 @@ beforeAll(async () => {
 })
 afterAll(() => {
   setParallelThresholds(thresholds)
+  setFusedThreshold(fusedThreshold)
   two.close()
 })
 
@@ -56,6 +60,18 @@ describe("CPU worker pool", () => {
       expect(bits(run2(f()))).toEqual(bits(run1(f())))
     }
   )
+
+  propTest.prop(
+    [fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 120 }), fc.constantFrom("float32" as const, "float64" as const), fc.integer({ min: 0, max: 1000 })],
+    { numRuns: 30 }
+  )("fused elementwise loops (broadcast rows, scalars, comparisons, where) give the same bits on 1 and 2 threads", (rows, cols, dtype, seed) => {
+    const x = Tensor.make(data(rows * cols, seed), { shape: [rows, cols], dtype })
+    const bias = Tensor.make(data(cols, seed + 2), { shape: [cols], dtype })
+    const f = () =>
+      Tensor.data(Tensor.where(Tensor.greater(x, bias), Tensor.mul(Tensor.tanh(Tensor.add(x, bias)), 3), Tensor.sub(Tensor.mul(x, x), Tensor.sin(bias))))
+    const [a, b] = [run1(f()), run2(f())]
+    expect(Array.from(b).map((v) => Object.is(v, -0) ? "-0" : v)).toEqual(Array.from(a).map((v) => Object.is(v, -0) ? "-0" : v))
+  })
 
   it("the workers took part (the properties above compared split work)", () => {
     expect(two.workerChunks).toBeGreaterThan(0)

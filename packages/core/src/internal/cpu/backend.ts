@@ -178,7 +178,7 @@ export const makeCpuBackend = (pool: Pool): BackendShape => ({
     exp: inPool(pool, kernels.exp)
   },
   viewKernels: { ...viewKernels, matmul: inPool(pool, viewKernels!.matmul!) },
-  fusion: cpuFusion
+  fusion: { canFuse: cpuFusion.canFuse, kernel: (program, args, out) => withPool(pool, () => cpuFusion.kernel(program, args, out)) }
 })
 
 /** The worker pool of the default CPU backend: one thread per core, started on first use, never keeping the process alive. */

@@ -18,6 +18,7 @@ import { binaryExpr, unaryExpr, unaryFormula } from "./elementwise.js"
 import { cosF, expF, sinCosSource, sinF } from "./fastmath.js"
 import { wasm } from "./wasm.js"
 import { type Access, access, dense } from "./views.js"
+import { fusedOnThreads } from "./fused-threads.js"
 
 const isFloat = (d: DType): boolean => d === "float32" || d === "float64"
 
@@ -107,7 +108,7 @@ const kernel = (program: ReadonlyArray<FusedOp>, args: ReadonlyArray<KernelArg>,
     if (loops.size >= MAX_LOOPS) loops.clear()
     loops.set(key, (loop = compile(program, acc.map((a) => a.kind))))
   }
-  loop(res, arrays, acc.map((a) => a.off), n / period, period)
+  if (!fusedOnThreads(loop, res, arrays, acc, n, period)) loop(res, arrays, acc.map((a) => a.off), n / period, period)
   return res
 }
 

@@ -28,6 +28,7 @@
  * workers for the job after.
  */
 import { BackendError } from "../../Errors.js"
+import { cosF, expF, sinF } from "./fastmath.js"
 import { ACC, ARGS, CLAIM, CONTROL_INTS, DONE, ERR, KIND, READY, SEQ, SLEEPERS, STOP, WORKED, claimSource, nodeWorkerSource, runnerSource, webWorkerSource } from "./worker-source.js"
 
 /** What a pool needs of `wasm.ts`: the shared memory, the module and the calling thread's instance. */
@@ -49,8 +50,18 @@ interface WorkerHandle {
 type Run = (kind: number, chunk: number) => void
 type ClaimAll = (ctl: Int32Array, run: Run) => number
 
+/**
+ * The float32 sin, cos, exp of fastmath.ts as source, for the fused loops a
+ * thread compiles (the same functions: built from their own text; expF's
+ * table of powers of two is rebuilt with the same Math.pow).
+ */
+const mathSource = `const sinF = (${sinF.toString()}), cosF = (${cosF.toString()})
+  const POW2 = new Float64Array(2100)
+  for (let k = -1050; k < 1050; k++) POW2[k + 1050] = Math.pow(2, k)
+  const expF = (${expF.toString()})`
+
 const claimAll = new Function(`${claimSource}; return claimAll`)() as ClaimAll
-const makeRunner = new Function(`${runnerSource}; return makeRunner`)() as (ex: object, ctl: Int32Array) => Run
+const makeRunner = new Function(`${runnerSource(mathSource)}; return makeRunner`)() as (ex: object, ctl: Int32Array, memory: WebAssembly.Memory) => Run
 
 /** With no progress for this long, the job is abandoned (a worker died inside a chunk). */
 const STALL_MS = 20000
@@ -135,7 +146,7 @@ export class Pool {
   private start(shared: SharedWasm): Started {
     const ctl = new Int32Array(typeof SharedArrayBuffer === "function" ? new SharedArrayBuffer(4 * CONTROL_INTS) : new ArrayBuffer(4 * CONTROL_INTS))
     const workers: WorkerHandle[] = []
-    const state: Started = { shared, ctl, run: makeRunner(shared.exports, ctl), workers }
+    const state: Started = { shared, ctl, run: makeRunner(shared.exports, ctl, shared.memory), workers }
     this.broken = undefined
     const wanted = this.closed || !(shared.memory.buffer instanceof SharedArrayBuffer) ? 0 : this.threads - 1
     const init = { module: shared.module, memory: shared.memory, control: ctl.buffer }
@@ -147,14 +158,14 @@ export class Pool {
       }
       try {
         if (node !== undefined) {
-          const w = new node.Worker(nodeWorkerSource, { eval: true })
+          const w = new node.Worker(nodeWorkerSource(mathSource), { eval: true })
           w.unref()
           w.on("exit", (code) => died(`a worker thread of the CPU backend exited (code ${code})`))
           w.on("error", (e) => died(`a worker thread of the CPU backend failed: ${String(e)}`))
           w.postMessage(init)
           workers.push({ post: (m) => w.postMessage(m), terminate: () => void w.terminate(), retire: () => ((retired = true), void w.terminate()) })
         } else if (typeof g.Worker === "function" && g.crossOriginIsolated === true) {
-          const url = URL.createObjectURL(new Blob([webWorkerSource], { type: "text/javascript" }))
+          const url = URL.createObjectURL(new Blob([webWorkerSource(mathSource)], { type: "text/javascript" }))
           const w = new g.Worker(url)
           URL.revokeObjectURL(url)
           w.onerror = (e) => died(`a worker of the CPU backend failed: ${String((e as { message?: string }).message ?? e)}`)
@@ -191,10 +202,11 @@ export class Pool {
   /**
    * Runs chunks 0 … chunks − 1 of a job (`kind`, integer `args`) on
    * `shared`'s memory, on every thread of the pool; returns the job's ACC
-   * slot. A chunk that threw, or a worker that died since the last job, is a
-   * BackendError (the pool restarts for the next job).
+   * slot. A chunk that threw (unless `tolerant`: then the result is NaN), or
+   * a worker that died since the last job, is a BackendError (the pool
+   * restarts for the next job).
    */
-  exec(shared: SharedWasm, kind: number, args: ReadonlyArray<number>, chunks: number): number {
+  exec(shared: SharedWasm, kind: number, args: ReadonlyArray<number>, chunks: number, tolerant = false): number {
     if (this.broken !== undefined) {
       const why = this.broken
       this.stop()
@@ -231,6 +243,7 @@ export class Pool {
         throw new BackendError({ message: `a worker thread of the CPU backend did not finish its part of a kernel in ${STALL_MS / 1000} s; the worker pool was restarted` })
       }
     }
+    if (ctl[ERR] !== 0 && tolerant) return Number.NaN
     if (ctl[ERR] !== 0) throw new BackendError({ message: `a CPU kernel failed in a thread of the worker pool (job kind ${kind})` })
     return ctl[ACC]!
   }

@@ -89,6 +89,19 @@ const load = (): Exports | undefined => {
   }
 }
 
+/**
+ * Reserves `bytes` of shared linear memory for a job of the worker pool;
+ * returns its first byte (16-aligned) and the memory's buffer, or undefined
+ * (no shared memory, or too large). Valid until the next kernel.
+ */
+export const stage = (bytes: number): { readonly base: number; readonly buffer: ArrayBuffer | SharedArrayBuffer } | undefined => {
+  const ex = wasm()
+  if (ex === undefined || shared === undefined || bytes > PAR_MAX_BYTES) return undefined
+  const base = (ex.heapBase() + 15) & ~15
+  if (!reserve(ex, base + bytes)) return undefined
+  return { base, buffer: ex.memory.buffer }
+}
+
 /** The shared memory and module for the worker pool (undefined: the kernels run on one thread). */
 export const sharedWasm = (): SharedWasm | undefined => (wasm() !== undefined ? shared : undefined)
 

@@ -17,21 +17,46 @@
 
 /** Slots of the control block (Int32 indices); WORKED counts the chunks workers ran (tests). */
 export const SEQ = 0, CLAIM = 1, DONE = 2, KIND = 3, ERR = 4, ACC = 5, STOP = 6, SLEEPERS = 7, READY = 8, WORKED = 9, ARGS = 16
-/** Int32 slots in a control block. */
-export const CONTROL_INTS = 64
+/** Int32 slots in a control block (ARGS … the end: the arguments). */
+export const CONTROL_INTS = 256
 
 /** Job kinds. */
-export const GEMM = 1, UNARY = 2
+export const GEMM = 1, UNARY = 2, FUSED = 3
+/** Arguments of a FUSED job before its operands' (type, pointer, length) triples. */
+export const FUSED_HEAD = 9
 
 /**
- * `makeRunner(ex, ctl)` → `run(kind, chunk)`: one chunk of a job, on the
- * WebAssembly exports `ex` (instantiated on the shared memory).
+ * `makeRunner(ex, ctl, memory)` → `run(kind, chunk)`: one chunk of a job,
+ * on the WebAssembly exports `ex` (instantiated on the shared `memory`).
  * - GEMM, args [a, ars, acs, b, c, mp, np, k, kc, nc, rows]: rows
  *   chunk·rows … of C = A · B (gemmF32 on that strip of A and C);
  * - UNARY, args [src, dst, n, op, per]: elements chunk·per … (unaryF32),
- *   adding its count of far arguments to ACC.
+ *   adding its count of far arguments to ACC;
+ * - FUSED, args [id, src, srcLength, ops, n, period, per, outType, out,
+ *   then (type, pointer, length) per operand]: elements chunk·per … of a
+ *   fused elementwise loop of `fusion.ts` (its source, UTF-16 at `src`,
+ *   compiled once per id) on views of the memory; an operand of length n
+ *   is read from the chunk's start, a shorter one (a scalar, a period) whole.
+ *   Types: 0 float32, 1 float64, 2 bool (bytes).
+ *
+ * `math` defines sinF, cosF, expF (the float32 functions of fastmath.ts)
+ * for the compiled loops.
  */
-export const runnerSource = `function makeRunner(ex, ctl) {
+export const runnerSource = (math: string): string => `function makeRunner(ex, ctl, memory) {
+  ${math}
+  const loops = new Map()
+  const Types = [Float32Array, Float64Array, Uint8Array]
+  const loopOf = (id, src, len) => {
+    let f = loops.get(id)
+    if (f !== undefined) return f
+    const codes = new Uint16Array(memory.buffer, src, len)
+    let text = ""
+    for (let i = 0; i < len; i += 4096) text += String.fromCharCode.apply(null, codes.subarray(i, Math.min(len, i + 4096)))
+    f = new Function("sinF", "cosF", "expF", "return " + text)(sinF, cosF, expF)
+    if (loops.size >= 512) loops.clear()
+    loops.set(id, f)
+    return f
+  }
   return function run(kind, c) {
     const A = ${ARGS}
     if (kind === ${GEMM}) {
@@ -42,6 +67,24 @@ export const runnerSource = `function makeRunner(ex, ctl) {
       const per = ctl[A + 4], i0 = c * per, len = Math.min(per, ctl[A + 2] - i0)
       const far = ex.unaryF32(ctl[A] + 4 * i0, ctl[A + 1] + 4 * i0, len, ctl[A + 3])
       if (far > 0) Atomics.add(ctl, ${ACC}, far)
+    } else if (kind === ${FUSED}) {
+      const loop = loopOf(ctl[A], ctl[A + 1], ctl[A + 2])
+      const nOps = ctl[A + 3], n = ctl[A + 4], period = ctl[A + 5], per = ctl[A + 6]
+      const s = c * per, len = Math.min(per, n - s)
+      const buf = memory.buffer
+      const view = (t, ptr, from, length) => {
+        const T = Types[t]
+        return new T(buf, ptr + from * T.BYTES_PER_ELEMENT, length)
+      }
+      const out = view(ctl[A + 7], ctl[A + 8], s, len)
+      const ops = [], offs = []
+      for (let i = 0; i < nOps; i++) {
+        const t = ctl[A + ${FUSED_HEAD} + 3 * i], ptr = ctl[A + ${FUSED_HEAD} + 3 * i + 1], length = ctl[A + ${FUSED_HEAD} + 3 * i + 2]
+        ops.push(length === n ? view(t, ptr, s, len) : view(t, ptr, 0, length))
+        offs.push(0)
+      }
+      if (period < n) loop(out, ops, offs, len / period, period)
+      else loop(out, ops, offs, 1, len)
     } else throw new Error("unknown job kind " + kind)
   }
 }`
@@ -69,13 +112,13 @@ export const claimSource = `function claimAll(ctl, run) {
 const SPIN = 2000
 
 /** A worker's whole program; `onInit` is how its environment delivers the first message. */
-const workerBody = (onInit: string): string => `"use strict";
-${runnerSource}
+const workerBody = (math: string, onInit: string): string => `"use strict";
+${runnerSource(math)}
 ${claimSource}
 function serve(init) {
   const ctl = new Int32Array(init.control)
   const ex = new WebAssembly.Instance(init.module, { env: { memory: init.memory } }).exports
-  const run = makeRunner(ex, ctl)
+  const run = makeRunner(ex, ctl, init.memory)
   Atomics.add(ctl, ${READY}, 1)
   let seen = -1
   for (;;) {
@@ -97,7 +140,7 @@ ${onInit}
 `
 
 /** The worker program for node:worker_threads (`new Worker(source, { eval: true })`). */
-export const nodeWorkerSource = workerBody(`require("node:worker_threads").parentPort.once("message", serve)`)
+export const nodeWorkerSource = (math: string): string => workerBody(math, `require("node:worker_threads").parentPort.once("message", serve)`)
 
 /** The worker program for a Web Worker. */
-export const webWorkerSource = workerBody(`self.onmessage = function (e) { self.onmessage = null; serve(e.data) }`)
+export const webWorkerSource = (math: string): string => workerBody(math, `self.onmessage = function (e) { self.onmessage = null; serve(e.data) }`)

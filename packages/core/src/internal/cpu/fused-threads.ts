@@ -1,0 +1,99 @@
+/**
+ * Fused elementwise loops (`fusion.ts`) on the worker pool. The operands
+ * are host arrays the workers cannot see, so they are copied into the
+ * shared WebAssembly memory (an operand read as a scalar or a period: only
+ * that part), every thread runs the same loop, compiled from the same
+ * source, over its ranges of elements (whole periods), and the result is
+ * copied back. Each element is computed by the same expression whichever
+ * thread runs it: the same bits as one thread.
+ *
+ * Worth it only where the loop costs more than the copies: large loops
+ * (FUSED_PAR_MIN, measured with bench/threads.mjs --sweep).
+ */
+import type { HostArray } from "../../DType.js"
+import { currentPool } from "./threads.js"
+import type { Access } from "./views.js"
+import { sharedWasm, stage } from "./wasm.js"
+import { FUSED, FUSED_HEAD, CONTROL_INTS, ARGS } from "./worker-source.js"
+
+type Loop = (out: HostArray, ops: ReadonlyArray<HostArray>, offs: ReadonlyArray<number>, rows: number, period: number) => void
+
+/** Below this many elements a fused loop runs on the calling thread alone. */
+let FUSED_PAR_MIN = 65536
+/** Elements per chunk (rounded to whole periods). */
+const PER = 16384
+/** The most operands a job can name in the control block. */
+const MAX_OPS = Math.floor((CONTROL_INTS - ARGS - FUSED_HEAD) / 3)
+
+/** Sets FUSED_PAR_MIN (benchmarks, tests); returns the previous value. */
+export const setFusedThreshold = (n: number): number => {
+  const was = FUSED_PAR_MIN
+  FUSED_PAR_MIN = n
+  return was
+}
+
+const typeOf = (a: HostArray): number => (a instanceof Float32Array ? 0 : a instanceof Float64Array ? 1 : a instanceof Uint8Array ? 2 : -1)
+/** Bytes per element of each type code. */
+const SIZES = [4, 8, 1]
+const sizeOfType = (t: number): number => SIZES[t]!
+/** A view of `length` elements of type `t` at byte `ptr` of the shared memory. */
+const viewOf = (t: number, buffer: ArrayBufferLike, ptr: number, length: number): HostArray =>
+  t === 0 ? new Float32Array(buffer as ArrayBuffer, ptr, length) : t === 1 ? new Float64Array(buffer as ArrayBuffer, ptr, length) : new Uint8Array(buffer as ArrayBuffer, ptr, length)
+
+/** An id and the source of each loop (its text is what the threads compile). */
+const sources = new WeakMap<Loop, { readonly id: number; readonly text: string }>()
+let nextId = 1
+/** Loops a thread could not run (a loop whose text needs more than sinF, cosF, expF): they stay on the calling thread. */
+const refused = new WeakSet<Loop>()
+
+/**
+ * Runs `loop` (the fused loop of `fusion.ts`) over `n` elements of `out` on
+ * the worker pool; false, doing nothing, when it should run on the calling
+ * thread (one thread, small, unsupported operand types, too large).
+ */
+export const fusedOnThreads = (loop: Loop, out: HostArray, arrays: ReadonlyArray<HostArray>, acc: ReadonlyArray<Access>, n: number, period: number): boolean => {
+  const pool = currentPool()
+  if (pool.threads <= 1 || n < FUSED_PAR_MIN || arrays.length > MAX_OPS || refused.has(loop)) return false
+  const shared = sharedWasm()
+  if (shared === undefined) return false
+  const outType = typeOf(out)
+  if (outType < 0) return false
+  let src = sources.get(loop)
+  if (src === undefined) sources.set(loop, (src = { id: nextId++, text: loop.toString() }))
+  // layout: the output, each operand's part, the loop's source (8-aligned regions)
+  const lengths: number[] = [], types: number[] = []
+  let bytes = (n * sizeOfType(outType) + 7) & ~7
+  for (let i = 0; i < arrays.length; i++) {
+    const t = typeOf(arrays[i]!)
+    if (t < 0) return false
+    const a = acc[i]!
+    const length = a.kind === "s" ? 1 : a.kind === "p" ? period : n
+    types.push(t)
+    lengths.push(length)
+    bytes += (length * sizeOfType(t) + 7) & ~7
+  }
+  const srcBytes = 2 * src.text.length
+  const at = stage(bytes + srcBytes)
+  if (at === undefined) return false
+  const args: number[] = [src.id, 0, src.text.length, arrays.length, n, period < n ? period : n, 0, outType, at.base]
+  let q = at.base + ((n * sizeOfType(outType) + 7) & ~7)
+  for (let i = 0; i < arrays.length; i++) {
+    const a = acc[i]!, t = types[i]!, length = lengths[i]!
+    const from = a.kind === "d" ? 0 : a.off
+    viewOf(t, at.buffer, q, length).set(arrays[i]!.subarray(from, from + length) as never)
+    args.push(t, q, length)
+    q += (length * sizeOfType(t) + 7) & ~7
+  }
+  const codes = new Uint16Array(at.buffer as ArrayBuffer, q, src.text.length)
+  for (let i = 0; i < src.text.length; i++) codes[i] = src.text.charCodeAt(i)
+  args[1] = q
+  const per = period < n ? Math.max(1, Math.round(PER / period)) * period : PER
+  args[6] = per
+  const ok = pool.exec(shared, FUSED, args, Math.ceil(n / per), true)
+  if (Number.isNaN(ok)) {
+    refused.add(loop)
+    return false
+  }
+  out.set(viewOf(outType, at.buffer, at.base, n) as never)
+  return true
+}
