@@ -107,6 +107,19 @@ describe("examples", () => {
     expect(Number(/^test accuracy ([0-9.]+)%/m.exec(r.stdout)?.[1])).toBeGreaterThan(90)
   })
 
+  it("rate-network.ts: the gradient through 300 simulated steps (scan) fits the readout; the state Variable holds the last step", { timeout: 150_000 }, async () => {
+    const r = await runExample("rate-network.ts")
+    expectSuccess(r)
+    const out = r.stdout
+    expect(out).toMatch(/training 100% 150\/150/)
+    const initial = numberAfter(out, "initial loss"), final = numberAfter(out, "final loss")
+    expect(initial).toBeGreaterThan(0.05) // the untrained network does not trace the sine
+    expect(final).toBeLessThan(initial / 50)
+    const state = /x\[300\] has shape \[32\], readout ([-0-9.]+) \(the trajectory's last value ([-0-9.]+)\)/.exec(out)
+    expect(state, out).not.toBeNull()
+    expect(state![1]).toBe(state![2]) // the committed state is the scan's last carry
+  })
+
   it("gp.ts: the covariance gradient matches its closed form; fitting the GP hyperparameters lowers the NLL and the test error", { timeout: 120_000 }, async () => {
     const r = await runExample("gp.ts")
     expectSuccess(r)
