@@ -2,11 +2,14 @@
 // timer and reports time per primitive, plus the time outside kernels
 // (graph building, interpretation, evaluation bookkeeping, Effect).
 //   node bench/profile.mjs [mlp|hess128|jacrev128|jacfwd128|elem|elemGrad|matmul512] [reps]
+// PROFILE_JIT=1 profiles the workload wrapped in `jit` (bench/libs/diffect-jit.mjs).
 import { performance } from "node:perf_hooks"
 import { Backend, Internal } from "@diffect/core"
 import { Context } from "effect"
 import { inputs } from "./common.mjs"
-import adapter from "./libs/diffect.mjs"
+import eager from "./libs/diffect.mjs"
+import jitted from "./libs/diffect-jit.mjs"
+const adapter = process.env.PROFILE_JIT ? jitted : eager
 
 const id = process.argv[2] ?? "mlp"
 const reps = Number(process.argv[3] ?? 20)

@@ -7,6 +7,7 @@
  * - the order of kernel calls (operands before users; iterative, so long
  *   chains are fine);
  * - common subexpressions: equal primitive applications of 4096+ elements
+ *   (512+ in a plan that is kept, see PlanOptions)
  *   share one slot;
  * - views: operands that are chains of transpose / broadcast / slice /
  *   reshape nodes are read in place by the backend's `viewKernels`;
@@ -120,11 +121,20 @@ interface NodePlan {
 
 /** At most this many operations in one fused group (bounds the generated code). */
 const MAX_GROUP = 48
-/** Below this many elements a node is not fused (planning a group costs more than the passes it saves). */
-const FUSE_MIN = 4096
+/**
+ * Below this many elements a node is not fused, nor looked up for common
+ * subexpressions, in a plan made for one evaluation (planning a group costs
+ * more than the passes it saves). A plan that is kept and run many times
+ * (`jit`) uses PLAN_MIN_KEPT instead.
+ */
+const PLAN_MIN = 4096
+const PLAN_MIN_KEPT = 512
 
-/** Below this many elements a node is not looked up for common subexpressions (the analysis costs more than it saves). */
-const CSE_MIN = 4096
+/** How a plan is made. */
+export interface PlanOptions {
+  /** Whether the plan is kept and run many times (then smaller groups are worth fusing). */
+  readonly kept?: boolean
+}
 
 /**
  * One pass over the nodes to evaluate (reachable from `roots`, stopping at
@@ -134,10 +144,20 @@ const CSE_MIN = 4096
  *   parameters and dtype) is computed once: it maps to that one. Graphs
  *   built by transforms repeat work (the `sin(x)` of a forward pass and of
  *   its derivative are two nodes);
- * - `uses`: how many consumers each node has, counting merged nodes once.
+ * - `uses`: how many consumers each node has, counting merged nodes once;
+ * - `escapes`: the nodes some consumer reads other than as an elementwise
+ *   op of their shape that could be fused (or that are roots).
+ * Both only for nodes of `cseMin` elements or more.
  */
-const analyze = (roots: ReadonlyArray<Tensor>, rootSet: ReadonlySet<Tensor>, isReady: (t: Tensor) => boolean) => {
+const analyze = (
+  roots: ReadonlyArray<Tensor>,
+  rootSet: ReadonlySet<Tensor>,
+  isReady: (t: Tensor) => boolean,
+  fusesAt: (t: Tensor) => boolean,
+  cseMin: number
+) => {
   const uses = new Map<Tensor, number>()
+  const escapes = new Set<Tensor>(roots)
   const rep = new Map<Tensor, Tensor>()
   const R = (x: Tensor): Tensor => rep.get(x) ?? x
   const table = new Map<string, Tensor>()
@@ -168,7 +188,7 @@ const analyze = (roots: ReadonlyArray<Tensor>, rootSet: ReadonlySet<Tensor>, isR
       continue
     }
     done.add(t)
-    if (t.size >= CSE_MIN && !rootSet.has(t) && t.value === undefined && t.op !== "const" && t.op !== "input" && t.op !== "custom" && t.op !== "error") {
+    if (t.size >= cseMin && !rootSet.has(t) && t.value === undefined && t.op !== "const" && t.op !== "input" && t.op !== "custom" && t.op !== "error") {
       const key = `${t.op}:${t.dtype}:${ins.map((x) => R(x).id).join(",")}:${t.params === undefined ? "" : JSON.stringify(t.params)}`
       const prev = table.get(key)
       if (prev !== undefined) {
@@ -177,13 +197,26 @@ const analyze = (roots: ReadonlyArray<Tensor>, rootSet: ReadonlySet<Tensor>, isR
       }
       table.set(key, t)
     }
+    // consumers are counted only for nodes large enough to be fused (the only ones asked about)
+    const fuses = fusesAt(t)
     for (const x of ins) {
+      if (x.size < cseMin) continue
       const y = R(x)
       uses.set(y, (uses.get(y) ?? 0) + 1)
+      if (!fuses || !sameShape(x, t)) escapes.add(y)
     }
   }
-  return { uses, rep }
+  return { uses, rep, escapes, nodes: done.size }
 }
+
+const sameShape = (a: Tensor, b: Tensor): boolean => a.shape.length === b.shape.length && a.shape.every((d, k) => d === b.shape[k])
+
+/**
+ * Elementwise ops cheap enough to compute again inside each fused group
+ * that reads them, rather than storing them once and reading them back: a
+ * pass over memory costs more than a few arithmetic operations per element.
+ */
+const CHEAP = new Set<string>(["add", "sub", "mul", "neg", "max", "min", "abs", "sign", "greater", "less", "equal", "where"])
 
 
 /** An operand read through a strided view of its slot's buffer (see `View`), with its own shape. */
@@ -267,8 +300,10 @@ export const planGraph = (
   backend: BackendShape,
   roots: ReadonlyArray<Tensor>,
   inputs: ReadonlyArray<Tensor> = [],
-  unbound: Unbound = vmapUnbound
+  unbound: Unbound = vmapUnbound,
+  options: PlanOptions = {}
 ): Plan => {
+  const minSize = options.kept === true ? PLAN_MIN_KEPT : PLAN_MIN
   const slotOf = new Map<Tensor, number>()
   const slotAvals: Aval[] = []
   let slots = 0
@@ -293,8 +328,18 @@ export const planGraph = (
   // is always correct (a merged node then shares its equal's slot).
   let rep = new Map<Tensor, Tensor>()
   let uses: Map<Tensor, number> | undefined
+  let escapes: ReadonlySet<Tensor> = new Set()
+  // how many node computations duplication may add in all (at most one more per node)
+  let dupBudget = 0
+  const fusesAt = (x: Tensor): boolean =>
+    fusion !== undefined && x.size >= minSize && !isViewOp(x.op) && x.op !== "const" && x.op !== "input" && x.op !== "custom" && x.op !== "error" &&
+    fusion.canFuse(x.op as Prim, x.dtype, x.inputs.map((y) => y.dtype))
   const analyzeOnce = () => {
-    if (uses === undefined) ({ uses, rep } = analyze(roots, rootSet, isReady))
+    if (uses === undefined) {
+      const a = analyze(roots, rootSet, isReady, fusesAt, minSize)
+      ;({ uses, rep, escapes } = a)
+      dupBudget = a.nodes
+    }
     return uses
   }
   /** The node that computes `x` (itself, or the equal node it was merged with). */
@@ -309,10 +354,14 @@ export const planGraph = (
    * The group of `t`: t and the fusible nodes of its shape below it whose
    * every consumer is in the group (a node read twice inside the group, as
    * sin(x) in a derivative, is computed once per element), at most
-   * MAX_GROUP nodes, in an order where operands come first.
+   * MAX_GROUP nodes, in an order where operands come first. A cheap node
+   * (see CHEAP) read only by fusible nodes of its shape joins every group
+   * that reads it, computed again in each, and is never stored: the mask
+   * x > 0 of a ReLU is recomputed by the forward pass and by the gradient
+   * instead of being written out and read back by both.
    */
   const fuseGroup = (t: Tensor): { members: Tensor[]; leaves: Tensor[] } | undefined => {
-    if (t.size < FUSE_MIN || !fusible(t)) return undefined
+    if (t.size < minSize || !fusible(t)) return undefined
     const uses = analyzeOnce()
     const sameShape = (y: Tensor) => y.shape.length === t.shape.length && y.shape.every((d, k) => d === t.shape[k])
     // candidates: reachable from t through fusible nodes of its shape
@@ -325,20 +374,67 @@ export const planGraph = (
           queue.push(y)
         }
     if (inSet.size < 2) return undefined
-    // drop candidates read from outside the set, until none is
-    const inner = new Map<Tensor, number>()
-    for (const x of inSet) for (const y of inputsOf(x)) if (inSet.has(y)) inner.set(y, (inner.get(y) ?? 0) + 1)
-    const drop = [...inSet].filter((y) => y !== t && (inner.get(y) ?? 0) < (uses.get(y) ?? 0))
-    while (drop.length > 0) {
-      const y = drop.pop()!
-      if (!inSet.delete(y)) continue
-      for (const z of inputsOf(y))
-        if (inSet.has(z) && z !== t) {
-          inner.set(z, inner.get(z)! - 1)
-          if (inner.get(z)! < (uses.get(z) ?? 0)) drop.push(z)
-        }
+    const group = settleGroup(t, inSet, uses, true)
+    if (group === undefined) return undefined
+    if (group.dups <= dupBudget) {
+      dupBudget -= group.dups
+      return group
     }
-    if (inSet.size < 2) return undefined
+    // over the budget: no duplication
+    return settleGroup(t, inSet, uses, false)
+  }
+
+  /**
+   * Shrinks a candidate set to a group: a node computed here whose value is
+   * needed elsewhere too (read from outside the group, or read by such a
+   * node) stays only if it may be duplicated; the others are dropped (they
+   * become leaves), until no such node is left. `dups` counts the nodes the
+   * group computes that are computed elsewhere too.
+   */
+  const settleGroup = (
+    t: Tensor,
+    candidates: ReadonlySet<Tensor>,
+    uses: ReadonlyMap<Tensor, number>,
+    allowDup: boolean
+  ): { members: Tensor[]; leaves: Tensor[]; dups: number } | undefined => {
+    let inSet: ReadonlySet<Tensor> = candidates
+    const duplicable = (y: Tensor): boolean => allowDup && CHEAP.has(y.op) && !escapes.has(y)
+    for (;;) {
+      const members = membersOf(t, inSet)
+      if (members.length < 2) return undefined
+      const inner = new Map<Tensor, number>()
+      for (const x of members) for (const y of inputsOf(x)) inner.set(y, (inner.get(y) ?? 0) + 1)
+      // members are in post-order: users after operands, so walking back reaches each user before its operands
+      const elsewhere = new Set<Tensor>()
+      for (let i = members.length - 2; i >= 0; i--) {
+        const y = members[i]!
+        if ((inner.get(y) ?? 0) < (uses.get(y) ?? 0)) elsewhere.add(y)
+      }
+      for (let i = members.length - 1; i >= 0; i--) {
+        const x = members[i]!
+        if (elsewhere.has(x)) for (const y of inputsOf(x)) if (y !== t && inner.has(y) && inSet.has(y)) elsewhere.add(y)
+      }
+      const bad = [...elsewhere].filter((y) => !duplicable(y))
+      if (bad.length === 0) {
+        const memberSet = new Set(members)
+        const leaves: Tensor[] = []
+        const seenLeaf = new Set<Tensor>()
+        for (const x of members)
+          for (const y of inputsOf(x))
+            if (!memberSet.has(y) && !seenLeaf.has(y)) {
+              seenLeaf.add(y)
+              leaves.push(y)
+            }
+        return { members, leaves, dups: elsewhere.size }
+      }
+      const next = new Set(members)
+      for (const y of bad) next.delete(y)
+      inSet = next
+    }
+  }
+
+  /** t and the nodes of `inSet` that t reads through the set, in post-order (operands first). */
+  const membersOf = (t: Tensor, inSet: ReadonlySet<Tensor>): Tensor[] => {
     // post-order from t inside the set
     const members: Tensor[] = []
     const placed = new Set<Tensor>()
@@ -358,15 +454,7 @@ export const planGraph = (
       todo.pop()
       members.push(top[0])
     }
-    const leaves: Tensor[] = []
-    const seenLeaf = new Set<Tensor>()
-    for (const x of members)
-      for (const y of inputsOf(x))
-        if (!inSet.has(y) && !seenLeaf.has(y)) {
-          seenLeaf.add(y)
-          leaves.push(y)
-        }
-    return { members, leaves }
+    return members
   }
 
   const makePlan = (t: Tensor): NodePlan => {
@@ -425,7 +513,7 @@ export const planGraph = (
         stack.pop()
         continue
       }
-      if (uses === undefined && t.size >= CSE_MIN) analyzeOnce()
+      if (uses === undefined && t.size >= minSize) analyzeOnce()
       const same = rep.get(t)
       if (same !== undefined) {
         // merged with an equal node: share its slot

@@ -96,7 +96,7 @@ const isLayout = (op: string): boolean => op === "broadcast" || op === "reshape"
 export const planOf = (p: Program, backend: BackendShape): Plan => {
   let plan = p.plans.get(backend)
   if (plan === undefined) {
-    plan = planGraph(backend, p.outputs, p.inputs)
+    plan = planGraph(backend, p.outputs, p.inputs, undefined, { kept: true })
     p.plans.set(backend, plan)
   }
   return plan

@@ -42,9 +42,9 @@ export const binaryExpr = {
   max: "(x > y || x !== x ? x : y)",
   min: "(x < y || x !== x ? x : y)",
   atan2: "Math.atan2(x, y)",
-  greater: "(x > y ? 1 : 0)",
-  less: "(x < y ? 1 : 0)",
-  equal: "(x === y ? 1 : 0)"
+  greater: "((x > y) | 0)",
+  less: "((x < y) | 0)",
+  equal: "((x === y) | 0)"
 } as const
 
 /** int32 arithmetic wraps like C: `| 0` after the operation. */

@@ -40,12 +40,15 @@ const canFuse = (prim: Prim, dtype: DType, ins: ReadonlyArray<DType>): boolean =
 
 type Loop = (out: HostArray, ops: ReadonlyArray<HostArray>, offs: ReadonlyArray<number>, rows: number, period: number) => void
 
-const compile = (program: ReadonlyArray<FusedOp>, kinds: ReadonlyArray<Access["kind"]>): Loop => {
+const comparisonOp = { greater: ">", less: "<", equal: "===" } as const
+const isComparison = (prim: Prim): boolean => prim === "greater" || prim === "less" || prim === "equal"
+
+const compile = (program: ReadonlyArray<FusedOp>, kinds: ReadonlyArray<Access["kind"]>, bools: ReadonlyArray<boolean>): Loop => {
   const n = kinds.length
   const name = (i: number) => (i < n ? `l${i}` : `t${i - n}`)
   const pre = kinds.map((k, i) => `const a${i} = ops[${i}], o${i} = offs[${i}];` + (k === "s" ? ` const s${i} = a${i}[o${i}];` : "")).join("\n")
   const at = { d: (i: number) => `a${i}[i]`, o: (i: number) => `a${i}[o${i} + i]`, s: (i: number) => `s${i}`, p: (i: number) => `a${i}[o${i} + j]` }
-  const reads = kinds.map((k, i) => `const l${i} = ${at[k](i)};`).join(" ")
+  const reads = kinds.map((k, i) => (bools[i] ? `const l${i} = (${at[k](i)} !== 0) | 0;` : `const l${i} = ${at[k](i)};`)).join(" ")
   // float32 sin and cos of one operand share their range reduction
   const partner = new Map<number, number>()
   program.forEach((op, k) => {
@@ -62,13 +65,21 @@ const compile = (program: ReadonlyArray<FusedOp>, kinds: ReadonlyArray<Access["k
         const [sinAt, cosAt] = op.prim === "sin" ? [k, other] : [other, k]
         return `let t${sinAt}, t${cosAt}; { ${sinCosSource(x!, `t${sinAt}`, `t${cosAt}`)}; t${sinAt} = Math.fround(t${sinAt}); t${cosAt} = Math.fround(t${cosAt}); }`
       }
+      if (op.prim === "where") {
+        // a select through memory: no branch to mispredict on a mask that flips from element to element
+        // (a condition is 0 or 1: a comparison computed here, or a bool operand read as 0 / 1)
+        const stored = op.dtype === "float32" ? `Math.fround(sel[${x}])` : `sel[${x}]`
+        return `let t${k}; sel[1] = ${y}; sel[0] = ${z}; t${k} = ${stored};`
+      }
       const bind = [`const x = ${x}`, y !== undefined ? `y = ${y}` : "", z !== undefined ? `z = ${z}` : ""].filter(Boolean).join(", ")
-      const value = `(${exprOf(op.prim, op.dtype)!})`
+      // a comparison as 0 / 1 without a branch
+      const value = isComparison(op.prim) ? `((x ${comparisonOp[op.prim as "greater"]} y) | 0)` : `(${exprOf(op.prim, op.dtype)!})`
       const stored = op.dtype === "float32" ? `Math.fround${value}` : value
       return `let t${k}; { ${bind}; t${k} = ${stored}; }`
     })
     .join("\n")
   return new Function("sinF", "cosF", "expF", `return function (out, ops, offs, rows, period) { ${pre}
+    const sel = new Float64Array(2)
     let i = 0
     for (let r = 0; r < rows; r++) for (let j = 0; j < period; j++, i++) {
       ${reads}
@@ -76,6 +87,9 @@ const compile = (program: ReadonlyArray<FusedOp>, kinds: ReadonlyArray<Access["k
       out[i] = t${program.length - 1};
     } }`)(sinF, cosF, expF) as Loop
 }
+
+/** The key of each program (a plan's programs are the same arrays at every run). */
+const programKeys = new WeakMap<ReadonlyArray<FusedOp>, string>()
 
 /** Compiled loops by program and operand layout (bounded: cleared when full). */
 const loops = new Map<string, Loop>()
@@ -101,12 +115,13 @@ const kernel = (program: ReadonlyArray<FusedOp>, args: ReadonlyArray<KernelArg>,
     arrays.push(data)
   }
   if (period === 0) period = n
-  let key = program.map((op) => `${op.prim}:${op.dtype}:${op.operands.join(",")}`).join(";") + "|"
+  let key = programKeys.get(program)
+  if (key === undefined) programKeys.set(program, (key = program.map((op) => `${op.prim}:${op.dtype}:${op.operands.join(",")}`).join(";") + "|"))
   for (let i = 0; i < args.length; i++) key += `${acc[i]!.kind}${args[i]!.dtype[0]}${args[i]!.dtype === "float64" ? "d" : ""}`
   let loop = loops.get(key)
   if (loop === undefined) {
     if (loops.size >= MAX_LOOPS) loops.clear()
-    loops.set(key, (loop = compile(program, acc.map((a) => a.kind))))
+    loops.set(key, (loop = compile(program, acc.map((a) => a.kind), args.map((a) => a.dtype === "bool"))))
   }
   if (!fusedOnThreads(loop, res, arrays, acc, n, period)) loop(res, arrays, acc.map((a) => a.off), n / period, period)
   return res
