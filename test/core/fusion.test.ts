@@ -11,7 +11,8 @@ import { grad, jit } from "@diffect/transforms"
 import { Effect } from "effect"
 import { describe, expect } from "vitest"
 
-const plain: BackendShape = { ...CpuBackend.backend, name: "cpu-unfused", fusion: undefined, viewKernels: undefined }
+const { fusion: _fusion, viewKernels: _views, ...cpu } = CpuBackend.backend
+const plain: BackendShape = { ...cpu, name: "cpu-unfused" }
 
 type T = Tensor.Tensor
 /** One node: an op on earlier nodes (indices taken modulo the number made so far). */

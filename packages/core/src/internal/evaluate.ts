@@ -18,7 +18,7 @@ import { type Executed, execute, executeSync, failureOf, setBuffer } from "./exe
 import { planGraph } from "./plan.js"
 import { Tensor } from "./tensor.js"
 
-export { EvalFailure, planGraph, type Plan, type Step } from "./plan.js"
+export { EvalFailure, planGraph, type Plan, type Steps } from "./plan.js"
 export { execute, executeSync, Execution, failureOf, hostOf, setBuffer, sourceHandle, SLICE_MS, type Executed } from "./execute.js"
 
 /** Concrete computed roots keep their buffer and forget how they were made. */

@@ -96,23 +96,26 @@ export class Execution {
    */
   run(deadline: number): boolean {
     const { steps, backend, slotAvals } = this.plan
+    const { count, out, run, params, argAt, args: argSlots, views } = steps
     const fusion = backend.fusion
     const slots = this.slots
-    const owned = this.owned
-    while (this.next < steps.length) {
-      const st = steps[this.next++]!
-      const n = st.args.length
+    while (this.next < count) {
+      const i = this.next++
+      const a0 = argAt[i]!
+      const n = argAt[i + 1]! - a0
       const args: KernelArg[] = new Array(n)
-      const views = st.views
+      const vs = views[i]
       for (let j = 0; j < n; j++) {
-        const s = st.args[j]!
-        const v = views?.[j]
+        const s = argSlots[a0 + j]!
+        const v = vs?.[j]
         const a = slotAvals[s]!
         args[j] = v === undefined ? { handle: slots[s], shape: a.shape, dtype: a.dtype } : { handle: slots[s], shape: v.shape, dtype: v.dtype, strides: v.strides, offset: v.offset }
       }
+      const r = run[i]!
+      const aval = slotAvals[out[i]!]!
       let h: unknown
       try {
-        h = st.kernel !== undefined ? st.kernel(args, st.params as never, st.aval) : fusion!.kernel(st.program!, args, st.aval)
+        h = typeof r === "function" ? r(args, params[i] as never, aval) : fusion!.kernel(r, args, aval)
       } catch (e) {
         if (e instanceof BackendError || e instanceof LinalgError || e instanceof ControlFlowError) throw new EvalFailure(e)
         throw e
@@ -122,7 +125,7 @@ export class Execution {
           (v: unknown) => {
             this.waiting = undefined
             if (this.aborted) backend.dispose(v)
-            else this.complete(st, args, v)
+            else this.complete(i, args, v)
           },
           (e: unknown) => {
             this.waiting = undefined
@@ -133,33 +136,34 @@ export class Execution {
         this.waiting.catch(() => undefined)
         return false
       }
-      this.complete(st, args, h)
-      if ((this.next & 7) === 0 && performance.now() > deadline) return this.next >= steps.length
+      this.complete(i, args, h)
+      if ((this.next & 7) === 0 && performance.now() > deadline) return this.next >= count
     }
     return true
   }
 
-  /** Stores the result `h` of step `st` and releases the buffers read for the last time. */
-  private complete(st: Plan["steps"][number], args: ReadonlyArray<KernelArg>, h: unknown): void {
-    const { backend } = this.plan
+  /** Stores the result `h` of step `i` and releases the buffers read for the last time. */
+  private complete(i: number, args: ReadonlyArray<KernelArg>, h: unknown): void {
+    const { backend, steps } = this.plan
     const slots = this.slots
     const owned = this.owned
-    slots[st.out] = h
+    slots[steps.out[i]!] = h
     const count = owned.get(h)
     if (count !== undefined) owned.set(h, count + 1)
     else if (!args.some((a) => a.handle === h)) owned.set(h, 1)
     // an argument's handle returned as is belongs to a source: not ours
-    if (st.free !== undefined)
-      for (const s of st.free) {
-        const fh = slots[s]
-        slots[s] = undefined
-        const c = owned.get(fh)
-        if (c === undefined) continue
-        if (c === 1) {
-          owned.delete(fh)
-          releaseHandle(backend, fh)
-        } else owned.set(fh, c - 1)
-      }
+    const { freeAt, free } = steps
+    for (let k = freeAt[i]!; k < freeAt[i + 1]!; k++) {
+      const s = free[k]!
+      const fh = slots[s]
+      slots[s] = undefined
+      const c = owned.get(fh)
+      if (c === undefined) continue
+      if (c === 1) {
+        owned.delete(fh)
+        releaseHandle(backend, fh)
+      } else owned.set(fh, c - 1)
+    }
   }
 
   /** The outputs; buffers made by this run that are not outputs are released. */

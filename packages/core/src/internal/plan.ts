@@ -25,7 +25,7 @@ import type { BackendShape, FusedOp, Kernel, KernelArg } from "../Backend.js"
 import type { Aval } from "./bind.js"
 import { BackendError, ConcretizationError, type TensorError } from "../Errors.js"
 import type { Prim, PrimParams } from "./primitives.js"
-import { fmt, stridesOf } from "./shape.js"
+import { fmt, shapeEq, stridesOf } from "./shape.js"
 import { originOf, type Tensor } from "./tensor.js"
 
 /** A failure raised inside planning or evaluation (caught and typed at the Effect boundary). */
@@ -161,6 +161,13 @@ const analyze = (
   const rep = new Map<Tensor, Tensor>()
   const R = (x: Tensor): Tensor => rep.get(x) ?? x
   const table = new Map<string, Tensor>()
+  // numbers for the operands in the keys of the table
+  const ids = new Map<Tensor, number>()
+  const idOf = (x: Tensor): number => {
+    let id = ids.get(x)
+    if (id === undefined) ids.set(x, (id = ids.size))
+    return id
+  }
   const done = new Set<Tensor>()
   const stack: Tensor[] = []
   const expanded: boolean[] = []
@@ -189,7 +196,7 @@ const analyze = (
     }
     done.add(t)
     if (t.size >= cseMin && !rootSet.has(t) && t.value === undefined && t.op !== "const" && t.op !== "input" && t.op !== "custom" && t.op !== "error") {
-      const key = `${t.op}:${t.dtype}:${ins.map((x) => R(x).id).join(",")}:${t.params === undefined ? "" : JSON.stringify(t.params)}`
+      const key = `${t.op}:${t.dtype}:${ins.map((x) => idOf(R(x))).join(",")}:${t.params === undefined ? "" : JSON.stringify(t.params)}`
       const prev = table.get(key)
       if (prev !== undefined) {
         rep.set(t, prev)
@@ -228,35 +235,37 @@ export interface ViewArg {
 }
 
 /**
- * One kernel call: reads the slots `args` (through `views` where given),
- * fills slot `out`, then frees the slots in `free`. A step holds no graph
- * node, so a kept plan does not keep the graph it was made from alive.
+ * The kernel calls of a plan, column by column (no object per step, so a
+ * plan of a long unrolled loop stays small). Step i reads the slots
+ * `args[argAt[i] .. argAt[i + 1])` (through `views[i]` where given), runs
+ * `run[i]` (the backend kernel, or the program of a fused group for
+ * `fusion.kernel`) with `params[i]`, fills slot `out[i]`, then frees the
+ * slots `free[freeAt[i] .. freeAt[i + 1])` (read for the last time). A step
+ * holds no graph node, so a kept plan does not keep its graph alive.
  */
-export interface Step {
-  readonly out: number
-  /** The primitive's kernel (undefined for a fused group, which runs `program`). */
-  readonly kernel: Kernel<Prim> | undefined
-  readonly params: unknown
-  readonly program: ReadonlyArray<FusedOp> | undefined
-  readonly args: ReadonlyArray<number>
-  readonly views: ReadonlyArray<ViewArg | undefined> | undefined
-  /** The result's shape and dtype. */
-  readonly aval: Aval
-  /** Slots whose last read is this step (their buffers can go back to the backend). */
-  free: ReadonlyArray<number> | undefined
+export interface Steps {
+  readonly count: number
+  readonly out: Int32Array
+  readonly run: ReadonlyArray<Kernel<Prim> | ReadonlyArray<FusedOp>>
+  readonly params: ReadonlyArray<unknown>
+  readonly argAt: Int32Array
+  readonly args: Int32Array
+  readonly views: ReadonlyArray<ReadonlyArray<ViewArg | undefined> | undefined>
+  readonly freeAt: Int32Array
+  readonly free: Int32Array
 }
 
 /** A schedule of kernel calls for one backend. */
 export interface Plan {
   readonly backend: BackendShape
   readonly slots: number
-  /** The shape and dtype of each slot. */
+  /** The shape and dtype of each slot (equal avals are one object). */
   readonly slotAvals: ReadonlyArray<Aval>
   /** The slots of sources that hold a const tensor's data (uploaded at execution if needed). */
   readonly consts: ReadonlyArray<readonly [number, Tensor]>
   /** The slot of each program input (bound at execution), in order. */
   readonly inputs: ReadonlyArray<number>
-  readonly steps: ReadonlyArray<Step>
+  readonly steps: Steps
   /** The slot of each root. */
   readonly outputs: ReadonlyArray<number>
   /** The shape and dtype of each root. */
@@ -306,14 +315,52 @@ export const planGraph = (
   const minSize = options.kept === true ? PLAN_MIN_KEPT : PLAN_MIN
   const slotOf = new Map<Tensor, number>()
   const slotAvals: Aval[] = []
+  const avals = new Map<number, Aval[]>()
+  /** The slot aval of `t`: one object per distinct shape and dtype. */
+  const avalOf = (t: Tensor): Aval => {
+    let h = t.dtype.length * 31 + t.dtype.charCodeAt(t.dtype.length - 1)
+    for (const d of t.shape) h = (Math.imul(h, 1000003) + d) | 0
+    let bucket = avals.get(h)
+    if (bucket === undefined) avals.set(h, (bucket = []))
+    for (const a of bucket) if (a.dtype === t.dtype && shapeEq(a.shape, t.shape)) return a
+    const a = { shape: t.shape, dtype: t.dtype }
+    bucket.push(a)
+    return a
+  }
+  // equal views, and equal lists of them, are one object (a long unrolled loop repeats a few)
+  const viewArgs = new Map<string, ReadonlyArray<ViewArg | undefined>>()
+  const viewArgsOf = (operands: ReadonlyArray<Tensor>, views: ReadonlyArray<View | undefined>): ReadonlyArray<ViewArg | undefined> => {
+    let key = ""
+    for (let i = 0; i < operands.length; i++) {
+      const v = views[i]
+      const x = operands[i]!
+      key += v === undefined ? "|" : `|${x.dtype}[${x.shape.join(",")}]/${v.strides.join(",")}+${v.offset}`
+    }
+    let list = viewArgs.get(key)
+    if (list === undefined)
+      viewArgs.set(
+        key,
+        (list = operands.map((x, i) => {
+          const v = views[i]
+          return v === undefined ? undefined : { shape: x.shape, dtype: x.dtype, strides: v.strides, offset: v.offset }
+        }))
+      )
+    return list
+  }
   let slots = 0
   const consts: Array<readonly [number, Tensor]> = []
-  const steps: Step[] = []
+  // the steps' columns, grown as steps are planned
+  const stepOut: number[] = []
+  const stepRun: Array<Kernel<Prim> | ReadonlyArray<FusedOp>> = []
+  const stepParams: unknown[] = []
+  const argAt: number[] = [0]
+  const argSlots: number[] = []
+  const stepViews: Array<ReadonlyArray<ViewArg | undefined> | undefined> = []
   const inputSlots = inputs.map((t) => {
     const s = slotOf.get(t)
     if (s !== undefined) return s
     slotOf.set(t, slots)
-    slotAvals.push({ shape: t.shape, dtype: t.dtype })
+    slotAvals.push(avalOf(t))
     return slots++
   })
   const rootSet = new Set(roots)
@@ -344,7 +391,7 @@ export const planGraph = (
   }
   /** The node that computes `x` (itself, or the equal node it was merged with). */
   const R = (x: Tensor): Tensor => rep.get(x) ?? x
-  const inputsOf = (x: Tensor): ReadonlyArray<Tensor> => (rep.size === 0 ? x.inputs : x.inputs.map(R))
+  const inputsOf = (x: Tensor): ReadonlyArray<Tensor> => (rep.size === 0 || !x.inputs.some((y) => rep.has(y)) ? x.inputs : x.inputs.map(R))
 
   const fusible = (x: Tensor): boolean =>
     fusion !== undefined && !isViewOp(x.op) && x.op !== "const" && x.op !== "input" && x.op !== "custom" && x.op !== "error" && x.op !== "loop" && x.op !== "loopOut" &&
@@ -457,7 +504,8 @@ export const planGraph = (
     return members
   }
 
-  const makePlan = (t: Tensor): NodePlan => {
+  /** How `t` is computed; undefined when it is its own kernel reading its operands as they are (nothing to keep). */
+  const makePlan = (t: Tensor): NodePlan | undefined => {
     const group = fuseGroup(t)
     let operands: ReadonlyArray<Tensor> = inputsOf(t)
     let program: FusedOp[] | undefined
@@ -477,6 +525,7 @@ export const planGraph = (
         if (v !== undefined) (views ??= new Array<View | undefined>(operands.length))[i] = v
       }
     }
+    if (views === undefined && program === undefined) return undefined
     const deps = views === undefined ? operands : operands.map((x, i) => views![i]?.base ?? x)
     return { deps, operands, views, program }
   }
@@ -484,7 +533,7 @@ export const planGraph = (
   const source = (t: Tensor): void => {
     checkDtype(backend, t)
     slotOf.set(t, slots)
-    slotAvals.push({ shape: t.shape, dtype: t.dtype })
+    slotAvals.push(avalOf(t))
     consts.push([slots++, t])
   }
 
@@ -526,9 +575,16 @@ export const planGraph = (
         continue
       }
       // a primitive application: plan what it reads first
+      // (only plans with a group or views are kept between visits: making a plain one again costs nothing)
       let plan = plans.get(t)
-      if (plan === undefined) plans.set(t, (plan = makePlan(t)))
-      const { deps, operands, views, program } = plan
+      if (plan === undefined) {
+        plan = makePlan(t)
+        if (plan !== undefined) plans.set(t, plan)
+      }
+      const operands = plan?.operands ?? inputsOf(t)
+      const deps = plan?.deps ?? operands
+      const views = plan?.views
+      const program = plan?.program
       let ready = true
       for (let i = deps.length - 1; i >= 0; i--) {
         const x = deps[i]!
@@ -541,43 +597,57 @@ export const planGraph = (
       stack.pop()
       checkDtype(backend, t)
       plans.delete(t)
-      const args = operands.map((x, i) => slotOf.get(views?.[i]?.base ?? x)!)
-      const viewArgs =
-        views === undefined
-          ? undefined
-          : operands.map((x, i) => {
-              const v = views[i]
-              return v === undefined ? undefined : { shape: x.shape, dtype: x.dtype, strides: v.strides, offset: v.offset }
-            })
-      const kernel =
-        program !== undefined
-          ? undefined
-          : t.op === "loop" || t.op === "loopOut"
+      for (let i = 0; i < operands.length; i++) argSlots.push(slotOf.get(views?.[i]?.base ?? operands[i]!)!)
+      argAt.push(argSlots.length)
+      stepViews.push(views === undefined ? undefined : viewArgsOf(operands, views))
+      stepRun.push(
+        program ??
+          (t.op === "loop" || t.op === "loopOut"
             ? hostKernel(backend, t.params as HostOpParams)
-            : ((views !== undefined ? backend.viewKernels![t.op as Prim] : backend.kernels[t.op as Prim]) as Kernel<Prim>)
-      const aval = { shape: t.shape, dtype: t.dtype }
+            : ((views !== undefined ? backend.viewKernels![t.op as Prim] : backend.kernels[t.op as Prim]) as Kernel<Prim>))
+      )
+      stepParams.push(program !== undefined ? undefined : t.params)
       slotOf.set(t, slots)
-      slotAvals.push(aval)
-      steps.push({ out: slots++, kernel, params: t.params, program, args, views: viewArgs, aval, free: undefined })
+      slotAvals.push(avalOf(t))
+      stepOut.push(slots++)
     }
   }
   for (const r of roots) visit(r)
   const outputs = roots.map((r) => slotOf.get(r)!)
+  const count = stepOut.length
   // liveness: the last step reading each computed slot (roots live on)
   const last = new Int32Array(slots).fill(-1)
-  steps.forEach((s, i) => {
-    for (const a of s.args) last[a] = i
-  })
-  const isComputed = new Uint8Array(slots)
-  for (const s of steps) isComputed[s.out] = 1
-  for (const o of outputs) isComputed[o] = 0
-  const free: Array<number[] | undefined> = steps.map(() => undefined)
-  for (let s = 0; s < slots; s++) {
-    if (isComputed[s] !== 1) continue
-    // a computed slot nothing reads (possible only for merged roots) is freed right away
-    const at = last[s]! >= 0 ? last[s]! : steps.findIndex((st) => st.out === s)
-    ;(free[at] ??= []).push(s)
+  const madeBy = new Int32Array(slots).fill(-1)
+  for (let i = 0; i < count; i++) {
+    madeBy[stepOut[i]!] = i
+    for (let k = argAt[i]!; k < argAt[i + 1]!; k++) last[argSlots[k]!] = i
   }
-  steps.forEach((s, i) => (s.free = free[i]))
-  return { backend, slots, slotAvals, consts, inputs: inputSlots, steps, outputs, outputAvals: roots.map((r) => ({ shape: r.shape, dtype: r.dtype })) }
+  for (const o of outputs) madeBy[o] = -1
+  // a computed slot nothing reads (possible only for merged roots) is freed right after it is made
+  const freeStep = new Int32Array(slots).fill(-1)
+  const freeCount = new Int32Array(count + 1)
+  for (let s = 0; s < slots; s++) {
+    if (madeBy[s]! < 0) continue
+    const at = last[s]! >= 0 ? last[s]! : madeBy[s]!
+    freeStep[s] = at
+    freeCount[at + 1]!++
+  }
+  const freeAt = new Int32Array(count + 1)
+  for (let i = 0; i < count; i++) freeAt[i + 1] = freeAt[i]! + freeCount[i + 1]!
+  const free = new Int32Array(freeAt[count]!)
+  const fill = freeAt.slice(0, count)
+  for (let s = 0; s < slots; s++) if (freeStep[s]! >= 0) free[fill[freeStep[s]!]!++] = s
+  const steps: Steps = {
+    count,
+    out: Int32Array.from(stepOut),
+    // exact-size copies (arrays grown by push keep spare capacity)
+    run: stepRun.slice(),
+    params: stepParams.slice(),
+    argAt: Int32Array.from(argAt),
+    args: Int32Array.from(argSlots),
+    views: stepViews.slice(),
+    freeAt,
+    free
+  }
+  return { backend, slots, slotAvals: slotAvals.slice(), consts, inputs: inputSlots, steps, outputs, outputAvals: roots.map((r) => ({ shape: r.shape, dtype: r.dtype })) }
 }
