@@ -136,7 +136,13 @@ const ref = (e: Expr, z: Cx): Eval => {
         square: () => 2 * a.s
       }[e.k]()
       const nearPole = e.k === "tanh" && cabs(ccos([-a.v[1], a.v[0]])) < 0.3 // cosh(w) = cos(iw)
-      return { v, s: Math.max(cabs(v), e.k === "square" ? a.s * a.s : 1) + a.s, ds: d * a.ds, nearPole: a.nearPole || nearPole }
+      // f'(w) is evaluated at w rounded to float32 (an error of about |w|·ε), so the derivative also
+      // carries |f''(w)|·|w|·ε·|w'|: second order, but it dominates for a large argument with a large
+      // derivative (seed 1609812161: cos(exp(2z²)·z) at z = 1.5, w ≈ 135, w' ≈ 900). Scaled by
+      // ε / 5e-5 (float32's ε against the tolerance of `near`).
+      const d2 = { exp: () => cabs(v), sin: () => cabs(v), cos: () => cabs(v), tanh: () => 2 * cabs(v) * (1 + cabs(v) ** 2), square: () => 2 }[e.k]()
+      const second = (6e-8 / 5e-5) * d2 * a.s * a.ds
+      return { v, s: Math.max(cabs(v), e.k === "square" ? a.s * a.s : 1) + a.s, ds: d * a.ds + second, nearPole: a.nearPole || nearPole }
     }
   }
 }
