@@ -107,6 +107,39 @@ export function gemmF32(a: usize, ars: usize, acs: usize, b: usize, c: usize, mp
   }
 }
 
+/**
+ * Packs columns j0 … j1 (multiples of NR) of B for gemmF32: b(p, j) at
+ * src + 4·(p·rs + j·cs) (strides in elements), into the layout above at
+ * dst, columns past n as zeros. Threads pack disjoint column ranges.
+ */
+export function packB(src: usize, rs: i32, cs: i32, dst: usize, n: i32, np: i32, k: i32, kc: i32, j0: i32, j1: i32): void {
+  const rowStep = <usize>rs << 2
+  for (let k0 = 0; k0 < k; k0 += kc) {
+    const kb = min(kc, k - k0)
+    const block = dst + (<usize>k0 * <usize>np << 2)
+    for (let j = j0; j < j1; j += NR) {
+      let q = block + (<usize>j * <usize>kb << 2)
+      let at = src + ((<usize>k0 * <usize>rs + <usize>j * <usize>cs) << 2)
+      if (j + NR <= n && cs == 1) {
+        for (let p = 0; p < kb; p++) {
+          v128.store(q, v128.load(at))
+          v128.store(q, v128.load(at, 16), 16)
+          at += rowStep
+          q += 32
+        }
+      } else {
+        const w = min(NR, n - j)
+        const colStep = <usize>cs << 2
+        for (let p = 0; p < kb; p++) {
+          for (let c = 0; c < NR; c++) store<f32>(q + (<usize>c << 2), c < w ? load<f32>(at + <usize>c * colStep) : 0)
+          at += rowStep
+          q += 32
+        }
+      }
+    }
+  }
+}
+
 // ------------------------------------------------------------------ sin, cos, exp
 //
 // float32 in, float32 out, computed in double precision two lanes at a time

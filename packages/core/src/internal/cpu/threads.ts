@@ -63,6 +63,9 @@ const mathSource = `const sinF = (${sinF.toString()}), cosF = (${cosF.toString()
 const claimAll = new Function(`${claimSource}; return claimAll`)() as ClaimAll
 const makeRunner = new Function(`${runnerSource(mathSource)}; return makeRunner`)() as (ex: object, ctl: Int32Array, memory: WebAssembly.Memory) => Run
 
+/** How many times the calling thread polls for the workers' last chunks before it sleeps (some 100 µs). */
+const MAIN_SPIN = 20000
+
 /** With no progress for this long, the job is abandoned (a worker died inside a chunk). */
 const STALL_MS = 20000
 
@@ -231,6 +234,8 @@ export class Pool {
     }
     claimAll(ctl, s.run)
     let done = Atomics.load(ctl, DONE)
+    // the last chunks are usually a fraction of a chunk away: poll for a while before sleeping
+    for (let i = 0; done < chunks && i < MAIN_SPIN; i++) done = Atomics.load(ctl, DONE)
     let last = Date.now()
     while (done < chunks) {
       if (canBlock) Atomics.wait(ctl, DONE, done, 1000)

@@ -16,7 +16,7 @@
  */
 import type { Strided } from "./matmul.js"
 import { currentPool, type SharedWasm } from "./threads.js"
-import { GEMM, UNARY } from "./worker-source.js"
+import { GEMM, PACKB, UNARY } from "./worker-source.js"
 import { wasmBase64, wasmSharedBase64 } from "./wasm-module.js"
 
 interface Exports {
@@ -221,15 +221,25 @@ export const gemmF32Wasm = (
   const aP = (ex.heapBase() + 15) & ~15
   const bP = aP + 4 * mp * k
   const cP = bP + 4 * k * np
-  if (!reserve(ex, cP + 4 * mp * np)) return false
+  const pool = currentPool()
+  const rows = gemmRows(mp, k, np, pool.threads)
+  const sw = rows < mp ? shared : undefined
+  const split = sw !== undefined
+  // B as it is (row-major or transposed) after C, for the threads to pack
+  const dense = b instanceof Float32Array && ((B.rs === n && B.cs === 1) || (B.rs === 1 && B.cs === k))
+  const rawP = cP + 4 * mp * np
+  if (!reserve(ex, split && dense ? rawP + 4 * k * n : rawP)) return false
   const F = heap
   const [ars, acs] = placeA(F, aP >> 2, a, aOff, A.rs, A.cs, m, mp, k)
   // k blocks of equal length, at most KC (784 = 4 × 196, not 3 × 256 + 16)
   const kc = Math.ceil(k / Math.ceil(k / KC))
-  packB(F, bP >> 2, b, bOff, B.rs, B.cs, n, np, k, kc)
-  const pool = currentPool()
-  const rows = gemmRows(mp, k, np, pool.threads)
-  if (shared !== undefined && rows < mp) pool.exec(shared, GEMM, [aP, ars, acs, bP, cP, mp, np, k, kc, NC, rows], Math.ceil(mp / rows))
+  if (sw !== undefined && dense) {
+    F.set((b as Float32Array).subarray(bOff, bOff + k * n), rawP >> 2)
+    const panels = np / NR
+    const per = Math.max(1, Math.ceil(panels / (4 * pool.threads)))
+    pool.exec(sw, PACKB, [rawP, B.rs, B.cs, bP, n, np, k, kc, per], Math.ceil(panels / per))
+  } else packB(F, bP >> 2, b, bOff, B.rs, B.cs, n, np, k, kc)
+  if (sw !== undefined) pool.exec(sw, GEMM, [aP, ars, acs, bP, cP, mp, np, k, kc, NC, rows], Math.ceil(mp / rows))
   else ex.gemmF32(aP, ars, acs, bP, cP, mp, np, k, kc, NC)
   const c = cP >> 2
   if (np === n) out.set(F.subarray(c, c + m * n), oOff)

@@ -21,7 +21,7 @@ export const SEQ = 0, CLAIM = 1, DONE = 2, KIND = 3, ERR = 4, ACC = 5, STOP = 6,
 export const CONTROL_INTS = 256
 
 /** Job kinds. */
-export const GEMM = 1, UNARY = 2, FUSED = 3
+export const GEMM = 1, UNARY = 2, FUSED = 3, PACKB = 4
 /** Arguments of a FUSED job before its operands' (type, pointer, length) triples. */
 export const FUSED_HEAD = 9
 
@@ -32,6 +32,8 @@ export const FUSED_HEAD = 9
  *   chunk·rows … of C = A · B (gemmF32 on that strip of A and C);
  * - UNARY, args [src, dst, n, op, per]: elements chunk·per … (unaryF32),
  *   adding its count of far arguments to ACC;
+ * - PACKB, args [src, rs, cs, dst, n, np, k, kc, per]: column panels
+ *   chunk·per … of B packed for GEMM (packB);
  * - FUSED, args [id, src, srcLength, ops, n, period, per, outType, out,
  *   then (type, pointer, length) per operand]: elements chunk·per … of a
  *   fused elementwise loop of `fusion.ts` (its source, UTF-16 at `src`,
@@ -67,6 +69,9 @@ export const runnerSource = (math: string): string => `function makeRunner(ex, c
       const per = ctl[A + 4], i0 = c * per, len = Math.min(per, ctl[A + 2] - i0)
       const far = ex.unaryF32(ctl[A] + 4 * i0, ctl[A + 1] + 4 * i0, len, ctl[A + 3])
       if (far > 0) Atomics.add(ctl, ${ACC}, far)
+    } else if (kind === ${PACKB}) {
+      const per = ctl[A + 8], np = ctl[A + 5], j0 = c * per * 8
+      ex.packB(ctl[A], ctl[A + 1], ctl[A + 2], ctl[A + 3], ctl[A + 4], np, ctl[A + 6], ctl[A + 7], j0, Math.min(np, j0 + per * 8))
     } else if (kind === ${FUSED}) {
       const loop = loopOf(ctl[A], ctl[A + 1], ctl[A + 2])
       const nOps = ctl[A + 3], n = ctl[A + 4], period = ctl[A + 5], per = ctl[A + 6]
