@@ -10,7 +10,8 @@ import { setFusedThreshold } from "../src/internal/cpu/fused-threads.js"
 import { setParallelThresholds, sharedWasm } from "../src/internal/cpu/wasm.js"
 
 const one = new Pool(1)
-const two = new Pool(2)
+// no back-off to one thread on a loaded machine: every split job is offered to the worker
+const two = new Pool(2, false)
 const layerOf = (pool: Pool) => Layer.succeed(Backend, makeCpuBackend(pool))
 const on = (pool: Pool) => <A, E>(eff: Effect.Effect<A, E>) => Effect.runSync(eff.pipe(Effect.provide(layerOf(pool))))
 const run1 = on(one), run2 = on(two)

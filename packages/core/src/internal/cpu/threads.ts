@@ -66,6 +66,10 @@ const makeRunner = new Function(`${runnerSource(mathSource)}; return makeRunner`
 /** How many times the calling thread polls for the workers' last chunks before it sleeps (some 100 µs). */
 const MAIN_SPIN = 20000
 
+/** Jobs with long waits for a worker before the pool backs off to one thread, and for how long (ms). */
+const STRIKES = 3
+const BACKOFF_MS = 1000
+
 /** With no progress for this long, the job is abandoned (a worker died inside a chunk). */
 const STALL_MS = 20000
 
@@ -123,8 +127,13 @@ export class Pool {
   private state: Started | undefined
   private broken: string | undefined
   private closed = false
+  /** Jobs lately in which the calling thread waited for a worker longer than it computed. */
+  private strikes = 0
+  /** Until then (performance.now()), jobs run on the calling thread alone. */
+  private soloUntil = 0
 
-  constructor(readonly threads: number) {}
+  /** `backoff: false` keeps the workers in every job, however long the waits (tests). */
+  constructor(readonly threads: number, private readonly backoff = true) {}
 
   /** Workers that have instantiated the module and take chunks (tests, benchmarks). */
   get ready(): number {
@@ -203,6 +212,23 @@ export class Pool {
   }
 
   /**
+   * Backs off when the machine is oversubscribed: a worker that was
+   * descheduled while holding a chunk makes the calling thread wait longer
+   * than it took to compute its own share. After STRIKES such jobs in a row
+   * (roughly: a wait is a strike, a quick job takes one back), the next
+   * jobs run on the calling thread alone for BACKOFF_MS, then the workers
+   * are tried again. The bits do not change: only who computes the chunks.
+   */
+  private pace(own: number, waited: number): void {
+    if (waited > Math.max(own, 0.2)) this.strikes++
+    else if (this.strikes > 0) this.strikes--
+    if (this.strikes >= STRIKES) {
+      this.strikes = 0
+      this.soloUntil = performance.now() + BACKOFF_MS
+    }
+  }
+
+  /**
    * Runs chunks 0 … chunks − 1 of a job (`kind`, integer `args`) on
    * `shared`'s memory, on every thread of the pool; returns the job's ACC
    * slot. A chunk that threw (unless `tolerant`: then the result is NaN), or
@@ -228,11 +254,14 @@ export class Pool {
     ctl[ACC] = 0
     Atomics.store(ctl, DONE, 0)
     Atomics.store(ctl, CLAIM, chunks << 16)
-    if (s.workers.length > 0 && chunks > 1) {
+    const t0 = performance.now()
+    const together = s.workers.length > 0 && chunks > 1 && t0 >= this.soloUntil
+    if (together) {
       Atomics.add(ctl, SEQ, 1)
       if (Atomics.load(ctl, SLEEPERS) > 0) Atomics.notify(ctl, SEQ)
     }
     claimAll(ctl, s.run)
+    const t1 = performance.now()
     let done = Atomics.load(ctl, DONE)
     // the last chunks are usually a fraction of a chunk away: poll for a while before sleeping
     for (let i = 0; done < chunks && i < MAIN_SPIN; i++) done = Atomics.load(ctl, DONE)
@@ -248,6 +277,7 @@ export class Pool {
         throw new BackendError({ message: `a worker thread of the CPU backend did not finish its part of a kernel in ${STALL_MS / 1000} s; the worker pool was restarted` })
       }
     }
+    if (together && this.backoff) this.pace(t1 - t0, performance.now() - t1)
     if (ctl[ERR] !== 0 && tolerant) return Number.NaN
     if (ctl[ERR] !== 0) throw new BackendError({ message: `a CPU kernel failed in a thread of the worker pool (job kind ${kind})` })
     return ctl[ACC]!
