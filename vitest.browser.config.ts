@@ -6,6 +6,8 @@ import { chromiumArgs, chromiumPath } from "./test/browser/chromium.ts"
 const src = (p: string) => fileURLToPath(new URL(`./packages/${p}/src/index.ts`, import.meta.url))
 
 export default defineConfig({
+  // cross-origin isolation, so that the pages have SharedArrayBuffer and the CPU backend's worker pool runs (test/browser/threads.test.ts)
+  server: { headers: { "Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp" } },
   resolve: {
     alias: {
       "@diffect/core": src("core"),
