@@ -35,7 +35,11 @@ export class EvalFailure {
 
 const checkDtype = (backend: BackendShape, t: Tensor): void => {
   if (!backend.supports(t.dtype))
-    throw new EvalFailure(new BackendError({ message: `${backend.name} backend: dtype ${t.dtype} is not supported (tensor of shape ${fmt(t.shape)})` }))
+    throw new EvalFailure(
+      new BackendError({
+        message: `${backend.name} backend: dtype ${t.dtype} is not supported (tensor of shape ${fmt(t.shape)}); the CPU backend (CpuBackend.layer) supports it`
+      })
+    )
 }
 
 // ------------------------------------------------------------------ views
