@@ -8,7 +8,7 @@ const source = readFileSync(new URL("./packages/core/src/internal/primitives.ts"
 const list = /export const prims: ReadonlyArray<Prim> = \[([^\]]*)\]/.exec(source)
 if (list === null) throw new Error("typedoc.config.mjs: could not find the list of primitives in packages/core/src/internal/primitives.ts")
 const prims = [...list[1].matchAll(/"(\w+)"/g)].map((m) => m[1])
-const tables = ["@diffect/core.BackendShape", "@diffect/backend-webgl.WebGLBackend.WebGLBackendShape"].flatMap((owner) =>
+const tables = ["@diffect/core.BackendShape", "@diffect/backend-webgl.WebGLBackend.WebGLBackendShape", "@diffect/backend-webgpu.WebGPUBackend.WebGPUBackendShape"].flatMap((owner) =>
   ["kernels", "viewKernels"].map((table) => `${owner}.${table}`)
 )
 
@@ -21,6 +21,7 @@ export default {
     "packages/transforms/src/testing/index.ts",
     "packages/transforms/src/interop/fp-ts.ts",
     "packages/backend-webgl/src/index.ts",
+    "packages/backend-webgpu/src/index.ts",
     "packages/nn/src/index.ts"
   ],
   tsconfig: "tsconfig.docs.json",

@@ -12,7 +12,8 @@ export default defineConfig({
     alias: {
       "@diffect/core": src("core"),
       "@diffect/transforms": src("transforms"),
-      "@diffect/backend-webgl": src("backend-webgl")
+      "@diffect/backend-webgl": src("backend-webgl"),
+      "@diffect/backend-webgpu": src("backend-webgpu")
     }
   },
   test: {
@@ -22,6 +23,8 @@ export default defineConfig({
       enabled: true,
       headless: true,
       screenshotFailures: false,
+      // a page on 127.0.0.1 is a secure context: navigator.gpu exists there (WebGPU tests)
+      api: { host: "127.0.0.1" },
       provider: playwright({
         launchOptions: {
           executablePath: chromiumPath,

@@ -13,6 +13,7 @@ export default defineConfig({
       "@diffect/core": src("core"),
       "@diffect/transforms": src("transforms"),
       "@diffect/backend-webgl": src("backend-webgl"),
+      "@diffect/backend-webgpu": src("backend-webgpu"),
       "@diffect/nn": src("nn")
     }
   },

@@ -8,6 +8,7 @@ import { Effect, pipe } from "effect"
 import { CpuBackend, Tensor, TrainVar, Variable } from "@diffect/core"
 import { grad, hessian, jacfwd, jit, valueAndGrad, vmap } from "@diffect/transforms"
 import { WebGLBackend } from "@diffect/backend-webgl"
+import { WebGPUBackend } from "@diffect/backend-webgpu"
 // #endregion
 
 const show = (label: string, value: unknown) => console.log(`${label}: ${JSON.stringify(value)}`)
@@ -139,8 +140,12 @@ show("jit", await Effect.runPromise(compiled))
 const program = Tensor.toArray(Tensor.matmul(Tensor.eye(2), Tensor.make([[1, 2], [3, 4]])))
 const onCpu = program.pipe(Effect.provide(CpuBackend.layer))
 const onGpu = program.pipe(Effect.provide(WebGLBackend.layer())) // the same program on WebGL2
-// Node has no WebGL2: the layer fails with a BackendError, so fall back to the CPU
-const anywhere = onGpu.pipe(Effect.catchTag("BackendError", () => onCpu))
+const onWebGPU = program.pipe(Effect.provide(WebGPUBackend.layer())) // or on WebGPU (compute shaders)
+// Node has neither: each layer fails with a BackendError, so fall back to the next
+const anywhere = onWebGPU.pipe(
+  Effect.catchTag("BackendError", () => onGpu),
+  Effect.catchTag("BackendError", () => onCpu)
+)
 // #endregion
 show("backends", await Effect.runPromise(anywhere))
 // #region threads

@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest"
 import { Backend, Codec, Random, Tensor } from "@diffect/core"
 import { grad, jvp, vmap } from "@diffect/transforms"
 import { WebGLBackend } from "@diffect/backend-webgl"
+import { WebGPUBackend } from "@diffect/backend-webgpu"
 import { expectBadTensor, expectFailure, f64, type T } from "./helpers.js"
 
 const x2 = f64([1, 2])
@@ -133,13 +134,18 @@ describe("BackendError", () => {
     await expectFailure(program, "BackendError", "webgl backend", "WebGL2 is not available")
   })
 
+  it("WebGPU unavailable (Node has no navigator.gpu): the layer fails with BackendError, never a crash", async () => {
+    const program = Tensor.data(Tensor.add(x2, 1)).pipe(Effect.provide(WebGPUBackend.layer()))
+    await expectFailure(program, "BackendError", "webgpu backend", "WebGPU is not available", "navigator.gpu")
+  })
+
   it("a dtype the backend does not support fails when read, naming the backend, the dtype and the shape", async () => {
     const program = Effect.gen(function* () {
       const cpu = yield* Backend
       const noF64 = { ...cpu, name: "no-f64", supports: (d: string) => d !== "float64" }
       return yield* Tensor.data(Tensor.mul(f64([[1, 2]]), 2)).pipe(Effect.provideService(Backend, noF64 as typeof cpu))
     })
-    await expectFailure(program, "BackendError", "no-f64 backend: dtype float64 is not supported", "[1, 2]")
+    await expectFailure(program, "BackendError", "no-f64 backend: dtype float64 is not supported", "[1, 2]", "the CPU backend (CpuBackend.layer) supports it")
   })
 })
 

@@ -124,7 +124,7 @@ afterAll(() => {
 
 describe("every workspace package", () => {
   it("is found (the root package.json's workspaces)", () => {
-    expect(workspaces.map((w) => w.pkg.name)).toEqual(expect.arrayContaining(["@diffect/core", "@diffect/transforms", "@diffect/backend-webgl"]))
+    expect(workspaces.map((w) => w.pkg.name)).toEqual(expect.arrayContaining(["@diffect/core", "@diffect/transforms", "@diffect/backend-webgl", "@diffect/backend-webgpu"]))
     expect(tarballs.map((t) => t.name).sort()).toEqual(workspaces.map((w) => w.pkg.name).sort())
   })
 
@@ -253,6 +253,7 @@ describe("a project outside the repository that installs the tarballs", () => {
       hessian: ReadonlyArray<ReadonlyArray<number>>
       printed: string
       gpu: string
+      webgpu: string
       fpts: unknown
       checked: boolean
     }
@@ -260,11 +261,12 @@ describe("a project outside the repository that installs the tarballs", () => {
     expect(out.hessian).toEqual([[6, 0], [0, 12]])
     expect(out.printed).toBe("Tensor(float32[2], [1.5, 2])")
     expect(out.gpu).toBe("BackendError")
+    expect(out.webgpu).toBe("BackendError")
     expect(out.fpts).toEqual([2, 4])
     expect(out.checked).toBe(true)
   })
 
-  it("bundles for the browser with esbuild, and the page runs in headless Chromium on WebGL", { timeout: 120_000 }, async () => {
+  it("bundles for the browser with esbuild, and the page runs in headless Chromium on WebGL and on WebGPU", { timeout: 120_000 }, async () => {
     const project = join(work, "project")
     const { build } = await import("esbuild")
     await build({
@@ -291,9 +293,12 @@ describe("a project outside the repository that installs the tarballs", () => {
         first: number
         last: number
         printed: string
+        webgpu: { backend: string; first: number; last: number }
       }
       expect(errors).toEqual([])
       expect(result.backend).toBe("webgl")
+      expect(result.webgpu.backend).toBe("webgpu")
+      expect(result.webgpu.last).toBeLessThan(result.webgpu.first / 2)
       expect(result.last).toBeLessThan(result.first / 2)
       expect(result.printed).toBe("Tensor(float32[2], [1, 2])")
     } finally {

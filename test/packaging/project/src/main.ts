@@ -5,6 +5,7 @@ import fc from "fast-check"
 import * as E from "fp-ts/lib/Either.js"
 import { CpuBackend, Tensor, TrainVar, Variable } from "@diffect/core"
 import { WebGLBackend } from "@diffect/backend-webgl"
+import { WebGPUBackend } from "@diffect/backend-webgpu"
 import { grad, hessian, valueAndGrad } from "@diffect/transforms"
 import { gradTE } from "@diffect/transforms/fp-ts"
 import { arbitraries, checkGrads } from "@diffect/transforms/testing"
@@ -32,6 +33,14 @@ const gpu = await Effect.runPromise(
     Effect.catchTag("BackendError", (e) => Effect.succeed(e._tag))
   )
 )
+// nor WebGPU (no navigator.gpu): a typed BackendError too
+const webgpu = await Effect.runPromise(
+  Tensor.toArray(Tensor.ones([2])).pipe(
+    Effect.provide(WebGPUBackend.layer()),
+    Effect.as("webgpu"),
+    Effect.catchTag("BackendError", (e) => Effect.succeed(e._tag))
+  )
+)
 const te = await gradTE((t: Tensor.Tensor) => Tensor.sum(Tensor.square(t)))(Tensor.make([1, 2]))()
 const fpts = E.isRight(te) ? await Effect.runPromise(Tensor.toArray(te.right)) : te.left._tag
 await fc.assert(
@@ -40,4 +49,4 @@ await fc.assert(
   ),
   { numRuns: 5 }
 )
-console.log(JSON.stringify({ ...result, gpu, fpts, checked: true }))
+console.log(JSON.stringify({ ...result, gpu, webgpu, fpts, checked: true }))

@@ -1,9 +1,11 @@
 // A user's page: bundled by esbuild from the installed packages and run in
 // Chromium. It fits a line on the WebGL backend (the CPU where there is no
-// WebGL2) and leaves its result on `window.diffectResult`.
+// WebGL2), then on the WebGPU backend (the CPU where there is no WebGPU),
+// and leaves its result on `window.diffectResult`.
 import { Effect } from "effect"
 import { Backend, CpuBackend, Tensor, TrainVar, Variable } from "@diffect/core"
 import { WebGLBackend } from "@diffect/backend-webgl"
+import { WebGPUBackend } from "@diffect/backend-webgpu"
 import { valueAndGrad } from "@diffect/transforms"
 
 const fit = Effect.gen(function* () {
@@ -23,10 +25,16 @@ const fit = Effect.gen(function* () {
   return { backend, first, last, printed: String(Tensor.make([1, 2])) }
 })
 
-const program = fit.pipe(
-  Effect.provide(WebGLBackend.layer()),
-  Effect.catchTag("BackendError", () => fit.pipe(Effect.provide(CpuBackend.layer)))
-)
+const program = Effect.all({
+  webgl: fit.pipe(
+    Effect.provide(WebGLBackend.layer()),
+    Effect.catchTag("BackendError", () => fit.pipe(Effect.provide(CpuBackend.layer)))
+  ),
+  webgpu: fit.pipe(
+    Effect.provide(WebGPUBackend.layer()),
+    Effect.catchTag("BackendError", () => fit.pipe(Effect.provide(CpuBackend.layer)))
+  )
+}).pipe(Effect.map(({ webgl, webgpu }) => ({ ...webgl, webgpu })))
 const target = globalThis as unknown as { diffectResult?: unknown }
 Effect.runPromise(program).then(
   (r) => (target.diffectResult = r),

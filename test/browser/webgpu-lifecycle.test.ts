@@ -1,0 +1,163 @@
+/**
+ * WebGPU-specific behaviour: unsupported dtypes, no WebGPU / no adapter,
+ * device loss (what survives, and a failure that says what was lost),
+ * release of every buffer with the layer's scope, and a long training loop
+ * whose live GPU buffers stay flat.
+ */
+import { Backend, Tensor, TrainVar, Variable } from "@diffect/core"
+import { WebGPUBackend } from "@diffect/backend-webgpu"
+import { valueAndGrad } from "@diffect/transforms"
+import { Cause, Effect, Exit, ManagedRuntime } from "effect"
+import { describe, expect, it } from "vitest"
+
+const failure = (exit: Exit.Exit<unknown, unknown>): { _tag?: string; message?: string } => {
+  if (!Exit.isFailure(exit)) throw new Error("expected a failure")
+  expect(Cause.hasFails(exit.cause)).toBe(true)
+  return Cause.squash(exit.cause) as { _tag?: string; message?: string }
+}
+
+const webgpu = Effect.map(Effect.service(Backend), (b) => b as WebGPUBackend.WebGPUBackendShape)
+
+describe("webgpu backend lifecycle", () => {
+  it("runs on a page served from 127.0.0.1 with a WebGPU adapter (a missing one fails here, it is never skipped)", async () => {
+    expect(location.hostname).toBe("127.0.0.1")
+    expect(typeof navigator.gpu).toBe("object")
+    const adapter = await navigator.gpu.requestAdapter()
+    expect(adapter).not.toBeNull()
+  })
+
+  it("refuses float64 and complex64 with a BackendError naming the dtype and suggesting the CPU backend", async () => {
+    const rt = ManagedRuntime.make(WebGPUBackend.layer())
+    const f64 = failure(await rt.runPromiseExit(Tensor.data(Tensor.exp(Tensor.make([1, 2], { dtype: "float64" })))))
+    expect(f64._tag).toBe("BackendError")
+    expect(f64.message).toContain("float64")
+    expect(f64.message).toContain("CPU backend")
+    const c64 = failure(await rt.runPromiseExit(Tensor.data(Tensor.make([[1, 2]], { dtype: "complex64" }))))
+    expect(c64._tag).toBe("BackendError")
+    expect(c64.message).toContain("complex64")
+    expect(c64.message).toContain("CPU backend")
+    // still usable afterwards
+    expect(await rt.runPromise(Tensor.toArray(Tensor.add(Tensor.make([1, 2]), 1)))).toEqual([2, 3])
+    await rt.dispose()
+  })
+
+  it("no WebGPU, or no adapter, is a BackendError when the layer is built", async () => {
+    const none = failure(await Effect.runPromiseExit(Tensor.data(Tensor.make([1])).pipe(Effect.provide(WebGPUBackend.layer({ gpu: null })))))
+    expect(none._tag).toBe("BackendError")
+    expect(none.message).toContain("navigator.gpu")
+    const noAdapter = { requestAdapter: async () => null } as unknown as GPU
+    const e = failure(await Effect.runPromiseExit(Tensor.data(Tensor.make([1])).pipe(Effect.provide(WebGPUBackend.layer({ gpu: noAdapter })))))
+    expect(e._tag).toBe("BackendError")
+    expect(e.message).toContain("no GPU adapter")
+  })
+
+  it("device loss: a typed failure naming the buffers that were lost; values kept on the host survive", async () => {
+    const rt = ManagedRuntime.make(WebGPUBackend.layer())
+    const backend = await rt.runPromise(webgpu)
+    const { big, small } = await rt.runPromise(
+      Effect.gen(function* () {
+        const big = yield* Variable.make(Tensor.zeros([5000]), { name: "weights" })
+        const small = yield* Variable.make(Tensor.zeros([3]), { name: "bias" })
+        yield* Variable.update(big, (v) => Tensor.add(v, 1))
+        yield* Variable.update(small, (v) => Tensor.add(v, 2))
+        expect(yield* Tensor.item(Tensor.sum(yield* Variable.get(big)))).toBe(5000)
+        return { big, small }
+      })
+    )
+    backend.device.destroy()
+    await backend.device.lost
+    // a new computation and a read of a value on the GPU both fail, typed, saying what was lost
+    const read = failure(await rt.runPromiseExit(Effect.flatMap(Variable.get(big), Tensor.data)))
+    expect(read._tag).toBe("BackendError")
+    expect(read.message).toContain("lost")
+    expect(read.message).toContain("float32[5000]")
+    const compute = failure(await rt.runPromiseExit(Tensor.data(Tensor.exp(Tensor.arange(5000)))))
+    expect(compute._tag).toBe("BackendError")
+    expect(compute.message).toContain("the GPU device was lost")
+    // the small Variable's value was kept on the host: it survives
+    expect(await rt.runPromise(Effect.flatMap(Variable.get(small), Tensor.toArray))).toEqual([2, 2, 2])
+    await rt.dispose()
+  })
+
+  it("uses a given device, and releases every buffer when the scope closes", async () => {
+    const adapter = (await navigator.gpu.requestAdapter())!
+    const device = await adapter.requestDevice()
+    const rt = ManagedRuntime.make(WebGPUBackend.layer({ device }))
+    const backend = await rt.runPromise(webgpu)
+    expect(backend.device).toBe(device)
+    const held = Tensor.exp(Tensor.arange(5000))
+    await rt.runPromise(Tensor.data(held))
+    expect(backend.liveBuffers!()).toBeGreaterThan(0)
+    await rt.dispose()
+    expect(backend.liveBuffers!()).toBe(0)
+    // using the backend after its scope closed is a typed failure, not a crash
+    const after = failure(await Effect.runPromiseExit(Tensor.data(Tensor.neg(Tensor.arange(5000))).pipe(Effect.provideService(Backend, backend))))
+    expect(after._tag).toBe("BackendError")
+    expect(after.message).toContain("released")
+    device.destroy()
+  })
+
+  it("computes small tensors of host operands on the host, and uploads them when a shader needs them", async () => {
+    const rt = ManagedRuntime.make(WebGPUBackend.layer({ cpuThreshold: 64 }))
+    const backend = await rt.runPromise(webgpu)
+    const small = Tensor.mul(Tensor.add(Tensor.arange(10), 1), 2)
+    expect(await rt.runPromise(Tensor.toArray(small))).toEqual([2, 4, 6, 8, 10, 12, 14, 16, 18, 20])
+    expect(backend.liveBuffers!()).toBe(0)
+    const big = Tensor.broadcastTo(Tensor.reshape(small, [10, 1]), [10, 100])
+    expect(await rt.runPromise(Tensor.item(Tensor.sum(big)))).toBe(11000)
+    expect(backend.liveBuffers!()).toBeGreaterThan(0)
+    await rt.dispose()
+  })
+
+  it("keeps live GPU buffers flat over 2,000 training steps (bench/webgl runs 10,000)", async () => {
+    // every kernel as a shader (cpuThreshold 0), so that each step makes buffers
+    const rt = ManagedRuntime.make(WebGPUBackend.layer({ cpuThreshold: 0 }))
+    const backend = await rt.runPromise(webgpu)
+    const setup = await rt.runPromise(
+      Effect.gen(function* () {
+        const w = yield* TrainVar.make(Tensor.mul(Tensor.ones([3, 4]), 0.1))
+        const b = yield* TrainVar.make(Tensor.zeros([4]))
+        const x = Tensor.make([[1, 2, 3], [0, -1, 0.5]])
+        const y = Tensor.make([[1, 0, 0, 0], [0, 0, 1, 0]])
+        const loss = () =>
+          Effect.gen(function* () {
+            const logits = Tensor.add(Tensor.matmul(x, yield* Variable.get(w)), yield* Variable.get(b))
+            return Tensor.neg(Tensor.mean(Tensor.sum(Tensor.mul(y, Tensor.logSoftmax(logits)), { axis: -1 })))
+          })
+        const grads = valueAndGrad(loss, { gradVars: [w, b] })
+        const step = Effect.gen(function* () {
+          const [value, [gw, gb]] = yield* grads()
+          yield* Variable.update(w, (v) => Tensor.sub(v, Tensor.mul(gw, 0.1)))
+          yield* Variable.update(b, (v) => Tensor.sub(v, Tensor.mul(gb, 0.1)))
+          return value
+        })
+        return { step }
+      })
+    )
+    // buffers of dropped tensors are released by a FinalizationRegistry: collect garbage between checks
+    const collect = async () => {
+      for (let i = 0; i < 4; i++) {
+        ;(globalThis as { gc?: () => void }).gc?.()
+        await new Promise((r) => setTimeout(r, 5))
+      }
+    }
+    expect(typeof (globalThis as { gc?: unknown }).gc).toBe("function")
+    const counts: number[] = []
+    let loss = Infinity
+    for (let round = 0; round < 4; round++) {
+      loss = await rt.runPromise(
+        Effect.gen(function* () {
+          let value = Tensor.make(0)
+          for (let i = 0; i < 500; i++) value = yield* setup.step
+          return yield* Tensor.item(value)
+        })
+      )
+      await collect()
+      counts.push(backend.liveBuffers!())
+    }
+    console.log("live GPU buffers after every 500 steps (after GC):", counts.join(" "), "final loss", loss)
+    expect(loss).toBeLessThan(0.2)
+    expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(2)
+    await rt.dispose()
+  })
+})
