@@ -1,4 +1,7 @@
 /**
+ * The JAX-parity suite (run by test/parity/jax.test.ts on the CPU backend in
+ * float64, and by test/browser/webgpu-parity.test.ts on WebGPU in float32).
+ *
  * JAX parity: every case of test/fixtures/jax.json (written by
  * test/fixtures/generate_jax.py with JAX in float64) is recomputed by diffect
  * from the same inputs, through the public API only (`Tensor.make` in
@@ -19,11 +22,9 @@
  * where JAX is not installed; only a `"source": "jax"` file is accepted at
  * the default path.
  */
-import { existsSync, readFileSync } from "node:fs"
-import { fileURLToPath } from "node:url"
-import { Effect } from "effect"
-import { afterAll, describe, expect, it } from "vitest"
-import { Tensor, Variable } from "@diffect/core"
+import { Cause, Effect, Exit, type Layer, ManagedRuntime } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { Backend, CpuBackend, Tensor, Variable } from "@diffect/core"
 import { grad, hessian, jacfwd, jacrev, valueAndGrad, vmap } from "@diffect/transforms"
 
 // ------------------------------------------------------------------ the fixture
@@ -45,34 +46,30 @@ interface Case {
   readonly outputs?: Readonly<Record<string, JsonArray>>
   readonly crosscheck_numpy?: number | string
 }
-interface Fixture {
+export interface Fixture {
   readonly meta: { readonly source?: string; readonly jax?: string; readonly backend?: string; readonly [k: string]: unknown }
   readonly cases: ReadonlyArray<Case>
 }
 
-const DEFAULT_PATH = fileURLToPath(new URL("../fixtures/jax.json", import.meta.url))
-const FIXTURE_PATH = process.env["DIFFECT_JAX_FIXTURE"] || DEFAULT_PATH
-const GENERATE = "JAX_PLATFORMS=cpu python3 test/fixtures/generate_jax.py   (on a machine with numpy + jax; it writes test/fixtures/jax.json)"
+/** The fixture, or why there is none (a missing fixture fails, never skips). */
+export type Loaded = { readonly fixture: Fixture } | { readonly error: string }
 
-const load = (): { fixture: Fixture } | { error: string } => {
-  if (!existsSync(FIXTURE_PATH))
-    return { error: `JAX parity fixture not found: ${FIXTURE_PATH}. Generate it with:\n  ${GENERATE}\nthen commit test/fixtures/jax.json.` }
-  let fixture: Fixture
-  try {
-    fixture = JSON.parse(readFileSync(FIXTURE_PATH, "utf8")) as Fixture
-  } catch (e) {
-    return { error: `JAX parity fixture ${FIXTURE_PATH} is not valid JSON (${String(e)}); regenerate it with:\n  ${GENERATE}` }
-  }
-  if (!Array.isArray(fixture.cases) || fixture.cases.length === 0)
-    return { error: `JAX parity fixture ${FIXTURE_PATH} has no cases; regenerate it with:\n  ${GENERATE}` }
+export const GENERATE = "JAX_PLATFORMS=cpu python3 test/fixtures/generate_jax.py   (on a machine with numpy + jax; it writes test/fixtures/jax.json)"
+
+/** Checks a parsed fixture: cases with outputs, and JAX's numbers at the default path. */
+export const validate = (fixture: Fixture, path: string, isDefault: boolean): Loaded => {
+  if (!Array.isArray(fixture.cases) || fixture.cases.length === 0) return { error: `JAX parity fixture ${path} has no cases; regenerate it with:\n  ${GENERATE}` }
   const source = fixture.meta?.source
   if (source === "dry-run" || fixture.cases.some((c) => c.outputs === undefined))
-    return { error: `JAX parity fixture ${FIXTURE_PATH} holds inputs only (generate_jax.py --dry-run); run it without --dry-run:\n  ${GENERATE}` }
-  if (FIXTURE_PATH === DEFAULT_PATH && source !== "jax")
-    return { error: `${FIXTURE_PATH} says "source": ${JSON.stringify(source)}, not "jax": only JAX's numbers belong there. Regenerate it with:\n  ${GENERATE}` }
+    return { error: `JAX parity fixture ${path} holds inputs only (generate_jax.py --dry-run); run it without --dry-run:\n  ${GENERATE}` }
+  if (isDefault && source !== "jax")
+    return { error: `${path} says "source": ${JSON.stringify(source)}, not "jax": only JAX's numbers belong there. Regenerate it with:\n  ${GENERATE}` }
   return { fixture }
 }
-const loaded = load()
+
+/** The dtype real inputs are made in (the suite's), set when a suite starts. */
+let REAL: "float64" | "float32" = "float64"
+
 
 // ------------------------------------------------------------------ inputs
 
@@ -86,11 +83,11 @@ const inputsOf = (c: Case) => {
     return a
   }
   return {
-    /** A float64 tensor. */
+    /** A real tensor, in the suite's dtype (float64 on the CPU). */
     f64: (name: string): Tensor.Tensor => {
       const a = get(name)
       if (isComplex(a)) throw new Error(`case ${c.name}: input ${name} is complex`)
-      return Tensor.make(Float64Array.from(a.data), { shape: a.shape, dtype: "float64" })
+      return Tensor.make(Float64Array.from(a.data), { shape: a.shape, dtype: REAL })
     },
     /** A complex64 tensor. */
     c64: (name: string): Tensor.Tensor => {
@@ -127,8 +124,8 @@ type Runner = (i: Inputs) => Effect.Effect<Outputs, unknown, unknown>
 
 const T = Tensor
 
-/** Scalars computed one by one, as one float64 tensor. */
-const stack = (xs: ReadonlyArray<number>): Tensor.Tensor => T.make(Float64Array.from(xs), { shape: [xs.length], dtype: "float64" })
+/** Scalars computed one by one, as one tensor of the suite's dtype. */
+const stack = (xs: ReadonlyArray<number>): Tensor.Tensor => T.make(Float64Array.from(xs), { shape: [xs.length], dtype: REAL })
 
 const sigmoidCase: Runner = (i) =>
   Effect.gen(function* () {
@@ -203,7 +200,7 @@ const RUNNERS: Record<string, Runner> = {
       const d3 = grad(d2)
       const out: Record<"d1" | "d2" | "d3", number[]> = { d1: [], d2: [], d3: [] }
       for (const v of i.numbers("x")) {
-        const x = T.make(v, { dtype: "float64" })
+        const x = T.make(v, { dtype: REAL })
         out.d1.push(yield* T.item(yield* d1(x)))
         out.d2.push(yield* T.item(yield* d2(x)))
         out.d3.push(yield* T.item(yield* d3(x)))
@@ -337,13 +334,15 @@ const RUNNERS: Record<string, Runner> = {
 
 // ------------------------------------------------------------------ comparison
 
-interface Tol {
+export interface Tol {
   /** relative to each expected element */
   readonly rtol: number
   /** absolute, as a fraction of the largest |expected| of the output */
   readonly atolScale: number
 }
 const FLOAT64: Tol = { rtol: 1e-10, atolScale: 1e-13 }
+/** float32 computations of float64 inputs rounded to float32: a few ulps of float32 times the cases' conditioning. */
+export const FLOAT32: Tol = { rtol: 2e-4, atolScale: 1e-5 }
 const COMPLEX64: Tol = { rtol: 1e-6, atolScale: 1e-7 }
 
 /**
@@ -373,12 +372,19 @@ interface Stats {
   readonly failures: ReadonlyArray<string>
 }
 
-const compare = async (caseName: string, key: string, got: Tensor.Tensor, want: JsonArray, tol: Tol): Promise<Stats> => {
+const compare = async (
+  read: (t: Tensor.Tensor) => Promise<ArrayLike<number>>,
+  caseName: string,
+  key: string,
+  got: Tensor.Tensor,
+  want: JsonArray,
+  tol: Tol
+): Promise<Stats> => {
   const complex = isComplex(want)
   expect(got, `${caseName}.${key} is a Tensor`).toBeInstanceOf(Tensor.Tensor)
-  expect(got.dtype, `${caseName}.${key} dtype`).toBe(complex ? "complex64" : "float64")
+  expect(got.dtype, `${caseName}.${key} dtype`).toBe(complex ? "complex64" : REAL)
   expect([...got.shape], `${caseName}.${key} shape`).toEqual([...want.shape])
-  const data = await Effect.runPromise(Tensor.data(got))
+  const data = await read(got)
   const e = expectedParts(want)
   const n = e.re.length
   expect(data.length, `${caseName}.${key} length`).toBe(complex ? 2 * n : n)
@@ -408,53 +414,101 @@ const compare = async (caseName: string, key: string, got: Tensor.Tensor, want: 
 
 // ------------------------------------------------------------------ the suite
 
-const report: Stats[] = []
+export interface ParityOptions {
+  /** The fixture as loaded (test/fixtures/jax.json), or why it is missing. */
+  readonly loaded: Loaded
+  /** Where it was read from (for messages). */
+  readonly path: string
+  /** The backend (default: the CPU's). */
+  readonly layer?: Layer.Layer<never, unknown>
+  /** The dtype of real inputs (default float64). */
+  readonly dtype?: "float64" | "float32"
+  /** The tolerance of every real case (default: float64's, or the per-case ones). */
+  readonly tolerance?: Tol
+  /** A suffix for the suite's title. */
+  readonly title?: string
+}
 
-afterAll(() => {
-  if (report.length === 0) return
-  const byCase = new Map<string, Stats[]>()
-  for (const s of report) byCase.set(s.case, [...(byCase.get(s.case) ?? []), s])
-  const lines = [...byCase].map(([name, ss]) => {
-    const worst = ss.reduce((a, b) => (b.maxRel > a.maxRel ? b : a))
-    const zero = Math.max(...ss.map((s) => s.maxAbsAtZero))
-    const ratio = Math.max(...ss.map((s) => s.worstRatio))
-    return `  ${name.padEnd(26)} worst rel ${worst.maxRel.toExponential(2).padStart(9)} (${worst.output})${zero > 0 ? `, |got| where jax=0: ${zero.toExponential(2)}` : ""}, ${ratio <= 1 ? "ok" : `FAIL ×${ratio.toPrecision(3)} tol`}`
+/**
+ * Registers the JAX-parity suite: every fixture case recomputed on the
+ * layer's backend and compared element by element. Cases that need a dtype
+ * the backend does not support (complex64 on a GPU backend) must fail with a
+ * BackendError naming it.
+ */
+export const jaxParitySuite = ({ loaded, path, layer = CpuBackend.layer, dtype = "float64", tolerance, title = "" }: ParityOptions): void => {
+  const report: Stats[] = []
+  let runtime: ManagedRuntime.ManagedRuntime<never, unknown>
+
+  beforeAll(async () => {
+    REAL = dtype
+    runtime = ManagedRuntime.make(layer)
+    await runtime.runPromise(Effect.void)
   })
-  console.log(`JAX parity vs ${FIXTURE_PATH}:\n${lines.join("\n")}`)
-})
 
-describe("JAX parity (test/fixtures/jax.json)", () => {
-  if ("error" in loaded) {
-    it("has the fixture test/fixtures/jax.json", () => {
-      throw new Error(loaded.error)
+  afterAll(async () => {
+    await runtime?.dispose()
+    if (report.length === 0) return
+    const byCase = new Map<string, Stats[]>()
+    for (const s of report) byCase.set(s.case, [...(byCase.get(s.case) ?? []), s])
+    const lines = [...byCase].map(([name, ss]) => {
+      const worst = ss.reduce((a, b) => (b.maxRel > a.maxRel ? b : a))
+      const zero = Math.max(...ss.map((s) => s.maxAbsAtZero))
+      const ratio = Math.max(...ss.map((s) => s.worstRatio))
+      return `  ${name.padEnd(26)} worst rel ${worst.maxRel.toExponential(2).padStart(9)} (${worst.output})${zero > 0 ? `, |got| where jax=0: ${zero.toExponential(2)}` : ""}, ${ratio <= 1 ? "ok" : `FAIL ×${ratio.toPrecision(3)} tol`}`
     })
-    return
-  }
-  const { fixture } = loaded
-  const meta = fixture.meta
-
-  it("has a runner for every fixture case and a fixture case for every runner", () => {
-    const inFixture = fixture.cases.map((c) => c.name).sort()
-    expect(inFixture, "case names in the fixture vs in this suite").toEqual(Object.keys(RUNNERS).sort())
+    console.log(`JAX parity${title} vs ${path}:\n${lines.join("\n")}`)
   })
 
-  for (const c of fixture.cases) {
-    const run = RUNNERS[c.name]
-    const tol = TOLERANCES[c.name] ?? (Object.values(c.outputs ?? {}).some(isComplex) ? COMPLEX64 : FLOAT64)
-    it(`${c.name}: ${c.doc ?? ""} [${meta.source}${meta.jax ? ` ${meta.jax}` : ""}]`.trim(), async () => {
-      if (run === undefined) throw new Error(`no diffect runner for fixture case ${c.name}`)
-      const outputs = c.outputs ?? {}
-      const got = await Effect.runPromise(run(inputsOf(c)) as Effect.Effect<Outputs, unknown, never>)
-      const missing = Object.keys(outputs).filter((k) => !(k in got))
-      const extra = Object.keys(got).filter((k) => !(k.split("@")[0]! in outputs))
-      expect({ missing, extra }, `${c.name}: outputs computed vs in the fixture`).toEqual({ missing: [], extra: [] })
-      const problems: string[] = []
-      for (const [key, t] of Object.entries(got)) {
-        const s = await compare(c.name, key, t, outputs[key.split("@")[0]!]!, tol)
-        report.push(s)
-        for (const f of s.failures) problems.push(`${key} ${f}`)
-      }
-      expect(problems, `${c.name}: elements outside rtol ${tol.rtol} + ${tol.atolScale}·max|jax|`).toEqual([])
+  describe(`JAX parity (test/fixtures/jax.json)${title}`, () => {
+    if ("error" in loaded) {
+      it("has the fixture test/fixtures/jax.json", () => {
+        throw new Error(loaded.error)
+      })
+      return
+    }
+    const { fixture } = loaded
+    const meta = fixture.meta
+
+    it("has a runner for every fixture case and a fixture case for every runner", () => {
+      const inFixture = fixture.cases.map((c) => c.name).sort()
+      expect(inFixture, "case names in the fixture vs in this suite").toEqual(Object.keys(RUNNERS).sort())
     })
-  }
-})
+
+    for (const c of fixture.cases) {
+      const run = RUNNERS[c.name]
+      const complexCase = [...Object.values(c.outputs ?? {}), ...Object.values(c.inputs)].some(isComplex)
+      const tol = complexCase ? COMPLEX64 : (tolerance ?? TOLERANCES[c.name] ?? FLOAT64)
+      it(`${c.name}: ${c.doc ?? ""} [${meta.source}${meta.jax ? ` ${meta.jax}` : ""}]`.trim(), async () => {
+        REAL = dtype
+        if (run === undefined) throw new Error(`no diffect runner for fixture case ${c.name}`)
+        const outputs = c.outputs ?? {}
+        const supports = await runtime.runPromise(Effect.map(Effect.service(Backend), (b) => b.supports))
+        if (complexCase && !supports("complex64")) {
+          // the backend must refuse with a typed BackendError naming the dtype
+          const exit = await runtime.runPromiseExit(
+            Effect.flatMap(run(inputsOf(c)) as Effect.Effect<Outputs, unknown, never>, (got) => Effect.forEach(Object.values(got), Tensor.data))
+          )
+          expect(Exit.isFailure(exit), "expected a failure").toBe(true)
+          if (Exit.isFailure(exit)) {
+            const e = Cause.squash(exit.cause) as { _tag?: string; message?: string }
+            expect(e._tag).toBe("BackendError")
+            expect(e.message).toContain("complex64")
+          }
+          return
+        }
+        const got = await runtime.runPromise(run(inputsOf(c)) as Effect.Effect<Outputs, unknown, never>)
+        const missing = Object.keys(outputs).filter((k) => !(k in got))
+        const extra = Object.keys(got).filter((k) => !(k.split("@")[0]! in outputs))
+        expect({ missing, extra }, `${c.name}: outputs computed vs in the fixture`).toEqual({ missing: [], extra: [] })
+        const problems: string[] = []
+        const read = (t: Tensor.Tensor) => runtime.runPromise(Tensor.data(t))
+        for (const [key, t] of Object.entries(got)) {
+          const s = await compare(read, c.name, key, t, outputs[key.split("@")[0]!]!, tol)
+          report.push(s)
+          for (const f of s.failures) problems.push(`${key} ${f}`)
+        }
+        expect(problems, `${c.name}: elements outside rtol ${tol.rtol} + ${tol.atolScale}·max|jax|`).toEqual([])
+      })
+    }
+  })
+}
