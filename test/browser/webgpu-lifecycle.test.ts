@@ -6,7 +6,7 @@
  */
 import { Backend, Tensor, TrainVar, Variable } from "@diffect/core"
 import { WebGPUBackend } from "@diffect/backend-webgpu"
-import { valueAndGrad } from "@diffect/transforms"
+import { cond, scan, valueAndGrad, whileLoop } from "@diffect/transforms"
 import { Cause, Effect, Exit, ManagedRuntime } from "effect"
 import { describe, expect, it } from "vitest"
 
@@ -106,6 +106,21 @@ describe("webgpu backend lifecycle", () => {
     const big = Tensor.broadcastTo(Tensor.reshape(small, [10, 1]), [10, 100])
     expect(await rt.runPromise(Tensor.item(Tensor.sum(big)))).toBe(11000)
     expect(backend.liveBuffers!()).toBeGreaterThan(0)
+    await rt.dispose()
+  })
+
+  it("runs scan, whileLoop and cond on the GPU (predicates are read back asynchronously)", async () => {
+    const rt = ManagedRuntime.make(WebGPUBackend.layer({ cpuThreshold: 0 }))
+    const got = await rt.runPromise(
+      Effect.gen(function* () {
+        const n = yield* whileLoop((x: Tensor.Tensor) => Tensor.less(x, 100), (x) => Tensor.mul(x, 2), Tensor.make(1))
+        const x = Tensor.make([4, 9])
+        const pos = yield* cond(Tensor.greater(Tensor.sum(x), 0), (x: Tensor.Tensor) => Tensor.sqrt(x), (x: Tensor.Tensor) => Tensor.neg(x), x)
+        const [total, partial] = yield* scan((c: Tensor.Tensor, v: Tensor.Tensor) => [Tensor.add(c, v), c] as const, Tensor.make(0), Tensor.make([1, 2, 3]))
+        return [yield* Tensor.item(n), yield* Tensor.toArray(pos), yield* Tensor.item(total), yield* Tensor.toArray(partial)]
+      })
+    )
+    expect(got).toEqual([128, [2, 3], 6, [0, 1, 3]])
     await rt.dispose()
   })
 

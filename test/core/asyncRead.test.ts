@@ -9,7 +9,7 @@
 import { Effect, Exit } from "effect"
 import { describe, expect, it } from "vitest"
 import { Backend, BackendError, type BackendShape, CpuBackend, Tensor, Variable } from "@diffect/core"
-import { jit } from "@diffect/transforms"
+import { cond, jit, scan, whileLoop } from "@diffect/transforms"
 
 /** The CPU backend with its buffers boxed (not host memory) and only an asynchronous read. */
 const asyncOnly = (fail?: string) => {
@@ -158,5 +158,21 @@ describe("kernels that answer with a Promise", () => {
     expect(Exit.isFailure(exit)).toBe(true)
     await new Promise((r) => setTimeout(r, 10))
     expect(stats.live()).toBe(2)
+  })
+})
+
+describe("control flow on a backend that reads only asynchronously", () => {
+  it("whileLoop and cond read their predicates asynchronously; scan needs no read", async () => {
+    const { backend, stats } = asyncOnly()
+    const program = Effect.gen(function* () {
+      const n = yield* whileLoop((x: Tensor.Tensor) => Tensor.less(x, 100), (x) => Tensor.mul(x, 2), Tensor.make(1))
+      const x = Tensor.make([4, 9])
+      const pos = yield* cond(Tensor.greater(Tensor.sum(x), 0), (x: Tensor.Tensor) => Tensor.sqrt(x), (x: Tensor.Tensor) => Tensor.neg(x), x)
+      const neg = yield* cond(Tensor.less(Tensor.sum(x), 0), (x: Tensor.Tensor) => Tensor.sqrt(x), (x: Tensor.Tensor) => Tensor.neg(x), x)
+      const [total, partial] = yield* scan((c: Tensor.Tensor, v: Tensor.Tensor) => [Tensor.add(c, v), c] as const, Tensor.make(0), Tensor.make([1, 2, 3]))
+      return [yield* Tensor.item(n), yield* Tensor.toArray(pos), yield* Tensor.toArray(neg), yield* Tensor.item(total), yield* Tensor.toArray(partial)]
+    })
+    expect(await Effect.runPromise(program.pipe(Effect.provideService(Backend, backend)))).toEqual([128, [2, 3], [-4, -9], 6, [0, 1, 3]])
+    expect(stats.asyncReads).toBeGreaterThan(8) // the while predicate at every step, both cond predicates, the results
   })
 })

@@ -150,7 +150,9 @@ const finish = (backend: BackendShape, handles: ReadonlyArray<unknown>, avals: R
       return h
     }
     const a = avals[i]!
-    return isHostArray(h) && backend.hostBuffers === true ? h.slice() : backend.upload(backend.download(h, a).slice() as HostArray, a)
+    if (isHostArray(h) && backend.hostBuffers === true) return h.slice()
+    // a backend that reads only asynchronously (WebGPU) shares the buffer instead of copying it through the host
+    return backend.share !== undefined ? backend.share(h, a) : backend.upload(backend.download(h, a).slice() as HostArray, a)
   })
   for (const h of out) owned.give(h)
   owned.disposeAll()
@@ -284,6 +286,51 @@ const runScan = (backend: BackendShape, p: ScanParams, args: ReadonlyArray<Kerne
 /** Reads a bool scalar buffer. */
 const truth = (backend: BackendShape, h: unknown): boolean => backend.download(h, { shape: [], dtype: "bool" })[0] !== 0
 
+/**
+ * Reads a bool scalar buffer where the backend reads only asynchronously
+ * (WebGPU): the loop then answers with a Promise, which the execution awaits.
+ */
+const truthAsync = async (backend: BackendShape, h: unknown): Promise<boolean> =>
+  (await backend.downloadAsync!(h, { shape: [], dtype: "bool" }))[0] !== 0
+
+const runWhileAsync = async (backend: BackendShape, p: WhileParams, args: ReadonlyArray<KernelArg>): Promise<LoopResult> => {
+  const owned = new Owned(backend)
+  try {
+    const nc = p.numCarry
+    let carry = args.slice(0, nc).map((a) => a.handle)
+    const consts = args.slice(nc).map((a) => a.handle)
+    for (;;) {
+      const inputs = [...carry, ...consts]
+      const [pred] = runProgram(backend, p.cond, inputs, owned)
+      const go = await truthAsync(backend, pred)
+      owned.sweep()
+      if (!go) break
+      const out = runProgram(backend, p.body, inputs, owned)
+      for (const h of out) owned.hold(h)
+      for (const h of carry) owned.drop(h)
+      owned.sweep()
+      carry = out
+    }
+    return finish(backend, carry, loopAvals(p), args, owned)
+  } catch (e) {
+    owned.disposeAll()
+    throw e
+  }
+}
+
+const runCondAsync = async (backend: BackendShape, p: CondParams, args: ReadonlyArray<KernelArg>): Promise<LoopResult> => {
+  const owned = new Owned(backend)
+  try {
+    const operands = args.slice(1).map((a) => a.handle)
+    const branch = (await truthAsync(backend, args[0]!.handle)) ? p.branches[0]! : p.branches[1]!
+    const out = runProgram(backend, branch, operands, owned)
+    return finish(backend, out, loopAvals(p), args, owned)
+  } catch (e) {
+    owned.disposeAll()
+    throw e
+  }
+}
+
 const runWhile = (backend: BackendShape, p: WhileParams, args: ReadonlyArray<KernelArg>): LoopResult => {
   const owned = new Owned(backend)
   try {
@@ -324,7 +371,11 @@ const runCond = (backend: BackendShape, p: CondParams, args: ReadonlyArray<Kerne
 
 const runLoop: Run = (backend, params, args) => {
   const p = params as LoopParams
-  return p.kind === "scan" ? runScan(backend, p, args) : p.kind === "while" ? runWhile(backend, p, args) : runCond(backend, p, args)
+  if (p.kind === "scan") return runScan(backend, p, args)
+  // predicates are read back: asynchronously where the backend reads only so (the execution awaits the Promise)
+  const readsAsync = backend.downloadAsync !== undefined
+  if (p.kind === "while") return readsAsync ? runWhileAsync(backend, p, args) : runWhile(backend, p, args)
+  return readsAsync && p.hasPred ? runCondAsync(backend, p, args) : runCond(backend, p, args)
 }
 
 const takeOut: Run = (_backend, params, args) => (args[0]!.handle as LoopResult).take((params as LoopOutParams).index)
