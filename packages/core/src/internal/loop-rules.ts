@@ -45,6 +45,15 @@ export const closeProgram = (inputs: ReadonlyArray<Tensor>, outputs: ReadonlyArr
   return makeProgram(fresh, inline(makeProgram(inputs, outputs), fresh))
 }
 
+/** A scan whose summing carries (`accumulate`) are written out in its body, as every rule expects. */
+const plainScan = (p: ScanParams): ScanParams => {
+  const acc = p.accumulate
+  if (acc === undefined || acc.length === 0) return p
+  const { body } = p
+  const outputs = body.outputs.map((o, i) => (acc.includes(i) ? O.add(body.inputs[i]!, o) : o))
+  return { ...p, body: makeProgram(body.inputs, outputs), accumulate: undefined }
+}
+
 // ------------------------------------------------------------------ forward mode
 
 /** The tangents of a program's outputs for tangent inputs at the `active` inputs. */
@@ -70,7 +79,8 @@ const widen = (active: boolean[], outs: ReadonlyArray<unknown>, nc: number, like
 
 /** The tangents of a loop node's results, given its operands' tangents (null: zero). */
 export const loopJvp = (node: Tensor, ts: ReadonlyArray<Tensor | null>): Array<Tensor | null> => {
-  const p = node.params as LoopParams
+  const params = node.params as LoopParams
+  const p = params.kind === "scan" ? plainScan(params) : params
   const ops = node.inputs
   switch (p.kind) {
     case "scan": {
@@ -171,7 +181,7 @@ export const loopBatch = (node: Tensor, args: ReadonlyArray<BatchArg>, n: number
   const p = node.params as LoopParams
   switch (p.kind) {
     case "scan":
-      return scanBatch(p, args, n)
+      return scanBatch(plainScan(p), args, n)
     case "while":
       return whileBatch(p, args, n)
     case "cond":
@@ -252,6 +262,15 @@ interface ScanVjp {
   readonly fx: ReadonlyArray<number>
   readonly fk: ReadonlyArray<number>
   readonly ctY: ReadonlyArray<number>
+  /** The constants (positions in fk) whose cotangents are summed in a carry of the backward scan. */
+  readonly accK: ReadonlyArray<number>
+  /**
+   * The constants whose per-step cotangent is a product `a_t b_t` with a
+   * small inner dimension (an outer product, as a weight matrix's): the
+   * backward scan stacks `a_t` and `b_t` as ys and the sum over the steps
+   * is one matmul after the loop, instead of a rank-1 update per step.
+   */
+  readonly hoistK: ReadonlyArray<number>
   /** A failure of the body's own reverse mode (a whileLoop inside it). */
   readonly error: Tensor | undefined
 }
@@ -299,13 +318,22 @@ const scanVjpInfo = (body: Program, nc: number, nx: number, checkpoint: boolean,
     res = [...cands].filter((c) => varying.has(c) && !xIns.includes(c))
   }
   const forward = makeProgram(body.inputs, [...body.outputs, ...res])
-  const accIns = fk.map((k) => freshInput(kIns[k]!))
+  const hoistK: number[] = []
+  const accK: number[] = []
+  gK.forEach((gk, r) => {
+    const [a, b] = gk.inputs
+    // (not under checkpoint, which keeps memory to the carries)
+    const small = !checkpoint && gk.op === "matmul" && gk.ndim === 2 && a!.ndim === 2 && b!.ndim === 2 && 2 * a!.shape[1]! * (a!.shape[0]! + b!.shape[1]!) <= gk.size
+    ;(small ? hoistK : accK).push(r)
+  })
+  const accIns = accK.map((r) => freshInput(kIns[fk[r]!]!))
+  // the other sums of the constants' cotangents are accumulating carries: the body gives each step's part
   const backward = closeProgram(
     [...ctC, ...accIns, ...res, ...ctYs, ...xIns, ...kIns],
-    [...gC, ...gK.map((gk, r) => O.add(accIns[r]!, gk)), ...gX]
+    [...gC, ...accK.map((r) => gK[r]!), ...gX, ...hoistK.map((r) => gK[r]!.inputs[0]!), ...hoistK.map((r) => gK[r]!.inputs[1]!)]
   )
   if (error === undefined && isOpen(backward)) throw new Error("internal: the backward body of a scan reads a value it was not given")
-  const info: ScanVjp = { forward, backward, numRes: res.length, fc, fx, fk, ctY, error }
+  const info: ScanVjp = { forward, backward, numRes: res.length, fc, fx, fk, ctY, accK, hoistK, error }
   byKey.set(key, info)
   return info
 }
@@ -330,7 +358,7 @@ export const loopVjp = (node: Tensor, given: ReadonlyArray<Tensor | null | undef
     case "cond":
       return condVjp(node, p, cts)
     case "scan":
-      return scanVjp(node, p, cts)
+      return scanVjp(node, plainScan(p), cts)
   }
 }
 
@@ -376,22 +404,34 @@ const scanVjp = (node: Tensor, p: ScanParams, cts: ReadonlyArray<Tensor | null>)
   const ops = node.inputs
   const xs = ops.slice(nc, nc + nx)
   const ks = ops.slice(nc + nx)
+  const { fc, fx, fk, accK, hoistK } = info
+  const numCarry = fc.length + accK.length
   const outs = loopNode(
     {
       kind: "scan",
       body: info.backward,
       length: p.length,
       reverse: !p.reverse,
-      numCarry: info.fc.length + info.fk.length,
+      numCarry,
       numX: info.numRes + info.ctY.length + nx,
-      checkpoint: false
+      checkpoint: false,
+      accumulate: accK.map((_, r) => fc.length + r)
     },
-    [...info.fc.map((i) => cts[i] ?? zerosOf(ops[i]!)), ...info.fk.map((k) => zerosOf(ks[k]!)), ...resid, ...info.ctY.map((j) => cts[nc + j]!), ...xs, ...ks]
+    [...fc.map((i) => cts[i] ?? zerosOf(ops[i]!)), ...accK.map((r) => zerosOf(ks[fk[r]!]!)), ...resid, ...info.ctY.map((j) => cts[nc + j]!), ...xs, ...ks]
   )
-  const nfc = info.fc.length, nfk = info.fk.length
+  /** Σ_t a_t b_t from the stacked a [T, m, p] and b [T, p, n]: one matmul. */
+  const summed = (h: number): Tensor => {
+    const a = outs[numCarry + fx.length + h]!, b = outs[numCarry + fx.length + hoistK.length + h]!
+    const [T, m, q] = a.shape as [number, number, number]
+    const n = b.shape[2]!
+    const a2 = bind("reshape", [bind("transpose", [a], { perm: [1, 0, 2] })], { shape: [m, T * q] })
+    return bind("matmul", [a2, bind("reshape", [b], { shape: [T * q, n] })], {})
+  }
   return ops.map((_, j) => {
-    if (j < nc) return info.fc.includes(j) ? outs[info.fc.indexOf(j)]! : null
-    if (j < nc + nx) return info.fx.includes(j - nc) ? outs[nfc + nfk + info.fx.indexOf(j - nc)]! : null
-    return info.fk.includes(j - nc - nx) ? outs[nfc + info.fk.indexOf(j - nc - nx)]! : null
+    if (j < nc) return fc.includes(j) ? outs[fc.indexOf(j)]! : null
+    if (j < nc + nx) return fx.includes(j - nc) ? outs[numCarry + fx.indexOf(j - nc)]! : null
+    const r = fk.indexOf(j - nc - nx)
+    if (r < 0) return null
+    return accK.includes(r) ? outs[fc.length + accK.indexOf(r)]! : summed(hoistK.indexOf(r))
   })
 }

@@ -26,9 +26,12 @@
 import type { BackendShape, KernelArg } from "../Backend.js"
 import { allocHost, type DType, type HostArray } from "../DType.js"
 import type { Aval } from "./bind.js"
-import { executeSync } from "./execute.js"
-import { LoopResult } from "./loop-result.js"
-import { planOf, type Program } from "./program.js"
+import { BackendError, ControlFlowError, LinalgError } from "../Errors.js"
+import { executeSync, sourceHandle } from "./execute.js"
+import { LoopResult, releaseHandle } from "./loop-result.js"
+import { EvalFailure } from "./plan.js"
+import { type Plan, planGraph } from "./plan.js"
+import type { Program } from "./program.js"
 import { sizeOf } from "./shape.js"
 import { Tensor } from "./tensor.js"
 
@@ -54,6 +57,13 @@ export interface ScanParams {
   /** Reverse mode stores only the carries and recomputes the rest (`checkpoint`). */
   readonly checkpoint: boolean
   readonly residuals?: ScanResiduals | undefined
+  /**
+   * Carries that are sums: for these, the body's output is the increment
+   * (carry ← carry + output), added in place where buffers are host arrays,
+   * and the body does not read the carry. Reverse mode sums the cotangents
+   * of the constants this way.
+   */
+  readonly accumulate?: ReadonlyArray<number> | undefined
 }
 
 export interface WhileParams {
@@ -125,9 +135,101 @@ class Owned {
   }
 }
 
+/** Plans of sub-programs, per backend: planned once, run at every step (so small elementwise chains are fused too). */
+const bodyPlans = new WeakMap<Program, WeakMap<BackendShape, Plan>>()
+
+const bodyPlan = (p: Program, backend: BackendShape): Plan => {
+  let byBackend = bodyPlans.get(p)
+  if (byBackend === undefined) bodyPlans.set(p, (byBackend = new WeakMap()))
+  let plan = byBackend.get(backend)
+  if (plan === undefined) byBackend.set(backend, (plan = planGraph(backend, p.outputs, p.inputs, undefined, { fuseMin: 1 })))
+  return plan
+}
+
+/**
+ * Runs a body's plan again and again (the steps of one loop): the slots,
+ * the constants' buffers and the kernels' argument records are made once
+ * and reused at every step; only the buffers change.
+ */
+class BodyRunner {
+  private readonly slots: unknown[]
+  private readonly args: KernelArg[][]
+  private readonly refs = new Map<unknown, number>()
+  constructor(private readonly plan: Plan) {
+    this.slots = new Array<unknown>(plan.slots)
+    for (const [s, t] of plan.consts) this.slots[s] = sourceHandle(plan.backend, t)
+    const { count, argAt, args, views } = plan.steps
+    this.args = []
+    for (let i = 0; i < count; i++) {
+      const list: KernelArg[] = []
+      for (let j = 0; j < argAt[i + 1]! - argAt[i]!; j++) {
+        const v = views[i]?.[j]
+        const a = plan.slotAvals[args[argAt[i]! + j]!]!
+        list.push(v === undefined ? { handle: undefined, shape: a.shape, dtype: a.dtype } : { handle: undefined, shape: v.shape, dtype: v.dtype, strides: v.strides, offset: v.offset })
+      }
+      this.args.push(list)
+    }
+  }
+
+  /** The outputs for `inputs`; the buffers it made are marked in `owned`. */
+  run(inputs: ReadonlyArray<unknown>, owned: Owned): unknown[] {
+    const { plan, slots, refs } = this
+    const { backend, slotAvals } = plan
+    const { count, out, run, params, argAt, args: argSlots, freeAt, free } = plan.steps
+    const fusion = backend.fusion
+    for (let k = 0; k < plan.inputs.length; k++) slots[plan.inputs[k]!] = inputs[k]
+    try {
+      for (let i = 0; i < count; i++) {
+        const args = this.args[i]!
+        const a0 = argAt[i]!
+        for (let j = 0; j < args.length; j++) (args[j] as { handle: unknown }).handle = slots[argSlots[a0 + j]!]
+        const r = run[i]!
+        const aval = slotAvals[out[i]!]!
+        let h: unknown
+        try {
+          h = typeof r === "function" ? r(args, params[i] as never, aval) : fusion!.kernel(r, args, aval)
+        } catch (e) {
+          if (e instanceof BackendError || e instanceof LinalgError || e instanceof ControlFlowError) throw new EvalFailure(e)
+          throw e
+        }
+        if (h instanceof Promise)
+          throw new EvalFailure(new BackendError({ message: `${backend.name} backend: a kernel inside a loop body answered asynchronously; loop bodies need synchronous kernels` }))
+        slots[out[i]!] = h
+        const c = refs.get(h)
+        if (c !== undefined) refs.set(h, c + 1)
+        else if (!args.some((a) => a.handle === h)) refs.set(h, 1)
+        for (let k = freeAt[i]!; k < freeAt[i + 1]!; k++) {
+          const s = free[k]!
+          const fh = slots[s]
+          slots[s] = undefined
+          const n = refs.get(fh)
+          if (n === undefined) continue
+          if (n === 1) {
+            refs.delete(fh)
+            releaseHandle(backend, fh)
+          } else refs.set(fh, n - 1)
+        }
+      }
+    } catch (e) {
+      for (const h of refs.keys()) releaseHandle(backend, h)
+      refs.clear()
+      throw e
+    }
+    const outs = plan.outputs.map((s) => slots[s])
+    for (const h of refs.keys()) {
+      if (outs.includes(h)) owned.made(h)
+      else releaseHandle(backend, h)
+    }
+    refs.clear()
+    return outs
+  }
+}
+
+const runnerOf = (backend: BackendShape, p: Program): BodyRunner => new BodyRunner(bodyPlan(p, backend))
+
 /** Runs one program on `inputs`, marking the buffers it made. */
 const runProgram = (backend: BackendShape, p: Program, inputs: ReadonlyArray<unknown>, owned: Owned): unknown[] => {
-  const r = executeSync(planOf(p, backend), inputs)
+  const r = executeSync(bodyPlan(p, backend), inputs)
   r.handles.forEach((h, i) => {
     if (r.owned[i]) owned.made(h)
   })
@@ -243,9 +345,20 @@ const runScan = (backend: BackendShape, p: ScanParams, args: ReadonlyArray<Kerne
     const stacks: HostArray[] = host ? yAvals.map((a) => allocHost(a.dtype, T * sizeOf(a.shape))) : []
     const perStep: unknown[][] = host ? [] : yAvals.map(() => new Array<unknown>(T))
     let carry: unknown[] = args.slice(0, nc).map((a) => a.handle)
+    const acc = p.accumulate ?? []
+    for (const i of acc) {
+      if (host) {
+        // the sum, in a buffer of the loop's own, updated in place
+        const own = (carry[i] as HostArray).slice()
+        owned.made(own)
+        owned.hold(own)
+        carry[i] = own
+      }
+    }
     const inputs = new Array<unknown>(body.inputs.length)
     for (let j = 0; j < consts.length; j++) inputs[nc + nx + j] = consts[j]
     const slices: unknown[] = []
+    const runner = T > 0 ? runnerOf(backend, body) : undefined
     for (let s = 0; s < T; s++) {
       const k = reverse ? T - 1 - s : s
       for (let i = 0; i < nc; i++) inputs[i] = carry[i]
@@ -256,7 +369,20 @@ const runScan = (backend: BackendShape, p: ScanParams, args: ReadonlyArray<Kerne
         if (!host) slices.push(h)
         inputs[nc + j] = h
       }
-      const out = runProgram(backend, body, inputs, owned)
+      const out = runner!.run(inputs, owned)
+      for (const i of acc) {
+        const inc = out[i]
+        if (host) {
+          const sum = carry[i] as HostArray as Float64Array, d = inc as HostArray as Float64Array
+          for (let e = 0; e < sum.length; e++) sum[e]! += d[e]!
+          out[i] = sum
+        } else {
+          const a = body.outputs[i]!
+          const h = backend.kernels.add([{ handle: carry[i], shape: a.shape, dtype: a.dtype }, { handle: inc, shape: a.shape, dtype: a.dtype }], {}, { shape: a.shape, dtype: a.dtype })
+          owned.made(h)
+          out[i] = h
+        }
+      }
       for (let i = 0; i < nc; i++) owned.hold(out[i])
       for (let j = 0; j < ny; j++) {
         const y = out[nc + j]
@@ -337,13 +463,15 @@ const runWhile = (backend: BackendShape, p: WhileParams, args: ReadonlyArray<Ker
     const nc = p.numCarry
     let carry = args.slice(0, nc).map((a) => a.handle)
     const consts = args.slice(nc).map((a) => a.handle)
+    const condRunner = runnerOf(backend, p.cond)
+    const bodyRunner = runnerOf(backend, p.body)
     for (;;) {
       const inputs = [...carry, ...consts]
-      const [pred] = runProgram(backend, p.cond, inputs, owned)
+      const [pred] = condRunner.run(inputs, owned)
       const go = truth(backend, pred)
       owned.sweep()
       if (!go) break
-      const out = runProgram(backend, p.body, inputs, owned)
+      const out = bodyRunner.run(inputs, owned)
       for (const h of out) owned.hold(h)
       for (const h of carry) owned.drop(h)
       owned.sweep()

@@ -138,6 +138,8 @@ const PLAN_MIN_KEPT = 512
 export interface PlanOptions {
   /** Whether the plan is kept and run many times (then smaller groups are worth fusing). */
   readonly kept?: boolean
+  /** The smallest node fused (overrides `kept`): a loop body, planned once and run at every step, fuses even small chains. */
+  readonly fuseMin?: number | undefined
 }
 
 /**
@@ -316,7 +318,7 @@ export const planGraph = (
   unbound: Unbound = vmapUnbound,
   options: PlanOptions = {}
 ): Plan => {
-  const minSize = options.kept === true ? PLAN_MIN_KEPT : PLAN_MIN
+  const minSize = options.fuseMin ?? (options.kept === true ? PLAN_MIN_KEPT : PLAN_MIN)
   const slotOf = new Map<Tensor, number>()
   const slotAvals: Aval[] = []
   const avals = new Map<number, Aval[]>()

@@ -13,7 +13,7 @@
 import { allocHost, type DType, type HostArray } from "../../DType.js"
 
 /** Smaller arrays are cheap to allocate: not pooled. */
-const MIN_ELEMENTS = 1024
+const MIN_ELEMENTS = 16
 /** At most this many bytes are kept, and this many arrays per (type, length). */
 const MAX_BYTES = 32 * 2 ** 20
 const MAX_PER_KEY = 8
