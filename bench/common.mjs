@@ -29,6 +29,9 @@ export const CONV = { n: 32, c: 3, h: 32, w: 32, o: 16, k: 3 }
 export const LINALG_N = 256
 /** The rate network of the control-flow rows: x ← x + dt·(tanh(W x) − x), loss mean(x_T²), gradient with respect to W. */
 export const BPTT = { n: 64, steps: 1000, dt: 0.1, gain: 1.5 }
+/** Gather: rows of a table [rows, cols] taken by int32 indices (with repeats); its gradient is a scatter-add. */
+export const GATHER = { rows: 100_000, cols: 64, ids: 10_000 }
+export const SORT_N = 1_000_000
 
 /**
  * The workloads, in table order. `kind`: how the row is reported ("time",
@@ -52,6 +55,10 @@ export const workloads = [
   { id: "solve256", label: "solve 256×256 (LU, one right-hand side)", kind: "time" },
   { id: "cholesky256", label: "cholesky 256×256", kind: "time" },
   { id: "bptt", label: `rate network n=${BPTT.n}, T=${BPTT.steps}: value+grad through time (µs/step)`, kind: "perop", ops: BPTT.steps },
+  { id: "gather", label: "take 10⁴ rows of a 10⁵×64 table", kind: "time" },
+  { id: "gatherGrad", label: "  its gradient (scatter-add into the table)", kind: "time" },
+  { id: "sort", label: "sort 10⁶ float32", kind: "time" },
+  { id: "argsort", label: "argsort 10⁶ float32", kind: "time", exact: true },
   { id: "opBuild", label: "  diffect: graph building only (µs/op)", kind: "perop", ops: OPS_CHAIN, only: "diffect" },
   { id: "effectRead", label: "  diffect: Effect.runSync(Tensor.data) of a const (µs/call)", kind: "perop", ops: OPS_CHAIN, only: "diffect" }
 ]
@@ -122,6 +129,26 @@ export const inputs = (id) =>
       const { n, gain } = BPTT
       const a = (gain * Math.sqrt(3)) / Math.sqrt(n) // uniform(−a, a) has standard deviation gain/√n
       return { ...BPTT, w: uniform(61, n * n, -a, a), x0: uniform(62, n, -1, 1) }
+    }
+    if (id === "gather" || id === "gatherGrad") {
+      const { rows, cols, ids } = GATHER
+      const r = rng(61)
+      const idx = new Int32Array(ids)
+      for (let i = 0; i < ids; i++) idx[i] = Math.floor(r() * rows)
+      return { ...GATHER, table: uniform(62, rows * cols), idx, ct: uniform(63, ids * cols) }
+    }
+    if (id === "sort" || id === "argsort") {
+      // distinct values (a shuffled grid in [-1, 1)), so the sorting permutation is unique
+      const n = SORT_N, r = rng(71)
+      const x = new Float32Array(n)
+      for (let i = 0; i < n; i++) x[i] = -1 + (2 * i + 1) / n
+      for (let i = n - 1; i > 0; i--) {
+        const j = Math.floor(r() * (i + 1))
+        const t = x[i]
+        x[i] = x[j]
+        x[j] = t
+      }
+      return { n, x }
     }
     throw new Error(`no inputs for ${id}`)
   })
@@ -305,15 +332,33 @@ export const reference = (id) =>
       }
       return [Float64Array.of(loss), dW]
     }
+    if (id === "gather") {
+      const { cols, idx, table } = I
+      const y = new Float64Array(idx.length * cols)
+      for (let i = 0; i < idx.length; i++) for (let j = 0; j < cols; j++) y[i * cols + j] = table[idx[i] * cols + j]
+      return [y]
+    }
+    if (id === "gatherGrad") {
+      // d/dtable of Σ ct · take(table, idx): repeated indices accumulate
+      const { rows, cols, idx, ct } = I
+      const d = new Float64Array(rows * cols)
+      for (let i = 0; i < idx.length; i++) for (let j = 0; j < cols; j++) d[idx[i] * cols + j] += ct[i * cols + j]
+      return [d]
+    }
+    if (id === "sort" || id === "argsort") {
+      const order = Array.from(I.x.keys()).sort((i, j) => I.x[i] - I.x[j])
+      return [id === "sort" ? Float64Array.from(order, (i) => I.x[i]) : Float64Array.from(order)]
+    }
     throw new Error(`no reference for ${id}`)
   })
 
 /**
  * Compares outputs with the reference: for each output the largest absolute
  * difference scaled by the largest reference magnitude. Returns
- * `{ ok, err, why }`; float32 results pass within `tol`.
+ * `{ ok, err, why }`; float32 results pass within `tol` (0 for the rows
+ * marked `exact`: integer results such as argsort's permutation).
  */
-export const check = (id, outs, tol = 1e-3) => {
+export const check = (id, outs, tol = workloads.find((w) => w.id === id)?.exact ? 0 : 1e-3) => {
   const ref = reference(id)
   if (!Array.isArray(outs) || outs.length !== ref.length) return { ok: false, err: Infinity, why: `expected ${ref.length} outputs, got ${outs?.length}` }
   let worst = 0

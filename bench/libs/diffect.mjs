@@ -122,6 +122,19 @@ const adapter = {
       const W = f32(I.w, [I.n, I.n])
       return () => run(Effect.flatMap(vg(W), ([value, grad]) => Effect.all([Tensor.data(value), Tensor.data(grad)])))
     }
+    if (id === "gather" || id === "gatherGrad") {
+      const table = f32(I.table, [I.rows, I.cols]), idx = Tensor.make(I.idx, { shape: [I.ids], dtype: "int32" })
+      if (id === "gather") return () => [read(Tensor.take(table, idx))]
+      if (typeof T.grad !== "function") return undefined
+      const ct = f32(I.ct, [I.ids, I.cols])
+      const g = T.grad((table) => Tensor.sum(Tensor.mul(Tensor.take(table, idx), ct)))
+      return () => run(Effect.flatMap(g(table), Tensor.data)).then((d) => [d])
+    }
+    if (id === "sort" || id === "argsort") {
+      const x = f32(I.x, [I.n])
+      const op = id === "sort" ? Tensor.sort : Tensor.argsort
+      return () => [read(op(x))]
+    }
     if (id === "opChain") {
       const x = f32(I.x, [1])
       return () => {

@@ -117,6 +117,21 @@ export const makeJax = (useJit, workers = false) => {
           return readAll([value, grad])
         }
       }
+      if (id === "gather" || id === "gatherGrad") {
+        const table = arr(I.table, [I.rows, I.cols]), idx = np.array(I.idx, { shape: [I.ids], dtype: "int32" })
+        if (id === "gather") {
+          const f = J((table, idx) => np.take(table, idx, 0))
+          return () => readAll([f(table.ref, idx.ref)])
+        }
+        const ct = arr(I.ct, [I.ids, I.cols])
+        const g = J(jax.grad((table, idx, ct) => np.sum(np.take(table, idx, 0).mul(ct))))
+        return () => readAll([g(table.ref, idx.ref, ct.ref)])
+      }
+      if (id === "sort" || id === "argsort") {
+        const x = arr(I.x, [I.n])
+        const f = J(id === "sort" ? (x) => np.sort(x) : (x) => np.argsort(x))
+        return () => readAll([f(x.ref)])
+      }
       if (id === "opChain") {
         if (useJit) return undefined // a jitted chain is one kernel: not a per-op cost
         const x = arr(I.x, [1])

@@ -109,6 +109,30 @@ export const makeTfjs = (backend) => ({
         return readAll([value, grad])
       }
     }
+    if (id === "gather" || id === "gatherGrad") {
+      const table = tf.tensor2d(I.table, [I.rows, I.cols]), idx = tf.tensor1d(I.idx, "int32")
+      if (id === "gather") return () => readAll([tf.gather(table, idx, 0)])
+      // gather's gradient is UnsortedSegmentSum, which tfjs-backend-wasm does not register; tfjs-backend-cpu's
+      // makes one masked pass over all updates per segment (10⁵ × 10⁴ × 64 operations, and over 16 GB of
+      // memory at this size, measured): not run
+      if (tf.getBackend() === "cpu" || !tf.getKernel("UnsortedSegmentSum", tf.getBackend())) return undefined
+      const ct = tf.tensor2d(I.ct, [I.ids, I.cols])
+      const g = tf.grad((table) => tf.sum(tf.mul(tf.gather(table, idx, 0), ct)))
+      return () => readAll([tf.tidy(() => g(table))])
+    }
+    if (id === "sort" || id === "argsort") {
+      // tfjs has no sort: topk of all n elements of −x (ascending order; ties by index)
+      const x = tf.tensor1d(I.x)
+      return () => {
+        const { values, indices } = tf.tidy(() => tf.topk(tf.neg(x), I.n, true))
+        if (id === "argsort") {
+          values.dispose()
+          return readAll([indices])
+        }
+        indices.dispose()
+        return readAll([tf.tidy(() => tf.neg(values))])
+      }
+    }
     if (id === "opChain") {
       const x = tf.tensor1d(I.x)
       return () =>

@@ -18,7 +18,7 @@ import { randomKernel } from "./random.js"
 import { argsortKernel, cumsumKernel, gatherKernel, scatterAddKernel } from "./indexing.js"
 import { coreCount, Pool, withPool } from "./threads.js"
 import { unaryF32Wasm } from "./wasm.js"
-import { binaryView, matmulView, whereView } from "./views.js"
+import { binaryView, dense, matmulView, whereView } from "./views.js"
 
 const h = (x: KernelArg): HostArray => x.handle as HostArray
 
@@ -155,7 +155,14 @@ const viewKernels: BackendShape["viewKernels"] = {
   greater: binaryView("greater", kernels.greater),
   less: binaryView("less", kernels.less),
   equal: binaryView("equal", kernels.equal),
-  where: whereView(kernels.where)
+  where: whereView(kernels.where),
+  // x a broadcast scalar (the zeros of take's gradient): filled, never materialized
+  scatterAdd: (args, params, out) => {
+    const [x, i, u] = args
+    if (x!.strides !== undefined && out.dtype !== "complex64" && x!.strides.every((s) => s === 0))
+      return scatterAddKernel(h(x!)[x!.offset ?? 0]!, dense(i!), dense(u!), out.dtype, x!.shape, i!.shape, params.axis, params.batchDims)
+    return kernels.scatterAdd([x, i, u].map((a) => (a!.strides === undefined ? a! : { handle: dense(a!), shape: a!.shape, dtype: a!.dtype })), params, out)
+  }
 }
 
 /** A kernel that runs with `pool` as the current worker pool (the kernels that split their work). */
