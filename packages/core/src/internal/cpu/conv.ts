@@ -1,6 +1,12 @@
 /**
- * The CPU `conv` kernel: im2col, then one GEMM per image and group on the
- * existing matmul kernels (the WebAssembly SIMD GEMM for float32).
+ * The CPU `conv` kernel. float32 convolutions in 1 or 2 spatial dims with
+ * unit stride along the last axis, no input dilation, non-negative padding
+ * and outputs at least `DIRECT_MIN_WIDTH` wide (the forward pass of a CNN
+ * layer and its input gradient) run on the direct WebAssembly SIMD kernel
+ * (`wasm-dense.ts`). Everything else (strided and transposed convolutions,
+ * kernel gradients, whose output is the small kernel, float64, 3-D) goes
+ * through im2col, then one GEMM per image and group on the existing matmul
+ * kernels (the WebAssembly SIMD GEMM for float32).
  *
  * For image n and group g, `cols` is the `[C/g · K, outSize]` matrix whose
  * column p holds the input values under the kernel at output position p
@@ -13,7 +19,39 @@ import type { Kernel, KernelArg } from "../../Backend.js"
 import type { HostArray } from "../../DType.js"
 import { sizeOf, stridesOf } from "../shape.js"
 import { gemmAny } from "./matmul.js"
-import { alloc, release } from "./pool.js"
+import { alloc, allocUninitialized, release } from "./pool.js"
+import { convF32Direct } from "./wasm-dense.js"
+
+/** Narrower outputs waste most of the direct kernel's 8-column tiles: im2col instead. */
+const DIRECT_MIN_WIDTH = 6
+
+/** The direct kernel, when the convolution is one it runs; false otherwise (nothing written). */
+const tryDirect = (xa: KernelArg, wa: KernelArg, p: Parameters<Kernel<"conv">>[1], outShape: ReadonlyArray<number>, res: HostArray): boolean => {
+  const x = h(xa), w = h(wa)
+  if (!(x instanceof Float32Array && w instanceof Float32Array && res instanceof Float32Array)) return false
+  const sd = xa.shape.length - 2
+  if (sd < 1 || sd > 2 || p.strides[sd - 1] !== 1 || p.lhsDilation.some((d) => d !== 1) || p.padding.some(([lo]) => lo < 0)) return false
+  const ow = outShape[outShape.length - 1]!
+  if (ow < DIRECT_MIN_WIDTH) return false
+  const two = sd === 2
+  const [n, c] = xa.shape as [number, number]
+  const o = wa.shape[0]!
+  return convF32Direct(x, w, res, {
+    n, c, o,
+    groups: p.groups,
+    h: two ? xa.shape[2]! : 1,
+    w: xa.shape[sd + 1]!,
+    kh: two ? wa.shape[2]! : 1,
+    kw: wa.shape[sd + 1]!,
+    oh: two ? outShape[2]! : 1,
+    ow,
+    sh: two ? p.strides[0]! : 1,
+    dh: two ? p.rhsDilation[0]! : 1,
+    dw: p.rhsDilation[sd - 1]!,
+    padTop: two ? p.padding[0]![0] : 0,
+    padLeft: p.padding[sd - 1]![0]
+  })
+}
 
 const h = (x: KernelArg): HostArray => x.handle as HostArray
 
@@ -25,6 +63,12 @@ export const convKernel: Kernel<"conv"> = ([xa, wa], { strides, padding, lhsDila
   const sd = xs.length
   const outSize = sizeOf(os), kSize = sizeOf(ks), inSize = sizeOf(xs)
   const og = o / groups
+  if (sizeOf(out.shape) > 0 && cg * kSize > 0) {
+    // the direct kernel writes every element
+    const res = allocUninitialized(out.dtype, sizeOf(out.shape))
+    if (tryDirect(xa!, wa!, { strides, padding, lhsDilation, rhsDilation, groups }, out.shape, res)) return res
+    release(res)
+  }
   const res = alloc(out.dtype, sizeOf(out.shape))
   if (res.length === 0 || cg * kSize === 0) return res
   // table[d][p * K_d + t]: the input index along axis d for output index p and tap t, or -1

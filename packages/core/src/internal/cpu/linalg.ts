@@ -2,7 +2,9 @@
  * CPU kernels of the linear-algebra primitives: the reference algorithms,
  * computed in float64 whatever the dtype (float32 results are rounded once,
  * at the end), one matrix of the batch at a time. The packed output layouts
- * are described in `primitives.ts`.
+ * are described in `primitives.ts`. cholesky, triangularSolve and lu run the
+ * same algorithms in WebAssembly SIMD (f64x2, `wasm-dense.ts`) where it is
+ * available; the JavaScript loops here are the reference and the fallback.
  *
  * - cholesky: the row-oriented Cholesky–Banachiewicz recurrence;
  * - triangularSolve: forward / back substitution on whole rows of `b`;
@@ -15,6 +17,7 @@ import type { Kernel, KernelArg } from "../../Backend.js"
 import { allocHost, type HostArray } from "../../DType.js"
 import { LinalgError } from "../../Errors.js"
 import { fmt, sizeOf } from "../shape.js"
+import { choleskyF64Wasm, luF64Wasm, trisolveF64Wasm } from "./wasm-dense.js"
 
 const h = (x: KernelArg): HostArray => x.handle as HostArray
 const last2 = (shape: ReadonlyArray<number>): [number, number] => [shape[shape.length - 2]!, shape[shape.length - 1]!]
@@ -34,17 +37,24 @@ export const choleskyKernel: Kernel<"cholesky"> = ([a], _p, out) => {
   const src = h(a!)
   const res = allocHost(out.dtype, batch * n * n)
   for (let b = 0; b < batch; b++) {
-    const x = matrixAt(src, b, n, n)
     const l = new Float64Array(n * n)
+    const notPositive = (i: number) =>
+      new LinalgError({
+        message: `cholesky: the matrix is not positive-definite (its leading minor of order ${i + 1} is not positive) in ${out.dtype} ${fmt(a!.shape)}${batch > 1 ? ` (matrix ${b} of the batch)` : ""}`
+      })
+    const bad = choleskyF64Wasm(src, b * n * n, n, l)
+    if (bad !== undefined) {
+      if (bad >= 0) throw notPositive(bad)
+      res.set(l, b * n * n)
+      continue
+    }
+    const x = matrixAt(src, b, n, n)
     for (let i = 0; i < n; i++) {
       for (let j = 0; j <= i; j++) {
         let s = x[i * n + j]!
         for (let k = 0; k < j; k++) s -= l[i * n + k]! * l[j * n + k]!
         if (i === j) {
-          if (!(s > 0))
-            throw new LinalgError({
-              message: `cholesky: the matrix is not positive-definite (its leading minor of order ${i + 1} is not positive) in ${out.dtype} ${fmt(a!.shape)}${batch > 1 ? ` (matrix ${b} of the batch)` : ""}`
-            })
+          if (!(s > 0)) throw notPositive(i)
           l[i * n + i] = Math.sqrt(s)
         } else l[i * n + j] = s / l[j * n + j]!
       }
@@ -63,6 +73,13 @@ export const triangularSolveKernel: Kernel<"triangularSolve"> = ([a, rhs], { low
   // op(A) is lower triangular (solved top-down) when A is lower and not transposed, or upper and transposed
   const forward = lower !== transpose
   for (let b = 0; b < batch; b++) {
+    if (n > 0 && k > 0) {
+      const x = new Float64Array(n * k)
+      if (trisolveF64Wasm(sa, b * n * n, sb, b * n * k, n, k, lower, transpose, unitDiagonal, x)) {
+        res.set(x, b * n * k)
+        continue
+      }
+    }
     const m = matrixAt(sa, b, n, n)
     const x = matrixAt(sb, b, n, k)
     const coef = transpose ? (i: number, j: number) => m[j * n + i]! : (i: number, j: number) => m[i * n + j]!
@@ -94,7 +111,21 @@ export const luKernel: Kernel<"lu"> = ([a], _p, out) => {
   const size = (n + 2) * n
   const res = allocHost(out.dtype, batch * size)
   for (let b = 0; b < batch; b++) {
-    const x = matrixAt(src, b, n, n)
+    const x = new Float64Array(n * n)
+    const wasmPerm = new Int32Array(n)
+    const swaps = n > 0 ? luF64Wasm(src, b * n * n, n, x, wasmPerm) : undefined
+    if (swaps !== undefined) {
+      let sign = swaps % 2 === 0 ? 1 : -1
+      for (let i = 0; i < n; i++) sign *= Math.sign(x[i * n + i]!)
+      const o = b * size
+      res.set(x, o)
+      for (let j = 0; j < n; j++) {
+        res[o + n * n + j] = wasmPerm[j]!
+        res[o + n * n + n + j] = sign
+      }
+      continue
+    }
+    x.set(matrixAt(src, b, n, n))
     const perm = Array.from({ length: n }, (_, i) => i)
     let sign = 1
     for (let c = 0; c < n; c++) {

@@ -24,7 +24,15 @@ let bytes = 0
 const keyOf = (ctor: string, length: number) => `${ctor}:${length}`
 
 /** A zeroed host array for `size` elements of `dtype` (reused when one is free). */
-export const alloc = (dtype: DType, size: number): HostArray => {
+export const alloc = (dtype: DType, size: number): HostArray => allocFrom(dtype, size, true)
+
+/**
+ * A host array for `size` elements of `dtype` whose contents are arbitrary
+ * when it is a reused one: for kernels that write every element.
+ */
+export const allocUninitialized = (dtype: DType, size: number): HostArray => allocFrom(dtype, size, false)
+
+const allocFrom = (dtype: DType, size: number, zero: boolean): HostArray => {
   const length = dtype === "complex64" ? 2 * size : size
   if (length >= MIN_ELEMENTS) {
     const ctor = dtype === "float64" ? "Float64Array" : dtype === "int32" ? "Int32Array" : dtype === "bool" ? "Uint8Array" : "Float32Array"
@@ -32,7 +40,7 @@ export const alloc = (dtype: DType, size: number): HostArray => {
     const arr = list?.pop()
     if (arr !== undefined) {
       bytes -= arr.byteLength
-      arr.fill(0)
+      if (zero) arr.fill(0)
       return arr
     }
   }

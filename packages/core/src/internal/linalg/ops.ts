@@ -10,7 +10,7 @@ import * as O from "../ops.js"
 import { broadcastShapes, fmt, shapeEq } from "../shape.js"
 import * as S from "../structural.js"
 import { errorTensor, firstError, type Tensor } from "../tensor.js"
-import { diagonal, eye, mm, mT, permutationMatrix, row, rows } from "./matrix.js"
+import { diagonal, eye, mT, row, rows } from "./matrix.js"
 import { linalgError, trisolve } from "./rules.js"
 
 const isFloat = (d: DType) => d === "float32" || d === "float64"
@@ -104,7 +104,9 @@ export const solve = (x: Tensor, y: Tensor): Tensor => {
   if ("op" in s) return s
   // P a = L U: x = U⁻¹ L⁻¹ P b
   const { lu, perm } = luParts(s.a)
-  const pb = mm(permutationMatrix(perm, s.a.dtype), s.b)
+  // P b: the rows of b gathered by the permutation (no n × n permutation matrix)
+  const r = s.b.ndim - 2
+  const pb = bind("gather", [s.b, O.cast(O.stopGradient(perm), "int32")], { axis: r, batchDims: r })
   const out = trisolve(lu, trisolve(lu, pb, true, false, true), false)
   return unvector(out, s.vector)
 }
