@@ -87,8 +87,6 @@ export function convF32(x: usize, w: usize, offs: usize, y: usize, taps: i32, xw
 // run two lanes at a time (f64x2), with a scalar step for an odd tail.
 
 /** a[0, len) −= s · b[0, len) */
-// @ts-ignore: decorator
-@inline
 function axpyNeg(a: usize, b: usize, s: f64, len: i32): void {
   const sv = f64x2.splat(s)
   let j = 0
@@ -103,8 +101,6 @@ function axpyNeg(a: usize, b: usize, s: f64, len: i32): void {
 }
 
 /** Σ a[i] · b[i] for i < len, two lanes at a time. */
-// @ts-ignore: decorator
-@inline
 function dot(a: usize, b: usize, len: i32): f64 {
   let acc0 = f64x2.splat(0), acc1 = f64x2.splat(0)
   let j = 0

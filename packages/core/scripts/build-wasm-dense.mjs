@@ -37,6 +37,8 @@ if (error || !binary) {
   console.error(stderr.toString())
   throw error ?? new Error("asc produced no binary")
 }
+// browsers compile modules of at most 4 KiB synchronously on the main thread (Chromium refuses larger ones there)
+if (binary.length > 4096) throw new Error(`assembly/dense.ts compiles to ${binary.length} bytes: keep it at most 4096 (synchronous compilation on a browser's main thread)`)
 const lines = Buffer.from(binary).toString("base64").match(/.{1,100}/g).map((l) => `  "${l}"`).join(",\n")
 writeFileSync(
   target,
