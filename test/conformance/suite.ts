@@ -16,6 +16,7 @@ import { linalgCases } from "./linalgCases.js"
 import { randomCases } from "./randomCases.js"
 import { opsCases } from "./opsCases.js"
 import { transformCases } from "./transformCases.js"
+import { controlFlowCases } from "./controlFlowCases.js"
 
 export const primitiveCases: ReadonlyArray<Case> = [
   ...unaryCases,
@@ -84,7 +85,7 @@ export interface SuiteOptions {
  * it and compared with the CPU backend.
  */
 export const conformanceSuite = (name: string, layer: Layer.Layer<never, unknown>, options: SuiteOptions = {}): void => {
-  const cases = [...primitiveCases, ...transformCases, ...(options.extraCases ?? [])]
+  const cases = [...primitiveCases, ...transformCases, ...controlFlowCases, ...(options.extraCases ?? [])]
   describe(`backend conformance: ${name}`, () => {
     let runtime: ManagedRuntime.ManagedRuntime<never, unknown>
     beforeAll(async () => {
