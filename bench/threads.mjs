@@ -1,7 +1,10 @@
 // Thread scaling of the CPU backend, in one process: every workload runs on
 // CpuBackend.layerWith({ threads: 1 }) and on { threads: T } alternately
 // (1, T, 1, T, …), so both see the same machine load; prints the medians and
-// their ratio, and the machine's load average before and after.
+// their ratio, and the machine's load average before and after. The CPU
+// time per call (all threads of the process, spinning included) says how
+// much the threads add in work: on a loaded machine, where wall time cannot
+// scale, it still shows the split costing little.
 //
 // `--sweep` also measures the thresholds below which a kernel stays on one
 // thread (GEMM_PAR_MIN, UNARY_PAR_MIN in packages/core/src/internal/cpu/wasm.ts):
@@ -35,15 +38,23 @@ const ctx1 = contextOf(1), ctxT = contextOf(threads)
 const f32 = (data, shape) => Tensor.make(data, { shape })
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1]
 
+/** CPU time (user + system, all threads of the process) of each timed call, by context. */
+const cpu = new Map()
 /** Times `make()` (an Effect) on both contexts alternately; returns the medians in ms. */
 const compare = async (make) => {
+  cpu.set(ctx1, []).set(ctxT, [])
   const once = async (ctx) => {
+    const c0 = process.cpuUsage()
     const t0 = performance.now()
     await Effect.runPromise(Effect.provide(make(), ctx))
-    return performance.now() - t0
+    const ms = performance.now() - t0
+    const c = process.cpuUsage(c0)
+    cpu.get(ctx).push((c.user + c.system) / 1000)
+    return ms
   }
   for (let i = 0; i < 3; i++) await once(ctx1), await once(ctxT) // warm-up (and the workers start)
   await new Promise((r) => setTimeout(r, 100))
+  cpu.set(ctx1, []).set(ctxT, [])
   const t1 = [], tT = []
   for (let r = 0; r < reps; r++) {
     t1.push(await once(ctx1))
@@ -88,33 +99,42 @@ const matmul = (n) => {
 
 const fmt = (ms) => (ms >= 1 ? `${ms.toFixed(2)} ms` : `${(ms * 1000).toFixed(0)} µs`)
 console.log(`${os.cpus()[0]?.model}, ${os.cpus().length} cores, Node ${process.version}; load average before: ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`)
-console.log(`| workload | 1 thread | ${threads} threads | speed-up |`)
-console.log("|---|---|---|---|")
+console.log(`| workload | 1 thread | ${threads} threads | speed-up | CPU time per call, 1 thread | ${threads} threads |`)
+console.log("|---|---|---|---|---|---|")
 for (const [id, make] of Object.entries(workloads)) {
   if (only && !only.includes(id)) continue
   const [a, b] = await compare(make())
   const gf = id.startsWith("matmul") ? (n) => ` (${((2 * Number(id.slice(6)) ** 3) / n / 1e6).toFixed(1)} GFLOP/s)` : () => ""
-  console.log(`| ${id} | ${fmt(a)}${gf(a)} | ${fmt(b)}${gf(b)} | ${(a / b).toFixed(2)}× |`)
+  console.log(`| ${id} | ${fmt(a)}${gf(a)} | ${fmt(b)}${gf(b)} | ${(a / b).toFixed(2)}× | ${fmt(median(cpu.get(ctx1)))} | ${fmt(median(cpu.get(ctxT)))} |`)
 }
 
 if (argv.includes("--sweep")) {
   const { setParallelThresholds } = await import("../packages/core/dist/internal/cpu/wasm.js")
+  const { setFusedThreshold } = await import("../packages/core/dist/internal/cpu/fused-threads.js")
   const was = setParallelThresholds({ gemm: 0, unary: 0 })
+  const wasFused = setFusedThreshold(0)
   console.log(`\nThresholds (always split on ${threads} threads, against 1 thread):`)
-  console.log("| kernel | size | work | 1 thread | split | ratio |")
-  console.log("|---|---|---|---|---|---|")
-  for (const [m, k, n] of [[16, 64, 64], [32, 64, 64], [32, 128, 64], [64, 64, 64], [64, 128, 64], [64, 128, 128], [128, 128, 128], [128, 256, 128]]) {
+  console.log("| kernel | size | work | 1 thread | split | ratio | CPU time, 1 thread | split |")
+  console.log("|---|---|---|---|---|---|---|---|")
+  const cpuCells = () => `${fmt(median(cpu.get(ctx1)))} | ${fmt(median(cpu.get(ctxT)))} |`
+  for (const [m, k, n] of [[32, 64, 64], [64, 64, 64], [64, 128, 128], [128, 128, 128], [128, 256, 128], [128, 256, 256], [256, 256, 256]]) {
     const a = f32(Float32Array.from({ length: m * k }, (_, i) => Math.sin(i)), [m, k])
     const b = f32(Float32Array.from({ length: k * n }, (_, i) => Math.cos(i)), [k, n])
     const [t1, tT] = await compare(() => Tensor.data(Tensor.matmul(a, b)))
-    console.log(`| matmul | ${m}×${k}×${n} | ${m * k * n} MACs | ${fmt(t1)} | ${fmt(tT)} | ${(t1 / tT).toFixed(2)}× |`)
+    console.log(`| matmul | ${m}×${k}×${n} | ${m * k * n} MACs | ${fmt(t1)} | ${fmt(tT)} | ${(t1 / tT).toFixed(2)}× | ${cpuCells()}`)
   }
-  for (const n of [4096, 8192, 16384, 32768, 65536, 131072]) {
+  for (const n of [16384, 32768, 65536, 131072, 262144]) {
     const x = f32(Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 3), [n])
     const [t1, tT] = await compare(() => Tensor.data(Tensor.sin(x)))
-    console.log(`| sin | ${n} | ${n} elements | ${fmt(t1)} | ${fmt(tT)} | ${(t1 / tT).toFixed(2)}× |`)
+    console.log(`| sin | ${n} | ${n} elements | ${fmt(t1)} | ${fmt(tT)} | ${(t1 / tT).toFixed(2)}× | ${cpuCells()}`)
+  }
+  for (const n of [16384, 32768, 65536, 131072, 262144, 1048576]) {
+    const x = f32(Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 3), [n])
+    const [t1, tT] = await compare(() => Tensor.data(Tensor.add(Tensor.mul(Tensor.tanh(x), x), Tensor.mul(x, 0.5))))
+    console.log(`| fused tanh(x)·x + x/2 | ${n} | ${n} elements | ${fmt(t1)} | ${fmt(tT)} | ${(t1 / tT).toFixed(2)}× | ${cpuCells()}`)
   }
   setParallelThresholds(was)
+  setFusedThreshold(wasFused)
 }
 console.log(`load average after: ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`)
 await Effect.runPromise(Scope.close(scope, Effect.void))

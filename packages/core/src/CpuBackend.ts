@@ -70,6 +70,11 @@ const checkOptions = (options: unknown): OptionsError | number => {
  * worker that dies makes the next kernel fail with a `BackendError`, and the
  * pool restarts for the one after.
  *
+ * Starting a worker takes a few milliseconds: a program run many times
+ * should build the layer once (`Layer.buildWithScope`, a `ManagedRuntime`)
+ * rather than provide a new one to every run, or use {@link layer}, whose
+ * pool lives with the process.
+ *
  * @example
  * ```ts
  * const program = Tensor.data(Tensor.matmul(Tensor.ones([512, 512]), Tensor.ones([512, 512])))
