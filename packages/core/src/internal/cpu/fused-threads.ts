@@ -8,7 +8,7 @@
  * thread runs it: the same bits as one thread.
  *
  * Worth it only where the loop costs more than the copies: large loops
- * (FUSED_PAR_MIN, measured with bench/threads.mjs --sweep).
+ * (FUSED_PAR_MIN).
  */
 import type { HostArray } from "../../DType.js"
 import { currentPool } from "./threads.js"
@@ -18,7 +18,11 @@ import { FUSED, FUSED_HEAD, CONTROL_INTS, ARGS } from "./worker-source.js"
 
 type Loop = (out: HostArray, ops: ReadonlyArray<HostArray>, offs: ReadonlyArray<number>, rows: number, period: number) => void
 
-/** Below this many elements a fused loop runs on the calling thread alone. */
+/**
+ * Below this many elements a fused loop runs on the calling thread alone:
+ * its operands are copied both ways, so twice GEMM_PAR_MIN's time of one
+ * thread (a 3-op loop of 65536 elements: about 1 ms in bench/threads.mjs --sweep).
+ */
 let FUSED_PAR_MIN = 65536
 /** Elements per chunk (rounded to whole periods). */
 const PER = 16384

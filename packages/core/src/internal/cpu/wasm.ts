@@ -180,10 +180,15 @@ const packB = (F: Float32Array, q: number, b: ArrayLike<number>, off: number, rs
 }
 
 /**
- * Below this many multiply-adds a product runs on one thread: waking a
- * worker costs more than it saves (measured with bench/threads.mjs).
+ * Below this many multiply-adds a product runs on one thread. The split
+ * costs a worker's wake-up (a futex: tens of µs, p90 18 µs measured here)
+ * and the wait for its last chunk, so a product is split only where one
+ * thread takes well over 100 µs: 128 × 128 × 128 (2²¹) takes about 170 µs
+ * on one thread (`node bench/threads.mjs --sweep`, the 1-thread column);
+ * on a machine loaded beyond its cores the sweep's wall times show no
+ * size worth splitting, see bench/README.
  */
-let GEMM_PAR_MIN = 2 ** 18
+let GEMM_PAR_MIN = 2 ** 21
 
 /**
  * Rows of C per chunk when a product of `mp × k × np` is split over
@@ -258,7 +263,7 @@ export const wasmUnary = { sin: 0, cos: 1, exp: 2 } as const
 const CHUNK = 65536
 /** Elements per chunk of a unary kernel split over threads. */
 const PAR_CHUNK = 16384
-/** Below this many elements a unary kernel runs on one thread (measured with bench/threads.mjs). */
+/** Below this many elements a unary kernel runs on one thread (about 180 µs of sin on one thread, as GEMM_PAR_MIN). */
 let UNARY_PAR_MIN = 32768
 /** At most this many bytes of input are placed in linear memory at once for the threads. */
 const PAR_MAX_BYTES = 64 * 2 ** 20
