@@ -19,9 +19,10 @@ import { FUSED, FUSED_HEAD, CONTROL_INTS, ARGS } from "./worker-source.js"
 type Loop = (out: HostArray, ops: ReadonlyArray<HostArray>, offs: ReadonlyArray<number>, rows: number, period: number) => void
 
 /**
- * Below this many elements a fused loop runs on the calling thread alone:
- * its operands are copied both ways, so twice GEMM_PAR_MIN's time of one
- * thread (a 3-op loop of 65536 elements: about 1 ms in bench/threads.mjs --sweep).
+ * Below this many elements a fused loop runs on the calling thread alone.
+ * A 3-op loop of 65536 elements takes about 1 ms on one thread (bench's
+ * threads.mjs --sweep), well above a worker's wake-up; its operands'
+ * copies into the shared memory add about 3% of CPU time at 10⁶ elements.
  */
 let FUSED_PAR_MIN = 65536
 /** Elements per chunk (rounded to whole periods). */
