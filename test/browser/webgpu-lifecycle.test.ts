@@ -124,6 +124,41 @@ describe("webgpu backend lifecycle", () => {
     await rt.dispose()
   })
 
+  it("its two matmul kernels (tiled in workgroup memory; register-blocked, with vec4 loads where they fit) agree with the CPU", async () => {
+    const cases = [
+      [[70, 33], [33, 66]], // no multiple of 4 or of the tile
+      [[64, 128], [128, 64]], // vec4 loads along k and n
+      [[3, 5, 8], [3, 8, 12]], // batched
+      [[130, 17], [17, 1]]
+    ] as const
+    const inputsOf = (sa: ReadonlyArray<number>, sb: ReadonlyArray<number>) => {
+      const a = Tensor.sin(Tensor.reshape(Tensor.arange(sa.reduce((x, y) => x * y, 1)), sa))
+      const b = Tensor.cos(Tensor.reshape(Tensor.arange(sb.reduce((x, y) => x * y, 1)), sb))
+      return { a, b }
+    }
+    const products = (sa: ReadonlyArray<number>, sb: ReadonlyArray<number>) => {
+      const { a, b } = inputsOf(sa, sb)
+      const r = sa.length
+      const perm = [...Array(r - 2).keys(), r - 1, r - 2]
+      // a plain product, one of a transposed view, and an int32 one (exact)
+      return [
+        Tensor.matmul(a, b),
+        Tensor.matmul(Tensor.transpose(Tensor.transpose(a, perm), perm), Tensor.transpose(Tensor.transpose(b, perm), perm)),
+        Tensor.matmul(Tensor.cast(Tensor.mul(a, 10), "int32"), Tensor.cast(Tensor.mul(b, 10), "int32"))
+      ]
+    }
+    const read = (ts: ReadonlyArray<Tensor.Tensor>) => Effect.forEach(ts, (t) => Effect.map(Tensor.data(t), (d) => Array.from(d as ArrayLike<number>)))
+    for (const [sa, sb] of cases) {
+      const want = await Effect.runPromise(read(products(sa, sb)))
+      for (const matmul of ["tiled", "direct"] as const) {
+        const got = await Effect.runPromise(read(products(sa, sb)).pipe(Effect.provide(WebGPUBackend.layer({ cpuThreshold: 0, matmul }))))
+        got.forEach((g, k) =>
+          g.forEach((v, i) => expect(Math.abs(v - want[k]![i]!), `${matmul} [${sa}]@[${sb}] product ${k} at ${i}`).toBeLessThanOrEqual(k === 2 ? 0 : 1e-4 * (1 + Math.abs(want[k]![i]!))))
+        )
+      }
+    }
+  })
+
   it("keeps live GPU buffers flat over 2,000 training steps (bench/webgl runs 10,000)", async () => {
     // every kernel as a shader (cpuThreshold 0), so that each step makes buffers
     const rt = ManagedRuntime.make(WebGPUBackend.layer({ cpuThreshold: 0 }))

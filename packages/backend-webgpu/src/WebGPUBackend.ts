@@ -45,6 +45,14 @@ export interface Options {
    * arithmetic at this size (default 1024; 0 runs everything as shaders).
    */
   readonly cpuThreshold?: number | undefined
+  /**
+   * The matmul kernel: `"tiled"` (64 × 64 tiles staged in workgroup memory)
+   * or `"direct"` (4 × 4 register blocks read straight from the buffers, no
+   * barriers). Default: `"direct"` on a CPU-emulated adapter (SwiftShader,
+   * where workgroup memory is ordinary memory and barriers are costly),
+   * `"tiled"` elsewhere.
+   */
+  readonly matmul?: "tiled" | "direct" | undefined
 }
 
 /** The backend value with its device and its release, for use without a Layer. */
@@ -62,7 +70,9 @@ const unsupported = (dtype: DType): never =>
 
 /** Builds the backend on a device. */
 export const fromDevice = (gpu: GPUDevice, options: Options = {}, owned = false): WebGPUBackendShape => {
-  const device = new Device(gpu)
+  const info = (gpu as GPUDevice & { readonly adapterInfo?: GPUAdapterInfo }).adapterInfo
+  const emulated = info?.architecture === "swiftshader" || info?.vendor === "swiftshader"
+  const device = new Device(gpu, (options.matmul ?? (emulated ? "direct" : "tiled")) === "direct")
   void gpu.lost.then((info) => device.markLost(info.reason ?? "unknown", info.message ?? ""))
   const cpuThreshold = options.cpuThreshold ?? 1024
   const { kernels, viewKernels } = makeKernels(device, cpuThreshold)

@@ -93,7 +93,11 @@ export class Device {
   private error: string | undefined
   destroyed = false
 
-  constructor(readonly gpu: GPUDevice) {
+  constructor(
+    readonly gpu: GPUDevice,
+    /** Matmul without workgroup memory (see matmul.ts): on a CPU-emulated adapter (SwiftShader). */
+    readonly directMatmul = false
+  ) {
     gpu.onuncapturederror = (ev) => {
       this.error ??= (ev as GPUUncapturedErrorEvent).error.message
     }

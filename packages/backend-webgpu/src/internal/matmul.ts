@@ -9,7 +9,7 @@
  * i32 (wrapping, as the CPU's Int32Array stores do).
  */
 import type { DType as D, KernelArg } from "@diffect/core"
-import type { Device, Handle } from "./device.js"
+import { type Device, grid, type Handle } from "./device.js"
 import { bindings, coords, dot, stridesOf, uses } from "./wgsl.js"
 
 type DType = D.DType
@@ -28,7 +28,136 @@ const operandIndex = (name: string, arg: KernelArg, batchShape: ReadonlyArray<nu
   return `fn ${name}(b: i32, i: i32, j: i32) -> i32 { ${decompose} return ${batch} + i * ${strides[r - 2]} + j * ${strides[r - 1]}; }`
 }
 
+/**
+ * The register-blocked variant without workgroup memory: each invocation
+ * computes a 4 × 4 block reading its rows of `a` and columns of `b` from the
+ * buffers. Used where workgroup memory is the same memory as the buffers
+ * and a barrier is expensive (SwiftShader runs invocations on CPU threads
+ * and every barrier switches all of a workgroup's coroutines).
+ */
+const matmulDirect = (device: Device, a: KernelArg, b: KernelArg, outDtype: DType): Handle => {
+  const r = a.shape.length
+  const m = a.shape[r - 2]!, k = a.shape[r - 1]!, n = b.shape[r - 1]!
+  const batchShape = a.shape.slice(0, r - 2)
+  const batch = batchShape.reduce((x, y) => x * y, 1)
+  const int = outDtype === "int32" && a.dtype === "int32" && b.dtype === "int32"
+  const T = int ? "i32" : "f32"
+  const zero = int ? "0" : "0.0"
+  const rd = (k2: number, idx: string) => (int ? `A${k2}[${idx}]` : `x${k2}(${idx})`)
+  const ha = a.handle as Handle, hb = b.handle as Handle
+  const key = `matmulDirect:${T}:${a.dtype}:${b.dtype}:${outDtype}:${m}:${k}:${n}:${batchShape}:${a.strides ?? "c"}:${a.offset ?? 0}:${b.strides ?? "c"}:${b.offset ?? 0}`
+  const bw = Math.ceil(n / 4), bh = Math.ceil(m / 4)
+  const code = () => {
+    const acc: string[] = [], body: string[] = [], writes: string[] = [], loadsA: string[] = [], loadsB: string[] = []
+    for (let i = 0; i < 4; i++) {
+      loadsA.push(`let a${i} = select(${zero}, ${rd(0, `ia(bt, min(row + ${i}, ${m - 1}), kk)`)}, row + ${i} < ${m});`)
+      loadsB.push(`let b${i} = select(${zero}, ${rd(1, `ib(bt, kk, min(col + ${i}, ${n - 1}))`)}, col + ${i} < ${n});`)
+      for (let j = 0; j < 4; j++) {
+        acc.push(`var c${i}${j}: ${T} = ${zero};`)
+        body.push(`c${i}${j} = c${i}${j} + a${i} * b${j};`)
+        writes.push(`if (row + ${i} < ${m} && col + ${j} < ${n}) { O[bo + (row + ${i}) * ${n} + col + ${j}] = ${!int && outDtype === "int32" ? `toI32(c${i}${j})` : `c${i}${j}`}; }`)
+      }
+    }
+    return `${int ? "" : "fn toI32(v: f32) -> i32 { if ((bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u) { return 0; } if (v >= 2147483648.0) { return 2147483647; } return i32(v); }"}
+${bindings([a.dtype, b.dtype], outDtype)}
+${operandIndex("ia", a, batchShape)}
+${operandIndex("ib", b, batchShape)}
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  ${uses(2)}
+  let e = i32((wid.y * nw.x + wid.x) * 64u + li);
+  if (e >= ${batch * bw * bh}) { return; }
+  let bt = e / ${bw * bh};
+  let rest = e % ${bw * bh};
+  let row = (rest / ${bw}) * 4;
+  let col = (rest % ${bw}) * 4;
+  ${acc.join(" ")}
+  for (var kk = 0; kk < ${k}; kk = kk + 1) {
+    ${loadsA.join("\n    ")}
+    ${loadsB.join("\n    ")}
+    ${body.join("\n    ")}
+  }
+  let bo = bt * ${m * n};
+  ${writes.join("\n  ")}
+}`
+  }
+  return device.run({ key, code, inputs: [ha, hb], n: batch * m * n, dtype: outDtype, groups: grid(Math.ceil((batch * bw * bh) / 64)) })
+}
+
+/** Whether every index of the operand along axes other than the last is a multiple of 4 and the last axis is contiguous (vec4 loads along it). */
+const vec4Along = (arg: KernelArg): boolean => {
+  const r = arg.shape.length
+  const strides = arg.strides ?? stridesOf(arg.shape)
+  return arg.shape[r - 1]! % 4 === 0 && strides[r - 1] === 1 && (arg.offset ?? 0) % 4 === 0 && strides.slice(0, r - 1).every((st) => st % 4 === 0)
+}
+
+/**
+ * The register-blocked kernel with vec4 loads: `b` read four columns at a
+ * time; `a` four steps of k at a time where its rows are contiguous. Each
+ * invocation accumulates a 4 × 4 block as four vec4 rows.
+ */
+const matmulVec4 = (device: Device, a: KernelArg, b: KernelArg, outDtype: DType): Handle => {
+  const r = a.shape.length
+  const m = a.shape[r - 2]!, k = a.shape[r - 1]!, n = b.shape[r - 1]!
+  const batchShape = a.shape.slice(0, r - 2)
+  const batch = batchShape.reduce((x, y) => x * y, 1)
+  const aVec = vec4Along(a)
+  const ha = a.handle as Handle, hb = b.handle as Handle
+  const key = `matmulVec4:${aVec}:${m}:${k}:${n}:${batchShape}:${a.strides ?? "c"}:${a.offset ?? 0}:${b.strides ?? "c"}:${b.offset ?? 0}`
+  const bw = n / 4, bh = Math.ceil(m / 4)
+  const rows = [0, 1, 2, 3]
+  // strides of b's rows and of a along k, in elements
+  const bRow = (b.strides ?? stridesOf(b.shape))[r - 2]!
+  const aK = (a.strides ?? stridesOf(a.shape))[r - 1]!
+  const code = () => `@group(0) @binding(0) var<storage, read> ${aVec ? "A4: array<vec4<f32>>" : "A0: array<f32>"};
+@group(0) @binding(1) var<storage, read> B4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> O: array<vec4<f32>>;
+${operandIndex("ia", a, batchShape)}
+${operandIndex("ib", b, batchShape)}
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  _ = arrayLength(&${aVec ? "A4" : "A0"}); _ = arrayLength(&B4);
+  let e = i32((wid.y * nw.x + wid.x) * 64u + li);
+  if (e >= ${batch * bw * bh}) { return; }
+  let bt = e / ${bw * bh};
+  let rest = e % ${bw * bh};
+  let row = (rest / ${bw}) * 4;
+  let col = (rest % ${bw}) * 4;
+  ${rows.map((i) => `let r${i} = min(row + ${i}, ${m - 1});`).join(" ")}
+  ${rows.map((i) => `var c${i} = vec4<f32>(0.0);`).join(" ")}
+  ${rows.map((i) => `let pa${i} = ia(bt, r${i}, 0)${aVec ? " / 4" : ""};`).join(" ")}
+  let pb = ib(bt, 0, col) / 4;
+  ${
+    aVec
+      ? `for (var q = 0; q < ${k / 4}; q = q + 1) {
+    let kb = pb + q * ${(4 * bRow) / 4};
+    ${rows.map((j) => `let b${j} = B4[kb + ${(j * bRow) / 4}];`).join("\n    ")}
+    ${rows.map((i) => `let a${i} = A4[pa${i} + q];`).join("\n    ")}
+    ${rows.map((i) => `c${i} = c${i} + a${i}.x * b0 + a${i}.y * b1 + a${i}.z * b2 + a${i}.w * b3;`).join("\n    ")}
+  }`
+      : `for (var kk = 0; kk < ${k}; kk = kk + 1) {
+    let bv = B4[pb + kk * ${bRow / 4}];
+    ${rows.map((i) => `c${i} = c${i} + A0[pa${i} + kk * ${aK}] * bv;`).join("\n    ")}
+  }`
+  }
+  let bo = bt * ${m * n};
+  ${rows.map((i) => `if (row + ${i} < ${m}) { O[(bo + (row + ${i}) * ${n} + col) / 4] = c${i}; }`).join("\n  ")}
+}`
+  return device.run({ key, code, inputs: [ha, hb], n: batch * m * n, dtype: outDtype, groups: grid(Math.ceil((batch * bw * bh) / 64)) })
+}
+
+/**
+ * Batched matmul: the tiled kernel, or where the device says so
+ * (`Device.directMatmul`) the register-blocked one, with vec4 loads when
+ * `b`'s rows are contiguous and a multiple of 4 long (float32).
+ */
 export const matmul = (device: Device, a: KernelArg, b: KernelArg, outDtype: DType): Handle => {
+  if (!device.directMatmul) return matmulTiled(device, a, b, outDtype)
+  const f32 = a.dtype === "float32" && b.dtype === "float32" && outDtype === "float32"
+  return f32 && vec4Along(b) && a.shape[a.shape.length - 1]! > 0 ? matmulVec4(device, a, b, outDtype) : matmulDirect(device, a, b, outDtype)
+}
+
+const matmulTiled = (device: Device, a: KernelArg, b: KernelArg, outDtype: DType): Handle => {
   const r = a.shape.length
   const m = a.shape[r - 2]!, k = a.shape[r - 1]!, n = b.shape[r - 1]!
   const batchShape = a.shape.slice(0, r - 2)
