@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Backend, CpuBackend, Tensor } from "../src/index.js"
 import { makeCpuBackend } from "../src/internal/cpu/backend.js"
 import { Pool } from "../src/internal/cpu/threads.js"
+import { UNARY } from "../src/internal/cpu/worker-source.js"
 import { setFusedThreshold } from "../src/internal/cpu/fused-threads.js"
 import { setParallelThresholds, sharedWasm } from "../src/internal/cpu/wasm.js"
 
@@ -98,6 +99,32 @@ describe("CPU worker pool", () => {
     for (let i = 0; i < 200 && two.ready < 1; i++) await new Promise((r) => setTimeout(r, 10))
     expect(two.ready).toBe(1)
     for (let i = 0; i < 20; i++) expect(bits(run2(Tensor.data(Tensor.matmul(x, x))))).toEqual(want)
+  })
+})
+
+describe("workers that cannot start", () => {
+  it("a few restarts fail with a BackendError, then the pool runs on the calling thread", async () => {
+    // a module the workers cannot instantiate (it imports x.f): each one dies at start
+    const bytes = Uint8Array.of(0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 4, 1, 0x60, 0, 0, 2, 7, 1, 1, 0x78, 1, 0x66, 0, 0)
+    const good = sharedWasm()!
+    const bad = { ...good, module: new WebAssembly.Module(bytes) }
+    const pool = new Pool(2, false)
+    const base = ((good.exports as { heapBase: () => number }).heapBase() + 15) & ~15
+    const messages: string[] = []
+    for (let i = 0; i < 400 && !messages.some((m) => /stopped/.test(m)); i++) {
+      try {
+        pool.exec(bad, UNARY, [base, base, 64, 0, 32], 2)
+      } catch (e) {
+        expect((e as { _tag?: string })._tag).toBe("BackendError")
+        messages.push((e as Error).message)
+      }
+      await new Promise((r) => setTimeout(r, 5))
+    }
+    expect(messages.length).toBe(3)
+    expect(messages[2]).toMatch(/stopped \(its workers never started\), kernels run on the calling thread/)
+    // from now on: the calling thread alone, no error
+    for (let i = 0; i < 5; i++) expect(pool.exec(bad, UNARY, [base, base, 64, 0, 32], 2)).toBe(0)
+    expect(pool.started).toBe(0)
   })
 })
 

@@ -66,6 +66,9 @@ const makeRunner = new Function(`${runnerSource(mathSource)}; return makeRunner`
 /** How many times the calling thread polls for the workers' last chunks before it sleeps (some 100 µs). */
 const MAIN_SPIN = 20000
 
+/** Restarts whose workers never became ready before the pool gives up on workers. */
+const MAX_FAILED_STARTS = 3
+
 /** Jobs with long waits for a worker before the pool backs off to one thread, and for how long (ms). */
 const STRIKES = 3
 const BACKOFF_MS = 1000
@@ -127,6 +130,8 @@ export class Pool {
   private state: Started | undefined
   private broken: string | undefined
   private closed = false
+  /** Restarts in a row whose workers never became ready. */
+  private failedStarts = 0
   /** Jobs lately in which the calling thread waited for a worker longer than it computed. */
   private strikes = 0
   /** Until then (performance.now()), jobs run on the calling thread alone. */
@@ -238,9 +243,12 @@ export class Pool {
   exec(shared: SharedWasm, kind: number, args: ReadonlyArray<number>, chunks: number, tolerant = false): number {
     if (this.broken !== undefined) {
       const why = this.broken
+      // workers that die before ever taking a job (they cannot start here): after a few tries, none are started again
+      this.failedStarts = this.ready > 0 ? 0 : this.failedStarts + 1
       this.stop()
       this.broken = undefined
-      throw new BackendError({ message: `${why}; the CPU backend's worker pool was restarted` })
+      if (this.failedStarts >= MAX_FAILED_STARTS) this.closed = true
+      throw new BackendError({ message: `${why}; the CPU backend's worker pool was ${this.closed ? "stopped (its workers never started), kernels run on the calling thread" : "restarted"}` })
     }
     let s = this.state
     if (s === undefined || s.shared !== shared) {
