@@ -189,7 +189,11 @@ export const abstractRules: { readonly [P in Prim]: AbstractRule<P> } = {
       return shapeErr(`matmul: inner dimensions differ: ${fmt(a.shape)} @ ${fmt(b.shape)}`)
     if (a.dtype !== b.dtype) return dtypeErr(`matmul: dtypes differ: ${a.dtype} and ${b.dtype}`)
     if (a.dtype === "bool") return dtypeErr("matmul: not defined for bool")
-    return { shape: [...a.shape.slice(0, r - 1), b.shape[r - 1]!], dtype: a.dtype }
+    // the result's shape is often an operand's (W·x): that array is shared rather than copied
+    const n = b.shape[r - 1]!
+    if (n === a.shape[r - 1]) return { shape: a.shape, dtype: a.dtype }
+    if (a.shape[r - 2] === b.shape[r - 2]) return { shape: b.shape, dtype: a.dtype }
+    return { shape: [...a.shape.slice(0, r - 1), n], dtype: a.dtype }
   },
   cast: (ins, { dtype }) => ({ shape: ins[0]!.shape, dtype }),
   stopGradient: (ins) => ins[0]!,
@@ -256,5 +260,14 @@ export const bind = <P extends Prim>(prim: P, inputs: ReadonlyArray<Tensor>, par
   if (err) return err
   const out = abstractEval(prim, inputs, params)
   if (!isAval(out)) return errorTensor(out, inputs[0]?.dtype)
-  return makeNode(prim, inputs, params, out.shape, out.dtype)
+  return makeNode(prim, inputs, isEmpty(params) ? (noParams as PrimParams[P]) : params, out.shape, out.dtype)
+}
+
+/** The params of every node that has none (an object per node costs memory in long graphs). */
+const noParams = Object.freeze({})
+
+const isEmpty = (p: unknown): boolean => {
+  if (p === noParams) return false
+  for (const _ in p as object) return false
+  return true
 }

@@ -50,12 +50,19 @@ const children = (t: Tensor, mode: Mode): ReadonlyArray<Tensor> =>
  * The nodes between `roots` and `sources` that depend on a source, in
  * topological order (inputs before users).
  */
-export const dependentOrder = (roots: ReadonlyArray<Tensor>, sources: ReadonlySet<Tensor>, mode: Mode = "vjp"): Tensor[] => {
+export const dependentOrder = (roots: ReadonlyArray<Tensor>, sources: ReadonlySet<Tensor>, mode: Mode = "vjp"): Tensor[] =>
+  dependents(roots, sources, mode).order
+
+/** `dependentOrder`, with whether each node visited depends on a source. */
+const dependents = (roots: ReadonlyArray<Tensor>, sources: ReadonlySet<Tensor>, mode: Mode): { order: Tensor[]; dep: ReadonlyMap<Tensor, boolean> } => {
   const order: Tensor[] = []
   const dep = new Map<Tensor, boolean>()
-  const stack: Array<[Tensor, boolean]> = roots.map((r) => [r, false])
+  // (two stacks, not one of pairs: no allocation per node of a long graph)
+  const stack: Tensor[] = [...roots]
+  const expandedStack: boolean[] = roots.map(() => false)
   while (stack.length > 0) {
-    const [t, expanded] = stack.pop()!
+    const t = stack.pop()!
+    const expanded = expandedStack.pop()!
     if (dep.has(t)) continue
     if (!t.symbolic) {
       dep.set(t, false)
@@ -68,15 +75,20 @@ export const dependentOrder = (roots: ReadonlyArray<Tensor>, sources: ReadonlySe
     }
     const cs = children(t, mode)
     if (!expanded) {
-      stack.push([t, true])
-      for (const c of cs) if (!dep.has(c)) stack.push([c, false])
+      stack.push(t)
+      expandedStack.push(true)
+      for (const c of cs)
+        if (!dep.has(c)) {
+          stack.push(c)
+          expandedStack.push(false)
+        }
       continue
     }
     const d = cs.some((c) => dep.get(c) === true)
     dep.set(t, d)
     if (d) order.push(t)
   }
-  return order
+  return { order, dep }
 }
 
 /** Forward mode: the tangents of `roots` given tangents of `input` nodes (null = zero). */
@@ -110,21 +122,26 @@ export const jvpGraph = (roots: ReadonlyArray<Tensor>, seeds: ReadonlyMap<Tensor
   return roots.map((r) => tangent.get(r) ?? null)
 }
 
+const noneFresh: ReadonlySet<Tensor> = new Set()
+
 /**
  * Reverse mode: the cotangents of `wrt` (input nodes) given cotangents of
  * `roots`; zeros for an input the roots do not depend on.
  */
 export const vjpGraph = (roots: ReadonlyArray<Tensor>, cts: ReadonlyArray<Tensor | null>, wrt: ReadonlyArray<Tensor>): Tensor[] => {
   const sources = new Set(wrt)
-  const order = dependentOrder(roots, sources, "vjp")
+  const { order, dep } = dependents(roots, sources, "vjp")
   const acc = new Map<Tensor, Tensor>()
   const accumulate = (t: Tensor, ct: Tensor | null) => {
     if (ct === null) return
     const prev = acc.get(t)
-    acc.set(t, prev === undefined ? ct : O.add(prev, ct))
+    // prev + (−c) is prev − c: one node, not two (the cotangent of the subtrahend of every sub)
+    acc.set(t, prev === undefined ? ct : ct.op === "neg" && fresh.has(ct) ? O.sub(prev, ct.inputs[0]!) : O.add(prev, ct))
   }
+  /** Cotangents a rule has just made (a neg among them may be folded into a sub). */
+  let fresh: ReadonlySet<Tensor> = new Set()
   roots.forEach((r, i) => accumulate(r, cts[i] ?? null))
-  const onPath = new Set(order)
+  const onPath = { has: (x: Tensor): boolean => dep.get(x) === true }
   // the cotangents of each loop node's results, gathered from its loopOut nodes
   const loops = new Map<Tensor, Array<Tensor | null>>()
   for (let i = order.length - 1; i >= 0; i--) {
@@ -162,9 +179,11 @@ export const vjpGraph = (roots: ReadonlyArray<Tensor>, cts: ReadonlyArray<Tensor
     }
     const rule = vjpRules[t.op as Prim] as (ct: Tensor, xs: ReadonlyArray<Tensor>, p: unknown, out: Tensor) => ReadonlyArray<Tensor | null>
     const cs = rule(ct, t.inputs, t.params, t)
+    fresh = t.op === "sub" ? new Set([cs[1]!]) : noneFresh
     t.inputs.forEach((x, k) => {
       if (onPath.has(x)) accumulate(x, cs[k] ?? null)
     })
+    fresh = noneFresh
   }
   return wrt.map((w) => acc.get(w) ?? zerosOf(w))
 }

@@ -14,12 +14,42 @@ import { constTensor, errorTensor, isTensor, type Tensor } from "./tensor.js"
 /** An operand: a tensor or a (weakly typed) JavaScript number. */
 export type TensorLike = Tensor | number
 
-/** A scalar const of a dtype. */
+/**
+ * A scalar const of a dtype. Consts are immutable, so the scalars that ops
+ * make from numbers (the 0.01 of `mul(x, 0.01)` in every step of a loop)
+ * are shared: a few hundred are kept (and, for each, its broadcasts to a
+ * few shapes, see `broadcastTo`).
+ */
 export const scalar = (x: number, dtype: DType = defaultNumberDType): Tensor => {
+  const cache = scalars[dtype]
+  const cacheable = cache !== undefined && !Object.is(x, -0)
+  if (cacheable) {
+    const hit = cache.get(x)
+    if (hit !== undefined) return hit
+  }
   const host = allocHost(dtype, 1)
   host[0] = dtype === "bool" ? (x !== 0 ? 1 : 0) : x
-  return constTensor(host, [], dtype)
+  const t = constTensor(host, [], dtype)
+  if (cacheable) {
+    if (cache.size >= MAX_SCALARS) cache.clear()
+    cache.set(x, t)
+    shared.add(t)
+  }
+  return t
 }
+
+const MAX_SCALARS = 256
+/** Shared scalars by dtype (keyed by value: Map keys treat NaN as one value; −0 is not cached, as Map keys do not tell it from 0). */
+const scalars: Partial<Record<DType, Map<number, Tensor>>> = {
+  float32: new Map(),
+  float64: new Map(),
+  int32: new Map(),
+  bool: new Map()
+}
+/** The shared scalars (still alive), with their broadcasts by shape. */
+const shared = new WeakSet<Tensor>()
+const broadcasts = new WeakMap<Tensor, Map<string, Tensor>>()
+const MAX_BROADCASTS = 16
 
 /** The dtype operands promote to. */
 export const resultDType = (xs: ReadonlyArray<TensorLike>): DType => {
@@ -35,14 +65,28 @@ export const cast = (x: Tensor, dtype: DType): Tensor => (x.dtype === dtype || x
 
 export const asTensor = (x: TensorLike, dtype: DType): Tensor => (typeof x === "number" ? scalar(x, dtype) : cast(x, dtype))
 
-/** Broadcasts `x` to `shape` (NumPy rules: align on the right). */
-export const broadcastTo = (x: Tensor, shape: Shape, op = "broadcastTo"): Tensor => {
+/**
+ * Broadcasts `x` to `shape` (NumPy rules: align on the right). `share`: the
+ * result is only an operand of a node being made (never given out, so never
+ * evaluated on its own), and may be a node shared with other ops.
+ */
+export const broadcastTo = (x: Tensor, shape: Shape, op = "broadcastTo", share = false): Tensor => {
   if (shapeEq(x.shape, shape) || x.op === "error") return x
   const out = broadcastShapes(x.shape, shape)
   if (out === undefined || !shapeEq(out, shape) || shape.some((d) => !Number.isInteger(d) || d < 0))
     return errorTensor(new ShapeError({ message: `${op}: cannot broadcast ${fmt(x.shape)} to ${fmt(shape)}` }), x.dtype)
   const r = shape.length - x.shape.length
-  return bind("broadcast", [x], { shape, dims: range(x.shape.length).map((i) => i + r) })
+  if (!share || !shared.has(x)) return bind("broadcast", [x], { shape, dims: range(x.shape.length).map((i) => i + r) })
+  // an operand broadcast from a shared scalar is shared too
+  let byShape = broadcasts.get(x)
+  if (byShape === undefined) broadcasts.set(x, (byShape = new Map()))
+  const key = shape.join(",")
+  let b = byShape.get(key)
+  if (b === undefined) {
+    if (byShape.size >= MAX_BROADCASTS) byShape.clear()
+    byShape.set(key, (b = bind("broadcast", [x], { shape, dims: [] })))
+  }
+  return b
 }
 
 /** Broadcasts tensors to their common shape. */
@@ -59,7 +103,7 @@ export const alignShapes = (op: string, ts: ReadonlyArray<Tensor>): Tensor[] | T
       )
     shape = s
   }
-  return ts.map((t) => broadcastTo(t, shape, op))
+  return ts.map((t) => broadcastTo(t, shape, op, true))
 }
 
 /** Promotes and broadcasts operands to one dtype and shape. */

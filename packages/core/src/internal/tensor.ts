@@ -45,30 +45,29 @@ export interface CustomRules {
   readonly vjp?: ((primals: ReadonlyArray<Tensor>, out: Tensor, cotangent: Tensor) => ReadonlyArray<Tensor | null>) | undefined
 }
 
-let nextId = 0
+const noInputs: ReadonlyArray<Tensor> = []
 
 export const TensorTypeId: unique symbol = Symbol.for("diffect/Tensor")
 
 /** An immutable n-dimensional array (see the `Tensor` module for its API). */
 export class Tensor implements Pipeable, Inspectable {
-  readonly [TensorTypeId] = TensorTypeId
+  // (on the prototype, like the methods: a graph of a long loop has millions of nodes, each field costs)
+  declare readonly [TensorTypeId]: typeof TensorTypeId
   /** The size of each axis. */
   readonly shape: ReadonlyArray<number>
   /** The element type. */
   readonly dtype: DType
   /** The number of elements. */
   readonly size: number
-  /** @internal */ readonly id: number = nextId++
   /** @internal */ op: NodeOp
   /** @internal */ params: unknown
   /** @internal */ inputs: ReadonlyArray<Tensor>
-  /** @internal whether the value depends on an `input` node */
-  readonly symbolic: boolean
   /** @internal host data of a const */ host: HostArray | undefined
   /** @internal cached device buffer */ buf: DeviceBuffer | undefined
-  /** @internal the failure an `error` node carries */ readonly error: TensorError | undefined
-  /** @internal the value an `input` node is bound to */ readonly value: Tensor | undefined
-  /** @internal whether the transform call that made this `input` is running */ live: boolean
+  /** @internal the error of an `error` node, the value of an `input` or `custom` node */
+  private readonly extra: TensorError | Tensor | undefined
+  /** @internal bit 0: symbolic, bit 1: live */
+  private flags: number
 
   /** @internal use the constructors of the Tensor module. */
   constructor(fields: {
@@ -87,14 +86,37 @@ export class Tensor implements Pipeable, Inspectable {
     this.size = sizeOf(fields.shape)
     this.op = fields.op
     this.params = fields.params
-    this.inputs = fields.inputs ?? []
+    const inputs = fields.inputs ?? noInputs
+    this.inputs = inputs
     this.host = fields.host
     this.buf = fields.buf
-    this.error = fields.error
-    this.value = fields.value
-    this.live = fields.op === "input"
-    this.symbolic =
-      fields.op === "input" || this.inputs.some((t) => t.symbolic) || (fields.op === "custom" && fields.value!.symbolic)
+    this.extra = fields.op === "error" ? fields.error : fields.value
+    let symbolic = fields.op === "input" || (fields.op === "custom" && fields.value!.symbolic)
+    for (let i = 0; i < inputs.length && !symbolic; i++) symbolic = inputs[i]!.symbolic
+    this.flags = (symbolic ? 1 : 0) | (fields.op === "input" ? 2 : 0)
+  }
+
+  /** @internal whether the value depends on an `input` node */
+  get symbolic(): boolean {
+    return (this.flags & 1) !== 0
+  }
+
+  /** @internal whether the transform call that made this `input` is running */
+  get live(): boolean {
+    return (this.flags & 2) !== 0
+  }
+  set live(on: boolean) {
+    this.flags = on ? this.flags | 2 : this.flags & ~2
+  }
+
+  /** @internal the failure an `error` node carries */
+  get error(): TensorError | undefined {
+    return this.op === "error" ? (this.extra as TensorError | undefined) : undefined
+  }
+
+  /** @internal the value an `input` node is bound to (a `custom` node: its graph value) */
+  get value(): Tensor | undefined {
+    return this.op === "input" || this.op === "custom" ? (this.extra as Tensor | undefined) : undefined
   }
 
   /** The number of axes. */
@@ -124,6 +146,8 @@ export class Tensor implements Pipeable, Inspectable {
     return tensorText(this)
   }
 }
+
+Object.defineProperty(Tensor.prototype, TensorTypeId, { value: TensorTypeId })
 
 // `pipe` is declared through the interface (not as a class method) so that it
 // keeps Pipeable's typed overloads: `x.pipe(Tensor.mul(2), Tensor.sum())`.

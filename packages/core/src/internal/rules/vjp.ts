@@ -21,11 +21,20 @@ export type VjpRule<P extends Prim> = (ct: Tensor, primals: ReadonlyArray<Tensor
 const unary = <P extends Prim>(deriv: (x: Tensor, out: Tensor) => Tensor): VjpRule<P> => (ct, [x], _p, out) => [O.mul(ct, deriv(x!, out))]
 const none: VjpRule<any> = (_ct, xs) => xs.map(() => null)
 
-/** Swaps the last two axes. */
+/**
+ * Swaps the last two axes. One node per tensor: the weight matrix of a loop
+ * step is transposed by the rule of every step's product.
+ */
 const mT = (x: Tensor): Tensor => {
-  const r = x.ndim
-  return bind("transpose", [x], { perm: [...Array.from({ length: r - 2 }, (_, i) => i), r - 1, r - 2] })
+  let t = transposes.get(x)
+  if (t === undefined) {
+    const r = x.ndim
+    t = bind("transpose", [x], { perm: [...Array.from({ length: r - 2 }, (_, i) => i), r - 1, r - 2] })
+    transposes.set(x, t)
+  }
+  return t
 }
+const transposes = new WeakMap<Tensor, Tensor>()
 
 /**
  * The reverse rule of a primitive whose forward rule is given: the forward
