@@ -118,9 +118,10 @@ beforeAll(async () => {
   tarballs = JSON.parse(packed) as ReadonlyArray<Packed>
 }, 240_000)
 
+// removing the installed project (its node_modules) takes more than vitest's 10 s default on a busy machine
 afterAll(() => {
   if (work !== "" && process.env.DIFFECT_KEEP_INSTALL === undefined) rmSync(work, { recursive: true, force: true })
-})
+}, 120_000)
 
 describe("every workspace package", () => {
   it("is found (the root package.json's workspaces)", () => {
