@@ -336,6 +336,22 @@ describe("state in bodies", () => {
     await expectSame(x.current, r, { rtol: 1e-12, atol: 1e-14 })
   })
 
+  it("the loop runs once when its state writes are committed with the gradient", async () => {
+    const base = await run(Effect.service(Backend))
+    let tanhs = 0
+    const counting: BackendShape = { ...base, kernels: { ...base.kernels, tanh: (...a: Parameters<BackendShape["kernels"]["tanh"]>) => (tanhs++, base.kernels.tanh(...a)) } }
+    const w = await run(Variable.make(matrix(3, 2, 0.5), { trainable: true }))
+    const x = await run(Variable.make(f64([[0.5], [-0.2], [0.9]])))
+    const sim = () =>
+      Effect.gen(function* () {
+        const W = yield* Variable.get(w)
+        yield* fori(0, 10, (_i: T, n: T) => Effect.as(Variable.update(x, (xv) => Tensor.tanh(Tensor.matmul(W, xv))), n), f64(0))
+        return Tensor.sum(yield* Variable.get(x))
+      })
+    await run(valueAndGrad(sim, { gradVars: w })().pipe(Effect.provideService(Backend, counting)))
+    expect(tanhs).toBe(10) // one forward pass: the backward reads its residuals
+  })
+
   it("a failure in iteration k leaves every Variable unchanged", async () => {
     const log = await run(Variable.make(f64([0, 0])))
     const a = await run(Variable.make(f64([[1]])))

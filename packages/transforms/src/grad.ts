@@ -44,7 +44,15 @@ const run = (mode: Mode, f: Fn<ReadonlyArray<unknown>, unknown, unknown, unknown
       const perLeaf = wrt.leaves.map((t, i) => (wrt.isInt[i] ? Internal.zerosOf(t) : grads[k++]!))
       const [auxLeaves, auxDef] = Pytree.flatten(tr.aux)
       closeInputs(tr)
-      const settled = yield* Internal.settle([...perLeaf, ...outs, ...auxLeaves])
+      // the values written are evaluated with the results (one evaluation: a loop that computes both runs once)
+      const writes = [...tr.tx.writes.entries()].map(([v, x]) => [v, Pytree.flatten(x)] as const)
+      const all = yield* Internal.settle([...perLeaf, ...outs, ...auxLeaves, ...writes.flatMap(([, [leaves]]) => leaves)])
+      let w = perLeaf.length + outs.length + auxLeaves.length
+      for (const [v, [leaves, def]] of writes) {
+        tr.tx.writes.set(v, Pytree.unflatten(def, all.slice(w, w + leaves.length)))
+        w += leaves.length
+      }
+      const settled = all.slice(0, perLeaf.length + outs.length + auxLeaves.length)
       yield* tr.tx.commit()
       const g = wrt.build(settled.slice(0, perLeaf.length))
       const value = Pytree.unflatten(tr.outDef, settled.slice(perLeaf.length, perLeaf.length + outs.length))
