@@ -289,6 +289,27 @@ export interface HostOpParams {
 
 const hostKernel = (backend: BackendShape, params: HostOpParams): Kernel<Prim> => (args, _p, out) => params.run(backend, params as never, args, out)
 
+/**
+ * A column of int32 grown by doubling (a JS array of numbers costs twice
+ * the bytes, and more in the copies it leaves behind as it grows).
+ */
+class IntColumn {
+  data = new Int32Array(256)
+  length = 0
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const grown = new Int32Array(2 * this.data.length)
+      grown.set(this.data)
+      this.data = grown
+    }
+    this.data[this.length++] = v
+  }
+  /** The values, exactly (a copy of the used part). */
+  done(): Int32Array {
+    return this.data.slice(0, this.length)
+  }
+}
+
 /** What an unbound input means while planning. */
 export type Unbound = (t: Tensor) => TensorError
 
@@ -356,11 +377,12 @@ export const planGraph = (
   let slots = 0
   const consts: Array<readonly [number, Tensor]> = []
   // the steps' columns, grown as steps are planned
-  const stepOut: number[] = []
+  const stepOut = new IntColumn()
   const stepRun: Array<Kernel<Prim> | ReadonlyArray<FusedOp>> = []
   const stepParams: unknown[] = []
-  const argAt: number[] = [0]
-  const argSlots: number[] = []
+  const argAt = new IntColumn()
+  argAt.push(0)
+  const argSlots = new IntColumn()
   const stepViews: Array<ReadonlyArray<ViewArg | undefined> | undefined> = []
   const inputSlots = inputs.map((t) => {
     const s = slotOf.get(t)
@@ -621,12 +643,13 @@ export const planGraph = (
   for (const r of roots) visit(r)
   const outputs = roots.map((r) => slotOf.get(r)!)
   const count = stepOut.length
+  const outCol = stepOut.data, argAtCol = argAt.data, argCol = argSlots.data
   // liveness: the last step reading each computed slot (roots live on)
   const last = new Int32Array(slots).fill(-1)
   const madeBy = new Int32Array(slots).fill(-1)
   for (let i = 0; i < count; i++) {
-    madeBy[stepOut[i]!] = i
-    for (let k = argAt[i]!; k < argAt[i + 1]!; k++) last[argSlots[k]!] = i
+    madeBy[outCol[i]!] = i
+    for (let k = argAtCol[i]!; k < argAtCol[i + 1]!; k++) last[argCol[k]!] = i
   }
   for (const o of outputs) madeBy[o] = -1
   // a computed slot nothing reads (possible only for merged roots) is freed right after it is made
@@ -645,15 +668,14 @@ export const planGraph = (
   for (let s = 0; s < slots; s++) if (freeStep[s]! >= 0) free[fill[freeStep[s]!]!++] = s
   const steps: Steps = {
     count,
-    out: Int32Array.from(stepOut),
-    // exact-size copies (arrays grown by push keep spare capacity)
-    run: stepRun.slice(),
-    params: stepParams.slice(),
-    argAt: Int32Array.from(argAt),
-    args: Int32Array.from(argSlots),
-    views: stepViews.slice(),
+    out: stepOut.done(),
+    run: stepRun,
+    params: stepParams,
+    argAt: argAt.done(),
+    args: argSlots.done(),
+    views: stepViews,
     freeAt,
     free
   }
-  return { backend, slots, slotAvals: slotAvals.slice(), consts, inputs: inputSlots, steps, outputs, outputAvals: roots.map((r) => ({ shape: r.shape, dtype: r.dtype })) }
+  return { backend, slots, slotAvals, consts, inputs: inputSlots, steps, outputs, outputAvals: roots.map((r) => ({ shape: r.shape, dtype: r.dtype })) }
 }
