@@ -6,6 +6,7 @@
 import { Effect, Exit, Fiber } from "effect"
 import { describe, expect, it } from "vitest"
 import { Backend, type BackendShape, CpuBackend, Tensor } from "@diffect/core"
+import { grad, scan } from "@diffect/transforms"
 
 /** The CPU backend, counting live buffers (made by kernels, not yet disposed) and kernel calls. */
 const counting = () => {
@@ -82,5 +83,55 @@ describe("evaluation", () => {
     expect(stats.live()).toBe(0)
     await new Promise((r) => setTimeout(r, 20))
     expect(stats.calls).toBe(calls) // nothing ran after the interruption
+  })
+
+  describe("a long loop (scan) cooperates like a long chain", () => {
+    const n = 64
+    const W = Tensor.mul(Tensor.ones([n, n]), 0.5 / n)
+    const x0 = Tensor.mul(Tensor.ones([n]), 0.5)
+    /** mean(x_T²) after `steps` steps of x ← x + 0.1·(tanh(W x) − x). */
+    const simulate = (steps: number) => (w: Tensor.Tensor) =>
+      Effect.map(
+        scan((x: Tensor.Tensor) => [Tensor.add(x, Tensor.mul(Tensor.sub(Tensor.tanh(Tensor.matmul(w, x)), x), 0.1)), null] as const, x0, null, { length: steps }),
+        ([xT]) => Tensor.mean(Tensor.square(xT))
+      )
+
+    it("a fiber sleeping 5 ms wakes before a read of a long scan ends, and the read's value is that of a read alone", async () => {
+      const order: string[] = []
+      const steps = 20_000 // tens of milliseconds at least
+      const alone = await Effect.runPromise(Effect.flatMap(simulate(steps)(W), Tensor.item))
+      const program = Effect.gen(function* () {
+        const reader = yield* Effect.forkChild(Effect.flatMap(Effect.flatMap(simulate(steps)(W), Tensor.item), (v) => Effect.sync(() => order.push(`read ${v}`))))
+        const sleeper = yield* Effect.forkChild(Effect.map(Effect.sleep(5), () => order.push("slept")))
+        yield* Fiber.join(sleeper)
+        yield* Fiber.join(reader)
+      })
+      await Effect.runPromise(program)
+      expect(order).toEqual(["slept", `read ${alone}`])
+    })
+
+    it("the gradient through a long scan cooperates too, under Effect.runSync as well", () => {
+      // yielding between slices needs no Promise: runSync still runs a long loop to its end
+      const g = Effect.runSync(Effect.flatMap(grad(simulate(5_000))(W), Tensor.data))
+      expect(g.length).toBe(n * n)
+      expect(g.every(Number.isFinite)).toBe(true)
+    })
+
+    it("an interrupted read stops between two steps of the loop, runs no kernel afterwards and releases every buffer", async () => {
+      const { backend, stats } = counting()
+      const program = Effect.gen(function* () {
+        const fiber = yield* Effect.forkChild(Effect.flatMap(simulate(1_000_000)(W), Tensor.data)) // minutes, if it ran to its end
+        yield* Effect.sleep(15)
+        yield* Fiber.interrupt(fiber)
+        return yield* Fiber.await(fiber)
+      })
+      const exit = await Effect.runPromise(program.pipe(Effect.provideService(Backend, backend)))
+      expect(Exit.isFailure(exit)).toBe(true)
+      const calls = stats.calls
+      expect(calls).toBeGreaterThan(0) // the loop ran some steps
+      expect(stats.live()).toBe(0)
+      await new Promise((r) => setTimeout(r, 20))
+      expect(stats.calls).toBe(calls) // nothing ran after the interruption
+    })
   })
 })

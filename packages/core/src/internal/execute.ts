@@ -67,6 +67,43 @@ export interface Executed {
   readonly owned: boolean[]
 }
 
+/**
+ * A kernel's answer that is not finished: a long loop that ran until the
+ * slice's deadline. The execution yields to the runtime, then calls
+ * `resume` with the next slice's deadline until it answers true, and then
+ * takes `result()`. `cancel` releases what it made (an interrupted or failed
+ * run). Only an execution that yields (`execute`, not `executeSync`) offers a
+ * deadline to its kernels (`takeDeadline`), so only there may a kernel
+ * answer this way.
+ */
+export interface Resumable {
+  readonly resume: (deadline: number) => boolean
+  readonly result: () => unknown
+  readonly cancel: () => void
+}
+
+const RESUMABLE: unique symbol = Symbol.for("diffect/Resumable")
+
+/** Marks `r` as a resumable answer (see {@link Resumable}). */
+export const resumable = (r: Resumable): Resumable => Object.assign(r, { [RESUMABLE]: true })
+
+const isResumable = (h: unknown): h is Resumable => typeof h === "object" && h !== null && RESUMABLE in h
+
+/** The current slice's deadline, offered to the kernel being called by an execution that yields. */
+let offered: number | undefined = undefined
+
+/**
+ * The deadline (a `performance.now()` time) by which the kernel being called
+ * should answer, `undefined` if it must finish synchronously. Taking it
+ * withdraws the offer, so kernels the caller runs inside (a loop's body)
+ * finish synchronously.
+ */
+export const takeDeadline = (): number | undefined => {
+  const d = offered
+  offered = undefined
+  return d
+}
+
 /** One run of a plan, resumable between steps. */
 export class Execution {
   private readonly slots: unknown[]
@@ -89,6 +126,8 @@ export class Execution {
    */
   waiting: Promise<void> | undefined = undefined
   private aborted = false
+  /** A kernel that answered with a Resumable, to resume in the next slice. */
+  private pending: { readonly i: number; readonly args: ReadonlyArray<KernelArg>; readonly r: Resumable } | undefined = undefined
 
   /**
    * Runs steps until all are done (true), or `deadline` (a `performance.now()`
@@ -99,6 +138,21 @@ export class Execution {
     const { count, out, run, params, argAt, args: argSlots, views } = steps
     const fusion = backend.fusion
     const slots = this.slots
+    const pending = this.pending
+    if (pending !== undefined) {
+      let done: boolean, h: unknown
+      try {
+        done = pending.r.resume(deadline)
+        h = done ? pending.r.result() : undefined
+      } catch (e) {
+        this.pending = undefined
+        if (e instanceof BackendError || e instanceof LinalgError || e instanceof ControlFlowError) throw new EvalFailure(e)
+        throw e
+      }
+      if (!done) return false
+      this.pending = undefined
+      this.complete(pending.i, pending.args, h)
+    }
     while (this.next < count) {
       const i = this.next++
       const a0 = argAt[i]!
@@ -114,17 +168,25 @@ export class Execution {
       const r = run[i]!
       const aval = slotAvals[out[i]!]!
       let h: unknown
+      offered = deadline === Infinity ? undefined : deadline
       try {
         h = typeof r === "function" ? r(args, params[i] as never, aval) : fusion!.kernel(r, args, aval)
       } catch (e) {
         if (e instanceof BackendError || e instanceof LinalgError || e instanceof ControlFlowError) throw new EvalFailure(e)
         throw e
+      } finally {
+        offered = undefined
+      }
+      if (isResumable(h)) {
+        // a long loop stopped at the deadline: yield, then resume it
+        this.pending = { i, args, r: h }
+        return false
       }
       if (h instanceof Promise) {
         this.waiting = h.then(
           (v: unknown) => {
             this.waiting = undefined
-            if (this.aborted) backend.dispose(v)
+            if (this.aborted) releaseHandle(backend, v)
             else this.complete(i, args, v)
           },
           (e: unknown) => {
@@ -178,6 +240,10 @@ export class Execution {
   /** Releases every buffer this run made (after a failure or an interruption). */
   abort(): void {
     this.aborted = true
+    if (this.pending !== undefined) {
+      this.pending.r.cancel()
+      this.pending = undefined
+    }
     for (const h of this.owned.keys()) releaseHandle(this.plan.backend, h)
     this.owned.clear()
   }

@@ -27,7 +27,7 @@ import type { BackendShape, KernelArg } from "../Backend.js"
 import { allocHost, type DType, type HostArray } from "../DType.js"
 import type { Aval } from "./bind.js"
 import { BackendError, ControlFlowError, LinalgError } from "../Errors.js"
-import { executeSync, sourceHandle } from "./execute.js"
+import { executeSync, type Resumable, resumable, sourceHandle, takeDeadline } from "./execute.js"
 import { LoopResult, releaseHandle } from "./loop-result.js"
 import { EvalFailure } from "./plan.js"
 import { type Plan, planGraph } from "./plan.js"
@@ -331,7 +331,14 @@ const stackOnDevice = (backend: BackendShape, hs: ReadonlyArray<unknown>, a: Ava
   return level[0]!.h
 }
 
-const runScan = (backend: BackendShape, p: ScanParams, args: ReadonlyArray<KernelArg>): LoopResult => {
+/**
+ * Runs a scan: all of it when `deadline` is undefined (a synchronous
+ * evaluation, or a loop inside a loop's body); otherwise until the deadline
+ * passes, answering then with a Resumable that the execution resumes after
+ * yielding to the runtime (a long loop lets other fibers run, and an
+ * interruption stops it between two steps, releasing what it made).
+ */
+const runScan = (backend: BackendShape, p: ScanParams, args: ReadonlyArray<KernelArg>, deadline: number | undefined): LoopResult | Resumable => {
   const { body, length: T, reverse, numCarry: nc, numX: nx } = p
   const owned = new Owned(backend)
   try {
@@ -359,7 +366,8 @@ const runScan = (backend: BackendShape, p: ScanParams, args: ReadonlyArray<Kerne
     for (let j = 0; j < consts.length; j++) inputs[nc + nx + j] = consts[j]
     const slices: unknown[] = []
     const runner = T > 0 ? runnerOf(backend, body) : undefined
-    for (let s = 0; s < T; s++) {
+    let s = 0
+    const step = (): void => {
       const k = reverse ? T - 1 - s : s
       for (let i = 0; i < nc; i++) inputs[i] = carry[i]
       slices.length = 0
@@ -397,10 +405,37 @@ const runScan = (backend: BackendShape, p: ScanParams, args: ReadonlyArray<Kerne
       owned.sweep()
       carry = out.slice(0, nc)
     }
-    const ys: unknown[] = host ? stacks.map((st, j) => backend.upload(st, { shape: [T, ...yAvals[j]!.shape], dtype: yAvals[j]!.dtype })) : perStep.map((hs, j) => stackOnDevice(backend, hs, yAvals[j]!, owned))
-    for (const y of ys) owned.made(y)
-    if (!host) for (const hs of perStep) for (const h of hs) owned.drop(h)
-    return finish(backend, [...carry, ...ys], loopAvals(p), args, owned)
+    /** Runs steps until all are done (true) or `until` has passed (false). */
+    const advance = (until: number): boolean => {
+      while (s < T) {
+        step()
+        s++
+        if ((s & 3) === 0 && s < T && performance.now() > until) return false
+      }
+      return true
+    }
+    const done = (): LoopResult => {
+      const ys: unknown[] = host ? stacks.map((st, j) => backend.upload(st, { shape: [T, ...yAvals[j]!.shape], dtype: yAvals[j]!.dtype })) : perStep.map((hs, j) => stackOnDevice(backend, hs, yAvals[j]!, owned))
+      for (const y of ys) owned.made(y)
+      if (!host) for (const hs of perStep) for (const h of hs) owned.drop(h)
+      return finish(backend, [...carry, ...ys], loopAvals(p), args, owned)
+    }
+    if (advance(deadline ?? Infinity)) return done()
+    const guarded =
+      <A>(f: () => A) =>
+      (): A => {
+        try {
+          return f()
+        } catch (e) {
+          owned.disposeAll()
+          throw e
+        }
+      }
+    return resumable({
+      resume: (until) => guarded(() => advance(until))(),
+      result: guarded(done),
+      cancel: () => owned.disposeAll()
+    })
   } catch (e) {
     owned.disposeAll()
     throw e
@@ -499,7 +534,9 @@ const runCond = (backend: BackendShape, p: CondParams, args: ReadonlyArray<Kerne
 
 const runLoop: Run = (backend, params, args) => {
   const p = params as LoopParams
-  if (p.kind === "scan") return runScan(backend, p, args)
+  // every loop takes the offer, so that the loops inside its bodies run to their end
+  const deadline = takeDeadline()
+  if (p.kind === "scan") return runScan(backend, p, args, deadline)
   // predicates are read back: asynchronously where the backend reads only so (the execution awaits the Promise)
   const readsAsync = backend.downloadAsync !== undefined
   if (p.kind === "while") return readsAsync ? runWhileAsync(backend, p, args) : runWhile(backend, p, args)
