@@ -3,11 +3,11 @@
  * resources with the layer's scope, the context / canvas options, and that
  * repeated training steps do not leak textures.
  */
-import { Backend, Tensor, TrainVar, Variable } from "@diffect/core"
+import { Backend, Tensor } from "@diffect/core"
 import { WebGLBackend } from "@diffect/backend-webgl"
-import { valueAndGrad } from "@diffect/transforms"
 import { Cause, Effect, Exit, ManagedRuntime } from "effect"
 import { describe, expect, it } from "vitest"
+import { liveBuffersWhileTraining } from "./training.js"
 
 const failure = (exit: Exit.Exit<unknown, unknown>): { _tag?: string; message?: string } => {
   if (!Exit.isFailure(exit)) throw new Error("expected a failure")
@@ -90,48 +90,7 @@ describe("webgl backend lifecycle", () => {
     // every kernel as a shader (cpuThreshold 0), so that each step makes textures
     const rt = ManagedRuntime.make(WebGLBackend.layer({ cpuThreshold: 0 }))
     const backend = await rt.runPromise(webgl)
-    const setup = await rt.runPromise(
-      Effect.gen(function* () {
-        const w = yield* TrainVar.make(Tensor.mul(Tensor.ones([3, 4]), 0.1))
-        const b = yield* TrainVar.make(Tensor.zeros([4]))
-        const x = Tensor.make([[1, 2, 3], [0, -1, 0.5]])
-        const y = Tensor.make([[1, 0, 0, 0], [0, 0, 1, 0]])
-        const loss = () =>
-          Effect.gen(function* () {
-            const logits = Tensor.add(Tensor.matmul(x, yield* Variable.get(w)), yield* Variable.get(b))
-            return Tensor.neg(Tensor.mean(Tensor.sum(Tensor.mul(y, Tensor.logSoftmax(logits)), { axis: -1 })))
-          })
-        const grads = valueAndGrad(loss, { gradVars: [w, b] })
-        const step = Effect.gen(function* () {
-          const [value, [gw, gb]] = yield* grads()
-          yield* Variable.update(w, (v) => Tensor.sub(v, Tensor.mul(gw, 0.5)))
-          yield* Variable.update(b, (v) => Tensor.sub(v, Tensor.mul(gb, 0.5)))
-          return value
-        })
-        return { step }
-      })
-    )
-    // buffers of dropped tensors are released by a FinalizationRegistry: collect garbage between checks
-    const collect = async () => {
-      for (let i = 0; i < 4; i++) {
-        ;(globalThis as { gc?: () => void }).gc?.()
-        await new Promise((r) => setTimeout(r, 5))
-      }
-    }
-    expect(typeof (globalThis as { gc?: unknown }).gc).toBe("function")
-    const counts: number[] = []
-    let loss = Infinity
-    for (let round = 0; round < 10; round++) {
-      loss = await rt.runPromise(
-        Effect.gen(function* () {
-          let value = Tensor.make(0)
-          for (let i = 0; i < 100; i++) value = yield* setup.step
-          return yield* Tensor.item(value)
-        })
-      )
-      await collect()
-      counts.push(backend.liveBuffers!())
-    }
+    const { counts, loss } = await liveBuffersWhileTraining((e) => rt.runPromise(e), () => backend.liveBuffers!(), { rounds: 10, stepsPerRound: 100, lr: 0.5 })
     console.log("live textures after every 100 steps (after GC):", counts.join(" "), "final loss", loss)
     expect(loss).toBeLessThan(0.1)
     expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(2)

@@ -4,11 +4,12 @@
  * release of every buffer with the layer's scope, and a long training loop
  * whose live GPU buffers stay flat.
  */
-import { Backend, Tensor, TrainVar, Variable } from "@diffect/core"
+import { Backend, Tensor, Variable } from "@diffect/core"
 import { WebGPUBackend } from "@diffect/backend-webgpu"
-import { cond, scan, valueAndGrad, whileLoop } from "@diffect/transforms"
+import { cond, scan, whileLoop } from "@diffect/transforms"
 import { Cause, Effect, Exit, ManagedRuntime } from "effect"
 import { describe, expect, it } from "vitest"
+import { liveBuffersWhileTraining } from "./training.js"
 
 const failure = (exit: Exit.Exit<unknown, unknown>): { _tag?: string; message?: string } => {
   if (!Exit.isFailure(exit)) throw new Error("expected a failure")
@@ -163,48 +164,7 @@ describe("webgpu backend lifecycle", () => {
     // every kernel as a shader (cpuThreshold 0), so that each step makes buffers
     const rt = ManagedRuntime.make(WebGPUBackend.layer({ cpuThreshold: 0 }))
     const backend = await rt.runPromise(webgpu)
-    const setup = await rt.runPromise(
-      Effect.gen(function* () {
-        const w = yield* TrainVar.make(Tensor.mul(Tensor.ones([3, 4]), 0.1))
-        const b = yield* TrainVar.make(Tensor.zeros([4]))
-        const x = Tensor.make([[1, 2, 3], [0, -1, 0.5]])
-        const y = Tensor.make([[1, 0, 0, 0], [0, 0, 1, 0]])
-        const loss = () =>
-          Effect.gen(function* () {
-            const logits = Tensor.add(Tensor.matmul(x, yield* Variable.get(w)), yield* Variable.get(b))
-            return Tensor.neg(Tensor.mean(Tensor.sum(Tensor.mul(y, Tensor.logSoftmax(logits)), { axis: -1 })))
-          })
-        const grads = valueAndGrad(loss, { gradVars: [w, b] })
-        const step = Effect.gen(function* () {
-          const [value, [gw, gb]] = yield* grads()
-          yield* Variable.update(w, (v) => Tensor.sub(v, Tensor.mul(gw, 0.1)))
-          yield* Variable.update(b, (v) => Tensor.sub(v, Tensor.mul(gb, 0.1)))
-          return value
-        })
-        return { step }
-      })
-    )
-    // buffers of dropped tensors are released by a FinalizationRegistry: collect garbage between checks
-    const collect = async () => {
-      for (let i = 0; i < 4; i++) {
-        ;(globalThis as { gc?: () => void }).gc?.()
-        await new Promise((r) => setTimeout(r, 5))
-      }
-    }
-    expect(typeof (globalThis as { gc?: unknown }).gc).toBe("function")
-    const counts: number[] = []
-    let loss = Infinity
-    for (let round = 0; round < 4; round++) {
-      loss = await rt.runPromise(
-        Effect.gen(function* () {
-          let value = Tensor.make(0)
-          for (let i = 0; i < 500; i++) value = yield* setup.step
-          return yield* Tensor.item(value)
-        })
-      )
-      await collect()
-      counts.push(backend.liveBuffers!())
-    }
+    const { counts, loss } = await liveBuffersWhileTraining((e) => rt.runPromise(e), () => backend.liveBuffers!(), { rounds: 4, stepsPerRound: 500, lr: 0.1 })
     console.log("live GPU buffers after every 500 steps (after GC):", counts.join(" "), "final loss", loss)
     expect(loss).toBeLessThan(0.2)
     expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(2)
