@@ -142,7 +142,10 @@ const ref = (e: Expr, z: Cx): Eval => {
       // ε / 5e-5 (float32's ε against the tolerance of `near`).
       const d2 = { exp: () => cabs(v), sin: () => cabs(v), cos: () => cabs(v), tanh: () => 2 * cabs(v) * (1 + cabs(v) ** 2), square: () => 2 }[e.k]()
       const second = (6e-8 / 5e-5) * d2 * a.s * a.ds
-      return { v, s: Math.max(cabs(v), e.k === "square" ? a.s * a.s : 1) + a.s, ds: d * a.ds + second, nearPole: a.nearPole || nearPole }
+      // an error δ in the argument is |f'(w)|·δ in the value: exp multiplies its argument's rounding by
+      // |exp(w)| (seed -1595061294: cos(exp(3z + z²)) at z = 1.44, where exp(6.4) ≈ 584 carries 6.4·ε of w)
+      const s = e.k === "square" ? Math.max(cabs(v), a.s * a.s) + a.s : Math.max(cabs(v), 1) + Math.max(1, d) * a.s
+      return { v, s, ds: d * a.ds + second, nearPole: a.nearPole || nearPole }
     }
   }
 }
