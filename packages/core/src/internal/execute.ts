@@ -67,6 +67,9 @@ export interface Executed {
   readonly owned: boolean[]
 }
 
+/** A kernel's typed failure, carried through the run as an EvalFailure (anything else is thrown as it is). */
+const carried = (e: unknown): unknown => (e instanceof BackendError || e instanceof LinalgError || e instanceof ControlFlowError ? new EvalFailure(e) : e)
+
 /**
  * A kernel's answer that is not finished: a long loop that ran until the
  * slice's deadline. The execution yields to the runtime, then calls
@@ -146,8 +149,7 @@ export class Execution {
         h = done ? pending.r.result() : undefined
       } catch (e) {
         this.pending = undefined
-        if (e instanceof BackendError || e instanceof LinalgError || e instanceof ControlFlowError) throw new EvalFailure(e)
-        throw e
+        throw carried(e)
       }
       if (!done) return false
       this.pending = undefined
@@ -172,8 +174,7 @@ export class Execution {
       try {
         h = typeof r === "function" ? r(args, params[i] as never, aval) : fusion!.kernel(r, args, aval)
       } catch (e) {
-        if (e instanceof BackendError || e instanceof LinalgError || e instanceof ControlFlowError) throw new EvalFailure(e)
-        throw e
+        throw carried(e)
       } finally {
         offered = undefined
       }
@@ -191,7 +192,7 @@ export class Execution {
           },
           (e: unknown) => {
             this.waiting = undefined
-            throw e instanceof BackendError || e instanceof LinalgError ? new EvalFailure(e) : e
+            throw carried(e)
           }
         )
         // an interrupted run no longer waits for it: its failure then concerns nobody
