@@ -6,7 +6,7 @@
 import { Effect, Exit, Fiber } from "effect"
 import { describe, expect, it } from "vitest"
 import { Backend, type BackendShape, CpuBackend, Tensor } from "@diffect/core"
-import { grad, scan } from "@diffect/transforms"
+import { grad, scan, whileLoop } from "@diffect/transforms"
 
 /** The CPU backend, counting live buffers (made by kernels, not yet disposed) and kernel calls. */
 const counting = () => {
@@ -108,6 +108,19 @@ describe("evaluation", () => {
       })
       await Effect.runPromise(program)
       expect(order).toEqual(["slept", `read ${alone}`])
+    })
+
+    it("so does a long whileLoop: a fiber sleeping 5 ms wakes before it ends", async () => {
+      const order: string[] = []
+      const count = whileLoop((i: Tensor.Tensor) => Tensor.less(i, 200_000), (i: Tensor.Tensor) => Tensor.add(i, 1), Tensor.make(0, { dtype: "int32" }))
+      const program = Effect.gen(function* () {
+        const reader = yield* Effect.forkChild(Effect.flatMap(Effect.flatMap(count, Tensor.item), (v) => Effect.sync(() => order.push(`read ${v}`))))
+        const sleeper = yield* Effect.forkChild(Effect.map(Effect.sleep(5), () => order.push("slept")))
+        yield* Fiber.join(sleeper)
+        yield* Fiber.join(reader)
+      })
+      await Effect.runPromise(program)
+      expect(order).toEqual(["slept", "read 200000"])
     })
 
     it("the gradient through a long scan cooperates too, under Effect.runSync as well", () => {

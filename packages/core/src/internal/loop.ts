@@ -332,12 +332,38 @@ const stackOnDevice = (backend: BackendShape, hs: ReadonlyArray<unknown>, a: Ava
 }
 
 /**
- * Runs a scan: all of it when `deadline` is undefined (a synchronous
- * evaluation, or a loop inside a loop's body); otherwise until the deadline
- * passes, answering then with a Resumable that the execution resumes after
- * yielding to the runtime (a long loop lets other fibers run, and an
- * interruption stops it between two steps, releasing what it made).
+ * Runs a loop's steps (`step` does one and says whether there was one to
+ * do), then `done` for its result: all of them when `deadline` is undefined
+ * (a synchronous evaluation, or a loop inside a loop's body); otherwise
+ * until the deadline passes, answering then with a Resumable that the
+ * execution resumes after yielding to the runtime (a long loop lets other
+ * fibers run, and an interruption stops it between two steps, releasing
+ * what it made).
  */
+const stepped = (owned: Owned, step: () => boolean, done: () => LoopResult, deadline: number | undefined): LoopResult | Resumable => {
+  let n = 0
+  /** Runs steps until there are none left (true) or `until` has passed (false). */
+  const advance = (until: number): boolean => {
+    while (step()) if ((++n & 3) === 0 && performance.now() > until) return false
+    return true
+  }
+  if (advance(deadline ?? Infinity)) return done()
+  const guard = <A>(f: () => A): A => {
+    try {
+      return f()
+    } catch (e) {
+      owned.disposeAll()
+      throw e
+    }
+  }
+  return resumable({
+    resume: (until) => guard(() => advance(until)),
+    result: () => guard(done),
+    cancel: () => owned.disposeAll()
+  })
+}
+
+/** Runs a scan (see {@link stepped} for `deadline`). */
 const runScan = (backend: BackendShape, p: ScanParams, args: ReadonlyArray<KernelArg>, deadline: number | undefined): LoopResult | Resumable => {
   const { body, length: T, reverse, numCarry: nc, numX: nx } = p
   const owned = new Owned(backend)
@@ -367,7 +393,8 @@ const runScan = (backend: BackendShape, p: ScanParams, args: ReadonlyArray<Kerne
     const slices: unknown[] = []
     const runner = T > 0 ? runnerOf(backend, body) : undefined
     let s = 0
-    const step = (): void => {
+    const step = (): boolean => {
+      if (s >= T) return false
       const k = reverse ? T - 1 - s : s
       for (let i = 0; i < nc; i++) inputs[i] = carry[i]
       slices.length = 0
@@ -404,14 +431,7 @@ const runScan = (backend: BackendShape, p: ScanParams, args: ReadonlyArray<Kerne
       for (const h of slices) owned.drop(h)
       owned.sweep()
       carry = out.slice(0, nc)
-    }
-    /** Runs steps until all are done (true) or `until` has passed (false). */
-    const advance = (until: number): boolean => {
-      while (s < T) {
-        step()
-        s++
-        if ((s & 3) === 0 && s < T && performance.now() > until) return false
-      }
+      s++
       return true
     }
     const done = (): LoopResult => {
@@ -420,22 +440,7 @@ const runScan = (backend: BackendShape, p: ScanParams, args: ReadonlyArray<Kerne
       if (!host) for (const hs of perStep) for (const h of hs) owned.drop(h)
       return finish(backend, [...carry, ...ys], loopAvals(p), args, owned)
     }
-    if (advance(deadline ?? Infinity)) return done()
-    const guarded =
-      <A>(f: () => A) =>
-      (): A => {
-        try {
-          return f()
-        } catch (e) {
-          owned.disposeAll()
-          throw e
-        }
-      }
-    return resumable({
-      resume: (until) => guarded(() => advance(until))(),
-      result: guarded(done),
-      cancel: () => owned.disposeAll()
-    })
+    return stepped(owned, step, done, deadline)
   } catch (e) {
     owned.disposeAll()
     throw e
@@ -492,7 +497,8 @@ const runCondAsync = async (backend: BackendShape, p: CondParams, args: Readonly
   }
 }
 
-const runWhile = (backend: BackendShape, p: WhileParams, args: ReadonlyArray<KernelArg>): LoopResult => {
+/** Runs a while loop (see {@link stepped} for `deadline`). */
+const runWhile = (backend: BackendShape, p: WhileParams, args: ReadonlyArray<KernelArg>, deadline: number | undefined): LoopResult | Resumable => {
   const owned = new Owned(backend)
   try {
     const nc = p.numCarry
@@ -500,19 +506,20 @@ const runWhile = (backend: BackendShape, p: WhileParams, args: ReadonlyArray<Ker
     const consts = args.slice(nc).map((a) => a.handle)
     const condRunner = runnerOf(backend, p.cond)
     const bodyRunner = runnerOf(backend, p.body)
-    for (;;) {
+    const step = (): boolean => {
       const inputs = [...carry, ...consts]
       const [pred] = condRunner.run(inputs, owned)
       const go = truth(backend, pred)
       owned.sweep()
-      if (!go) break
+      if (!go) return false
       const out = bodyRunner.run(inputs, owned)
       for (const h of out) owned.hold(h)
       for (const h of carry) owned.drop(h)
       owned.sweep()
       carry = out
+      return true
     }
-    return finish(backend, carry, loopAvals(p), args, owned)
+    return stepped(owned, step, () => finish(backend, carry, loopAvals(p), args, owned), deadline)
   } catch (e) {
     owned.disposeAll()
     throw e
@@ -539,7 +546,7 @@ const runLoop: Run = (backend, params, args) => {
   if (p.kind === "scan") return runScan(backend, p, args, deadline)
   // predicates are read back: asynchronously where the backend reads only so (the execution awaits the Promise)
   const readsAsync = backend.downloadAsync !== undefined
-  if (p.kind === "while") return readsAsync ? runWhileAsync(backend, p, args) : runWhile(backend, p, args)
+  if (p.kind === "while") return readsAsync ? runWhileAsync(backend, p, args) : runWhile(backend, p, args, deadline)
   return readsAsync && p.hasPred ? runCondAsync(backend, p, args) : runCond(backend, p, args)
 }
 
