@@ -13,20 +13,16 @@ import { describe, expect, it } from "vitest"
 import { Tensor } from "@diffect/core"
 import { grad, jvp, vmap } from "@diffect/transforms"
 import { checkGrads } from "@diffect/transforms/testing"
+import { rng as uniformRng } from "../conformance/data.js"
 
 type T = Tensor.Tensor
 const run = <A, E>(e: Effect.Effect<A, E>) => Effect.runPromise(e)
 const data = (t: T) => run(Tensor.data(t)).then((d) => Array.from(d as ArrayLike<number>))
 
+/** A deterministic PRNG (the conformance data's mulberry32) in [-1, 1). */
 const rng = (seed: number) => {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1
-  }
+  const r = uniformRng(seed)
+  return () => r() * 2 - 1
 }
 const sizeOf = (s: ReadonlyArray<number>) => s.reduce((a, b) => a * b, 1)
 const random = (seed: number, shape: ReadonlyArray<number>, dtype: "float32" | "float64" = "float64"): T => {

@@ -13,6 +13,7 @@ import { describe, expect, it } from "vitest"
 import { Linalg, Tensor } from "@diffect/core"
 import { grad, jacfwd, vmap } from "@diffect/transforms"
 import { checkGrads, type CheckGradsOptions } from "@diffect/transforms/testing"
+import { rng as uniformRng } from "../conformance/data.js"
 
 type T = Tensor.Tensor
 const f64 = { dtype: "float64" as const }
@@ -21,16 +22,10 @@ const data = (t: T) => run(Tensor.data(t)).then((d) => Array.from(d as ArrayLike
 
 // ------------------------------------------------------------------ host helpers
 
-/** A deterministic PRNG (mulberry32) in [-1, 1). */
+/** A deterministic PRNG (the conformance data's mulberry32) in [-1, 1). */
 const rng = (seed: number) => {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1
-  }
+  const r = uniformRng(seed)
+  return () => r() * 2 - 1
 }
 const randomMatrix = (seed: number, shape: ReadonlyArray<number>, dtype: "float32" | "float64" = "float64"): T => {
   const r = rng(seed)
