@@ -80,6 +80,15 @@ const workloads = {
     const vg = T.jit(T.valueAndGrad(loss, { gradVars: vars }))
     return () => Effect.flatMap(vg(x, onehot), ([value, grads]) => Effect.all([value, ...grads].map(Tensor.data)))
   },
+  sum1M: () => {
+    const x = f32(inputs("elemGrad").x, [1_000_000])
+    return () => Tensor.data(Tensor.sum(x))
+  },
+  biasGrad: () => {
+    // a bias gradient's reduction: the leading axis of [4096, 256]
+    const x = f32(Float32Array.from({ length: 4096 * 256 }, (_, i) => Math.sin(i)), [4096, 256])
+    return () => Tensor.data(Tensor.sum(x, { axis: 0 }))
+  },
   elemGrad: () => {
     const x = f32(inputs("elemGrad").x, [1_000_000])
     const g = T.grad((x) => Tensor.sum(elemChain(x)))

@@ -9,6 +9,8 @@ import { Pool } from "../src/internal/cpu/threads.js"
 import { UNARY } from "../src/internal/cpu/worker-source.js"
 import { setFusedThreshold } from "../src/internal/cpu/fused-threads.js"
 import { setParallelThresholds, sharedWasm } from "../src/internal/cpu/wasm.js"
+import { setReduceThreshold } from "../src/internal/cpu/reduce.js"
+import { RB } from "../src/internal/cpu/reduce-blocks.js"
 
 const one = new Pool(1)
 // no back-off to one thread on a loaded machine: every split job is offered to the worker
@@ -23,7 +25,9 @@ const bits = (a: ArrayLike<number>) => new Uint32Array(Float32Array.from(a).buff
 
 let thresholds: { gemm: number; unary: number }
 let fusedThreshold: number
+let reduceThreshold: number
 beforeAll(async () => {
+  reduceThreshold = setReduceThreshold(0)
   // split even small kernels, so that the properties cross chunk edges of every size
   thresholds = setParallelThresholds({ gemm: 0, unary: 0 })
   fusedThreshold = setFusedThreshold(0)
@@ -35,6 +39,7 @@ beforeAll(async () => {
 afterAll(() => {
   setParallelThresholds(thresholds)
   setFusedThreshold(fusedThreshold)
+  setReduceThreshold(reduceThreshold)
   two.close()
 })
 
@@ -73,6 +78,55 @@ describe("CPU worker pool", () => {
       Tensor.data(Tensor.where(Tensor.greater(x, bias), Tensor.mul(Tensor.tanh(Tensor.add(x, bias)), 3), Tensor.sub(Tensor.mul(x, x), Tensor.sin(bias))))
     const [a, b] = [run1(f()), run2(f())]
     expect(Array.from(b).map((v) => Object.is(v, -0) ? "-0" : v)).toEqual(Array.from(a).map((v) => Object.is(v, -0) ? "-0" : v))
+  })
+
+  propTest.prop(
+    [
+      fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 3 }),
+      fc.integer({ min: 1, max: 3 * RB + 7 }),
+      fc.constantFrom("float32" as const, "float64" as const, "float64" as const),
+      fc.integer({ min: 0, max: 1000 })
+    ],
+    { numRuns: 30 }
+  )("sums and maxima over any axes give the same bits on 1 and 2 threads (runs longer than a block included)", (outer, inner, dtype, seed) => {
+    // shape [...outer, inner]: each kind of axis set (leading, trailing, all, middle) with a long axis
+    const shape = [...outer, inner]
+    const n = shape.reduce((a, b) => a * b, 1)
+    const x = Tensor.make(data(n, seed), { shape, dtype })
+    const axesSets = [[shape.length - 1], [0], shape.map((_, i) => i), ...(shape.length > 2 ? [[1]] : [])]
+    const f = () =>
+      Effect.all(axesSets.flatMap((axes) => [Tensor.data(Tensor.sum(x, { axis: axes })), Tensor.data(Tensor.max(x, { axis: axes }))]))
+    const [a, b] = [run1(f()), run2(f())]
+    const keyed = (r: ReadonlyArray<ArrayLike<number>>) => r.map((v) => Array.from(v).map((e) => (Object.is(e, -0) ? "-0" : Number.isNaN(e) ? "NaN" : e)))
+    expect(keyed(b)).toEqual(keyed(a))
+  })
+
+  it("a sum adds in blocks of RB elements, left to right, the blocks' sums left to right, on any number of threads", () => {
+    // float64 terms that make the order visible: 2⁵³ + 1 rounds back to 2⁵³, so where the ±2⁵³ fall decides which ones are kept
+    const n = 2 * RB + 1000
+    const term = (i: number, r: number) => r * (i % 1999 === 0 ? 2 ** 53 : i % 1999 === 1000 ? -(2 ** 53) : 1 + (i % 5))
+    const blocked = (r: number) => {
+      let acc = 0
+      for (let b0 = 0; b0 < n; b0 += RB) {
+        let part = 0
+        for (let i = b0; i < Math.min(n, b0 + RB); i++) part += term(i, r)
+        acc += part
+      }
+      return acc
+    }
+    let plain = 0
+    for (let i = 0; i < n; i++) plain += term(i, 1)
+    expect(blocked(1)).not.toBe(plain) // the test can tell the orders apart
+    const x = Float64Array.from({ length: n }, (_, i) => term(i, 1))
+    const rows = Float64Array.from({ length: 3 * n }, (_, i) => term(i % n, 1 + Math.floor(i / n)))
+    // the leading axis of length n: the rows transposed
+    const cols = Float64Array.from({ length: 3 * n }, (_, i) => rows[(i % 3) * n + Math.floor(i / 3)]!)
+    const want = [1, 2, 3].map(blocked)
+    for (const run of [run1, run2]) {
+      expect(run(Tensor.data(Tensor.sum(Tensor.make(x, { shape: [n], dtype: "float64" }))))[0]).toBe(want[0])
+      expect(Array.from(run(Tensor.data(Tensor.sum(Tensor.make(rows, { shape: [3, n], dtype: "float64" }), { axis: 1 }))))).toEqual(want)
+      expect(Array.from(run(Tensor.data(Tensor.sum(Tensor.make(cols, { shape: [n, 3], dtype: "float64" }), { axis: 0 }))))).toEqual(want)
+    }
   })
 
   it("the workers took part (the properties above compared split work)", () => {

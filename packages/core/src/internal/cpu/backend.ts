@@ -182,7 +182,9 @@ export const makeCpuBackend = (pool: Pool): BackendShape => ({
     conv: inPool(pool, kernels.conv),
     sin: inPool(pool, kernels.sin),
     cos: inPool(pool, kernels.cos),
-    exp: inPool(pool, kernels.exp)
+    exp: inPool(pool, kernels.exp),
+    sum: inPool(pool, kernels.sum),
+    reduceMax: inPool(pool, kernels.reduceMax)
   },
   viewKernels: { ...viewKernels, matmul: inPool(pool, viewKernels!.matmul!) },
   fusion: { canFuse: cpuFusion.canFuse, kernel: (program, args, out) => withPool(pool, () => cpuFusion.kernel(program, args, out)) }

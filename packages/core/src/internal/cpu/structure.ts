@@ -5,6 +5,7 @@
  */
 import { allocHost, type DType, type HostArray } from "../../DType.js"
 import { type Shape, sizeOf, stridesOf } from "../shape.js"
+import { reduceRuns, sumLeadingAxes } from "./reduce.js"
 
 type Arr = HostArray
 
@@ -121,56 +122,30 @@ export const concatKernel = (srcs: ReadonlyArray<{ data: Arr; shape: Shape }>, d
 
 /**
  * Reduces over sorted `axes`: transposes the reduced axes to the end (a
- * no-op when they already are), then folds each contiguous run.
+ * no-op when they already are), then folds each contiguous run. Real sums
+ * and maxima add in the fixed blocked order of `reduce.ts` (split over the
+ * worker pool when large: the same bits on any number of threads).
  */
 export const reduceKernel = (src: Arr, dtype: DType, outDtype: DType, inShape: Shape, axes: ReadonlyArray<number>, kind: "sum" | "max"): Arr => {
   const keep = inShape.map((_, i) => i).filter((i) => !axes.includes(i))
-  if (kind === "sum" && dtype !== "complex64" && keep.length > 0 && axes.every((a, i) => a === i)) {
-    // leading axes (a bias gradient): add whole rows into float64 sums, no
-    // transpose; each sum still adds its elements in the same order
-    const outN = sizeOf(keep.map((i) => inShape[i]!))
-    const m = sizeOf(axes.map((i) => inShape[i]!))
-    const acc = new Float64Array(outN)
-    for (let j = 0, s = 0; j < m; j++) for (let o = 0; o < outN; o++, s++) acc[o]! += src[s]!
-    const out = allocHost(outDtype, outN)
-    for (let o = 0; o < outN; o++) out[o] = acc[o]!
-    return out
-  }
+  const outN = sizeOf(keep.map((i) => inShape[i]!))
+  const m = sizeOf(axes.map((i) => inShape[i]!))
+  // leading axes (a bias gradient): whole rows added into float64 sums, no transpose
+  if (kind === "sum" && dtype !== "complex64" && keep.length > 0 && axes.every((a, i) => a === i)) return sumLeadingAxes(src, outDtype, outN, m)
   const perm = [...keep, ...axes]
   const isIdentity = perm.every((p, i) => p === i)
   const data = isIdentity ? src : transposeKernel(src, dtype, inShape, perm)
-  const outN = sizeOf(keep.map((i) => inShape[i]!))
-  const m = sizeOf(axes.map((i) => inShape[i]!))
+  if (dtype !== "complex64") return reduceRuns(data, outDtype, outN, m, kind)
   const out = allocHost(outDtype, outN)
-  if (dtype === "complex64") {
-    for (let o = 0; o < outN; o++) {
-      let re = 0
-      let im = 0
-      for (let j = 0, s = o * m; j < m; j++, s++) {
-        re += data[2 * s]!
-        im += data[2 * s + 1]!
-      }
-      out[2 * o] = re
-      out[2 * o + 1] = im
+  for (let o = 0; o < outN; o++) {
+    let re = 0
+    let im = 0
+    for (let j = 0, s = o * m; j < m; j++, s++) {
+      re += data[2 * s]!
+      im += data[2 * s + 1]!
     }
-    return out
-  }
-  if (kind === "sum") {
-    for (let o = 0; o < outN; o++) {
-      let acc = 0
-      for (let j = 0, s = o * m; j < m; j++, s++) acc += data[s]!
-      out[o] = acc
-    }
-  } else {
-    for (let o = 0; o < outN; o++) {
-      let acc = -Infinity
-      for (let j = 0, s = o * m; j < m; j++, s++) {
-        const v = data[s]!
-        if (v > acc || v !== v) acc = v
-        if (v !== v) break
-      }
-      out[o] = acc
-    }
+    out[2 * o] = re
+    out[2 * o + 1] = im
   }
   return out
 }

@@ -1,7 +1,8 @@
 /**
  * The CPU backend's worker pool: threads that share the WebAssembly memory
  * of `wasm.ts` and split a kernel's work into chunks (matmul by blocks of
- * output rows, the float32 sin/cos/exp kernels by ranges of elements).
+ * output rows, the float32 sin/cos/exp kernels by ranges of elements, sums
+ * and maxima by fixed blocks: `reduce.ts`).
  *
  * - Node: node:worker_threads (taken with `process.getBuiltinModule`, so the
  *   package imports nothing Node-only); workers are `unref`'d and never keep
@@ -20,8 +21,9 @@
  * chunk long at most).
  *
  * Results do not depend on the number of threads: a chunk computes a fixed
- * part of the output the same way whoever runs it, and no result is
- * combined across chunks.
+ * part of the output the same way whoever runs it; the only results
+ * combined across chunks are a reduction's partials, whose blocks are fixed
+ * in size and combined in block order on the calling thread.
  *
  * A worker that exits (killed, crashed) marks the pool broken: the next job
  * fails with a `BackendError` naming it, and the pool restarts with fresh
@@ -29,6 +31,7 @@
  */
 import { BackendError } from "../../Errors.js"
 import { cosF, expF, sinF } from "./fastmath.js"
+import { reduceSource } from "./reduce-blocks.js"
 import { ACC, ARGS, CLAIM, CONTROL_INTS, DONE, ERR, KIND, READY, SEQ, SLEEPERS, STOP, WORKED, claimSource, nodeWorkerSource, runnerSource, webWorkerSource } from "./worker-source.js"
 
 /** What a pool needs of `wasm.ts`: the shared memory, the module and the calling thread's instance. */
@@ -53,12 +56,14 @@ type ClaimAll = (ctl: Int32Array, run: Run) => number
 /**
  * The float32 sin, cos, exp of fastmath.ts as source, for the fused loops a
  * thread compiles (the same functions: built from their own text; expF's
- * table of powers of two is rebuilt with the same Math.pow).
+ * table of powers of two is rebuilt with the same Math.pow), and the units
+ * of the blocked reductions (reduce-blocks.ts).
  */
 const mathSource = `const sinF = (${sinF.toString()}), cosF = (${cosF.toString()})
   const POW2 = new Float64Array(2100)
   for (let k = -1050; k < 1050; k++) POW2[k + 1050] = Math.pow(2, k)
-  const expF = (${expF.toString()})`
+  const expF = (${expF.toString()})
+  ${reduceSource}`
 
 const claimAll = new Function(`${claimSource}; return claimAll`)() as ClaimAll
 const makeRunner = new Function(`${runnerSource(mathSource)}; return makeRunner`)() as (ex: object, ctl: Int32Array, memory: WebAssembly.Memory) => Run

@@ -21,7 +21,7 @@ export const SEQ = 0, CLAIM = 1, DONE = 2, KIND = 3, ERR = 4, ACC = 5, STOP = 6,
 export const CONTROL_INTS = 256
 
 /** Job kinds. */
-export const GEMM = 1, UNARY = 2, FUSED = 3, PACKB = 4
+export const GEMM = 1, UNARY = 2, FUSED = 3, PACKB = 4, REDUCE = 5
 /** Arguments of a FUSED job before its operands' (type, pointer, length) triples. */
 export const FUSED_HEAD = 9
 
@@ -40,9 +40,13 @@ export const FUSED_HEAD = 9
  *   compiled once per id) on views of the memory; an operand of length n
  *   is read from the chunk's start, a shorter one (a scalar, a period) whole.
  *   Types: 0 float32, 1 float64, 2 bool (bytes).
+ * - REDUCE, args [op, type, src, srcLength, part, partLength, m, nb, rb,
+ *   w, ncc, cw, per, units]: units chunk·per … of a blocked reduction of
+ *   `reduce-blocks.ts` (op: sumRuns, maxRuns, sumLeading) on the input at
+ *   `src` (type 0 float32, 1 float64), partials (float64) at `part`.
  *
  * `math` defines sinF, cosF, expF (the float32 functions of fastmath.ts)
- * for the compiled loops.
+ * for the compiled loops, and sumRuns, maxRuns, sumLeading.
  */
 export const runnerSource = (math: string): string => `function makeRunner(ex, ctl, memory) {
   ${math}
@@ -90,6 +94,16 @@ export const runnerSource = (math: string): string => `function makeRunner(ex, c
       }
       if (period < n) loop(out, ops, offs, len / period, period)
       else loop(out, ops, offs, 1, len)
+    } else if (kind === ${REDUCE}) {
+      const op = ctl[A], per = ctl[A + 12], u0 = c * per, u1 = Math.min(ctl[A + 13], u0 + per)
+      const buf = memory.buffer
+      const src = new Types[ctl[A + 1]](buf, ctl[A + 2], ctl[A + 3])
+      const part = new Float64Array(buf, ctl[A + 4], ctl[A + 5])
+      const m = ctl[A + 6], nb = ctl[A + 7], rb = ctl[A + 8]
+      if (op === 0) sumRuns(src, m, nb, rb, part, u0, u1)
+      else if (op === 1) maxRuns(src, m, nb, rb, part, u0, u1)
+      else if (op === 2) sumLeading(src, ctl[A + 9], m, rb, ctl[A + 10], ctl[A + 11], part, u0, u1)
+      else throw new Error("unknown reduction " + op)
     } else throw new Error("unknown job kind " + kind)
   }
 }`
