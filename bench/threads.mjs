@@ -7,10 +7,13 @@
 // scale, it still shows the split costing little.
 //
 // `--sweep` also measures the thresholds below which a kernel stays on one
-// thread (GEMM_PAR_MIN, UNARY_PAR_MIN in packages/core/src/internal/cpu/wasm.ts):
-// with the thresholds at 0 (always split) against one thread, for products
-// and sin of growing size; a size is worth splitting where the ratio is
-// above 1.
+// thread (GEMM_PAR_MIN, UNARY_PAR_MIN in packages/core/src/internal/cpu/wasm.ts,
+// FUSED_PAR_MIN in fused-threads.ts, REDUCE_PAR_MIN in reduce.ts): with the
+// thresholds at 0 (always split) against one thread, for products, sin,
+// a fused loop and a sum of growing size; a size is worth splitting where
+// the ratio is above 1. It ends by printing the thresholds it would choose
+// (the smallest size from which every larger one is ≥ 1.1× faster split)
+// next to the current ones.
 //
 //   node bench/threads.mjs [--threads 2] [--reps 15] [--sweep] [--only matmul512,mlp]
 import os from "node:os"
@@ -117,33 +120,68 @@ for (const [id, make] of Object.entries(workloads)) {
   console.log(`| ${id} | ${fmt(a)}${gf(a)} | ${fmt(b)}${gf(b)} | ${(a / b).toFixed(2)}× | ${fmt(median(cpu.get(ctx1)))} | ${fmt(median(cpu.get(ctxT)))} |`)
 }
 
+/**
+ * The threshold a sweep chooses: the smallest size from which every larger
+ * size measured splits faster than one thread by MARGIN; Infinity when none
+ * does (then the kernel would stay on one thread).
+ */
+const MARGIN = 1.1
+const choose = (rows) => {
+  let pick = Infinity
+  for (let i = rows.length - 1; i >= 0 && rows[i].ratio >= MARGIN; i--) pick = rows[i].size
+  return pick
+}
+
 if (argv.includes("--sweep")) {
   const { setParallelThresholds } = await import("../packages/core/dist/internal/cpu/wasm.js")
   const { setFusedThreshold } = await import("../packages/core/dist/internal/cpu/fused-threads.js")
+  const { setReduceThreshold } = await import("../packages/core/dist/internal/cpu/reduce.js")
   const was = setParallelThresholds({ gemm: 0, unary: 0 })
   const wasFused = setFusedThreshold(0)
+  const wasReduce = setReduceThreshold(0)
+  const loadBefore = os.loadavg()[0]
   console.log(`\nThresholds (always split on ${threads} threads, against 1 thread):`)
   console.log("| kernel | size | work | 1 thread | split | ratio | CPU time, 1 thread | split |")
   console.log("|---|---|---|---|---|---|---|---|")
   const cpuCells = () => `${fmt(median(cpu.get(ctx1)))} | ${fmt(median(cpu.get(ctxT)))} |`
+  const found = { gemm: [], unary: [], fused: [], reduce: [] }
+  const row = (key, kernel, size, label, work, t1, tT) => {
+    found[key].push({ size, ratio: t1 / tT })
+    console.log(`| ${kernel} | ${label} | ${work} | ${fmt(t1)} | ${fmt(tT)} | ${(t1 / tT).toFixed(2)}× | ${cpuCells()}`)
+  }
   for (const [m, k, n] of [[32, 64, 64], [64, 64, 64], [64, 128, 128], [128, 128, 128], [128, 256, 128], [128, 256, 256], [256, 256, 256]]) {
     const a = f32(Float32Array.from({ length: m * k }, (_, i) => Math.sin(i)), [m, k])
     const b = f32(Float32Array.from({ length: k * n }, (_, i) => Math.cos(i)), [k, n])
     const [t1, tT] = await compare(() => Tensor.data(Tensor.matmul(a, b)))
-    console.log(`| matmul | ${m}×${k}×${n} | ${m * k * n} MACs | ${fmt(t1)} | ${fmt(tT)} | ${(t1 / tT).toFixed(2)}× | ${cpuCells()}`)
+    row("gemm", "matmul", m * k * n, `${m}×${k}×${n}`, `${m * k * n} MACs`, t1, tT)
   }
   for (const n of [16384, 32768, 65536, 131072, 262144]) {
     const x = f32(Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 3), [n])
     const [t1, tT] = await compare(() => Tensor.data(Tensor.sin(x)))
-    console.log(`| sin | ${n} | ${n} elements | ${fmt(t1)} | ${fmt(tT)} | ${(t1 / tT).toFixed(2)}× | ${cpuCells()}`)
+    row("unary", "sin", n, n, `${n} elements`, t1, tT)
   }
   for (const n of [16384, 32768, 65536, 131072, 262144, 1048576]) {
     const x = f32(Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 3), [n])
     const [t1, tT] = await compare(() => Tensor.data(Tensor.add(Tensor.mul(Tensor.tanh(x), x), Tensor.mul(x, 0.5))))
-    console.log(`| fused tanh(x)·x + x/2 | ${n} | ${n} elements | ${fmt(t1)} | ${fmt(tT)} | ${(t1 / tT).toFixed(2)}× | ${cpuCells()}`)
+    row("fused", "fused tanh(x)·x + x/2", n, n, `${n} elements`, t1, tT)
+  }
+  for (const n of [16384, 32768, 65536, 131072, 262144, 524288, 1048576]) {
+    const x = f32(Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 3), [n])
+    const [t1, tT] = await compare(() => Tensor.data(Tensor.sum(x)))
+    row("reduce", "sum", n, n, `${n} elements`, t1, tT)
   }
   setParallelThresholds(was)
   setFusedThreshold(wasFused)
+  setReduceThreshold(wasReduce)
+  const loadAfter = os.loadavg()[0]
+  const show = (t) => (t === Infinity ? "Infinity (no size measured splits faster)" : String(t))
+  console.log(`\nThresholds this sweep would choose (the smallest size from which every larger one splits ≥ ${MARGIN}× faster), load ${loadBefore.toFixed(2)} → ${loadAfter.toFixed(2)}:`)
+  console.log(`  GEMM_PAR_MIN    (wasm.ts, multiply-adds):  ${show(choose(found.gemm))}   now ${was.gemm}`)
+  console.log(`  UNARY_PAR_MIN   (wasm.ts, elements):       ${show(choose(found.unary))}   now ${was.unary}`)
+  console.log(`  FUSED_PAR_MIN   (fused-threads.ts):        ${show(choose(found.fused))}   now ${wasFused}`)
+  console.log(`  REDUCE_PAR_MIN  (reduce.ts, elements):     ${show(choose(found.reduce))}   now ${wasReduce}`)
+  if (Math.max(loadBefore, loadAfter) >= os.cpus().length - 0.5)
+    console.log(`  (the load average is near or above the ${os.cpus().length} cores: the other threads share cores with other processes, so these are not the idle machine's thresholds)`)
 }
 console.log(`load average after: ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`)
 await Effect.runPromise(Scope.close(scope, Effect.void))
