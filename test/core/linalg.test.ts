@@ -229,6 +229,47 @@ describe("Linalg derivatives: checkGrads order 2, fwd and rev (float64)", () => 
   })
 })
 
+/** det of a host matrix by cofactor expansion (float64, small n). */
+const hostDet = (m: ReadonlyArray<ReadonlyArray<number>>): number =>
+  m.length === 0 ? 1 : m[0]!.reduce((acc, v, j) => acc + (j % 2 === 0 ? 1 : -1) * v * hostDet(m.slice(1).map((r) => r.filter((_, c) => c !== j))), 0)
+/** adj(m)ᵀ, the cofactor matrix: C_ij = (−1)^(i+j) det(m without row i and column j). */
+const cofactors = (m: ReadonlyArray<ReadonlyArray<number>>): number[][] =>
+  m.map((_, i) => m.map((__, j) => ((i + j) % 2 === 0 ? 1 : -1) * hostDet(m.filter((_, r) => r !== i).map((r) => r.filter((_, c) => c !== j)))))
+
+describe("det's derivative is the adjugate, at singular matrices too", () => {
+  const r = rng(31)
+  const random4 = Array.from({ length: 4 }, () => Array.from({ length: 4 }, r))
+  const cases: ReadonlyArray<readonly [string, number[][]]> = [
+    ["a random 4 × 4", random4],
+    ["two equal rows (rank 3: a zero last pivot)", [random4[0]!, random4[1]!, random4[0]!, random4[3]!]],
+    ["a zero first column (rank 3: the zero pivot comes first)", random4.map((row) => [0, ...row.slice(1)])],
+    ["two pairs of equal rows (rank 2: the adjugate is zero)", [random4[0]!, random4[1]!, random4[0]!, random4[1]!]],
+    ["a 1 × 1 zero", [[0]]],
+    ["a singular 2 × 2", [[1, 2], [2, 4]]]
+  ]
+  for (const [name, m] of cases)
+    it(`${name}: grad (reverse) and jacfwd (forward) equal adj(a)ᵀ, float64 and float32`, async () => {
+      const want = Tensor.make(cofactors(m), f64)
+      const a = Tensor.make(m, f64)
+      const g = await run(grad((x: T) => Linalg.det(x))(a))
+      await expectClose(g, want, 1e-12)
+      await expectClose(await run(jacfwd((x: T) => Linalg.det(x))(a)), want, 1e-12)
+      const g32 = await run(grad((x: T) => Linalg.det(x))(Tensor.make(m)))
+      await expectClose(Tensor.cast(g32, "float64"), want, 1e-5)
+    })
+  it("batched, a singular matrix among regular ones", async () => {
+    const ms = [random4.slice(0, 3).map((row) => row.slice(0, 3)), [random4[0]!.slice(0, 3), random4[0]!.slice(0, 3), random4[2]!.slice(0, 3)]]
+    const g = await run(grad((x: T) => Tensor.sum(Linalg.det(x)))(Tensor.make(ms, f64)))
+    await expectClose(g, Tensor.make(ms.map(cofactors), f64), 1e-12)
+  })
+  it("second order (at a regular matrix: the LU's own derivative needs one): the Hessian of a d − b c", async () => {
+    // ∂²det/∂a_ij∂a_kl: 1 for (a, d) pairs, −1 for (b, c) pairs, 0 elsewhere
+    const h = await run(jacfwd(grad((x: T) => Linalg.det(x)))(Tensor.make([[1, 2], [3, 4]], f64)))
+    const want = [[[[0, 0], [0, 1]], [[0, 0], [-1, 0]]], [[[0, -1], [0, 0]], [[1, 0], [0, 0]]]]
+    await expectClose(h, Tensor.make(want, f64), 1e-12)
+  })
+})
+
 describe("Linalg under vmap", () => {
   it("vmap of solve over b with a shared a, and of det / eigh over a batch, equal the batched calls", async () => {
     const a = wellConditioned(randomMatrix(21, [3, 3]))

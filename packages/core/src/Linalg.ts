@@ -75,7 +75,12 @@ export const solve = (a: Tensor, b: Tensor): Tensor => checked("solve", [G.tenso
 /** The inverse of square `a` `[..., n, n]` (by `solve` with the identity; prefer `solve` itself). */
 export const inv = (a: Tensor): Tensor => checked("inv", [G.tensor("a")], [a], (e) => e, () => L.inv(a))
 
-/** The determinant of square `a` `[..., n, n]`, `[...]` (sign · exp(logAbsDet) from the LU factors). */
+/**
+ * The determinant of square `a` `[..., n, n]`, `[...]` (sign · exp(logAbsDet)
+ * from the LU factors). Its gradient is the adjugate's transpose, computed
+ * from the LU without dividing by the smallest pivot, so it is finite (and
+ * exact) at singular matrices too: at rank n − 1 the cofactors, below zero.
+ */
 export const det = (a: Tensor): Tensor => checked("det", [G.tensor("a")], [a], (e) => e, () => L.det(a))
 
 /**

@@ -9,8 +9,10 @@ import { bind } from "../bind.js"
 import * as O from "../ops.js"
 import { broadcastShapes, fmt, shapeEq } from "../shape.js"
 import * as S from "../structural.js"
-import { errorTensor, firstError, type Tensor } from "../tensor.js"
-import { diagonal, eye, mT, row, rows } from "./matrix.js"
+import { argmin, prod, rangeTensor } from "../stats.js"
+import { sum } from "../reduce.js"
+import { customTensor, errorTensor, firstError, type Tensor } from "../tensor.js"
+import { asCol, asRow, diagonal, eye, mm, mT, permutationMatrix, row, rows, triu } from "./matrix.js"
 import { linalgError, trisolve } from "./rules.js"
 
 const isFloat = (d: DType) => d === "float32" || d === "float64"
@@ -131,9 +133,60 @@ export const slogdet = (x: Tensor): readonly [Tensor, Tensor] => {
   return [O.stopGradient(s), logAbsDet]
 }
 
+/** 0, 1, …, n − 1 in `dtype`. */
+const iota = (n: number, dtype: DType): Tensor => O.cast(rangeTensor(n), dtype)
+
+/**
+ * adj(a)ᵀ, the gradient of det(a), finite for every a of rank n − 1 or more
+ * (and zero below). With P a = L U (L unit lower, U upper with pivots d),
+ * adj(a) = det(P) · adj(U) L⁻¹ P. For U: take the pivot k of least
+ * magnitude (the zero one of a singular a) and let Û be U with d_k set to
+ * 1, so U = Û + (d_k − 1) e_k e_kᵀ, det Û = c = Π_{j≠k} d_j and (by the
+ * matrix determinant lemma and Sherman–Morrison, multiplied out)
+ * adj(U) = c · (d_k Û⁻¹ − (d_k − 1) Û⁻¹e_k e_kᵀÛ⁻¹): a polynomial identity,
+ * true at d_k = 0 too. Only Û is inverted, which is regular whenever the
+ * other pivots are (rank n − 1); with two zero pivots the adjugate is zero.
+ * Each step is differentiable (k is piecewise constant), so det
+ * differentiates again where the LU does (a regular a: the LU's derivative
+ * inverts U).
+ */
+const adjugateT = (a: Tensor): Tensor => {
+  const n = a.shape[a.ndim - 1]!
+  const dt = a.dtype
+  const { lu, perm } = luParts(a)
+  const d = diagonal(lu) // [..., n]
+  const k = O.stopGradient(O.cast(argmin(O.abs(d), { axis: -1, keepdims: true }), dt)) // [..., 1]
+  const hot = O.equal(iota(n, dt), k) // [..., n]
+  const e = O.cast(hot, dt)
+  const dk = asCol(sum(O.mul(e, d), { axis: -1, keepdims: true })) // [..., 1, 1]
+  const dHat = O.where(hot, 1, d)
+  const c = asCol(prod(dHat, { axis: -1, keepdims: true })) // [..., 1, 1]
+  const uHat = O.add(triu(lu, 1), O.mul(eye(n, dt), asRow(dHat)))
+  const uInv = trisolve(uHat, O.broadcastTo(eye(n, dt), a.shape), false)
+  const outer = mm(mm(uInv, asCol(e)), mm(asRow(e), uInv)) // Û⁻¹e_k e_kᵀÛ⁻¹
+  const adjU = O.where(O.equal(c, 0), 0, O.mul(O.sub(O.mul(uInv, dk), O.mul(outer, O.sub(dk, 1))), c))
+  const i = asCol(iota(n, dt)), j = asRow(iota(n, dt))
+  // parity of the permutation: (−1)^inversions = Π_{i<j} sign(perm_j − perm_i)
+  const pr = O.stopGradient(perm)
+  const pairs = O.where(O.less(i, j), O.sign(O.sub(asRow(pr), asCol(pr))), 1)
+  const parity = asCol(asCol(prod(pairs, { axis: [-2, -1] })))
+  // adj(a)ᵀ = det(P) Pᵀ L⁻ᵀ adj(U)ᵀ
+  const x = trisolve(lu, mT(adjU), true, true, true)
+  return O.mul(mm(mT(permutationMatrix(perm, dt)), x), parity)
+}
+
 export const det = (x: Tensor): Tensor => {
   const [sign, logAbsDet] = slogdet(x)
-  return sign.op === "error" ? sign : O.mul(sign, O.exp(logAbsDet))
+  if (sign.op === "error") return sign
+  const value = O.mul(sign, O.exp(logAbsDet))
+  const a = squareMatrix("det", x)
+  if (a.shape[a.ndim - 1] === 0) return value
+  // differentiated by the adjugate (the LU's log |pivots| have no finite derivative at a zero pivot)
+  return customTensor([a], value, {
+    name: "det",
+    jvp: ([p], [t]) => sum(O.mul(adjugateT(p!), t!), { axis: [-2, -1] }),
+    vjp: ([p], _out, ct) => [O.mul(adjugateT(p!), asCol(asCol(ct)))]
+  })
 }
 
 export const qr = (x: Tensor): readonly [Tensor, Tensor] => {
