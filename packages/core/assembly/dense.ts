@@ -14,7 +14,7 @@ export function heapBase(): usize {
 
 /** The layout version the JavaScript side checks (bump when a signature changes). */
 export function denseVersion(): i32 {
-  return 2
+  return 3
 }
 
 // ------------------------------------------------------------------ direct convolution
@@ -79,6 +79,92 @@ export function convF32(x: usize, w: usize, offs: usize, y: usize, taps: i32, xw
       }
     }
   }
+}
+
+/**
+ * Places `planes` planes of h × w float32 (the first at `src`, planes
+ * `srcPlane` and rows `srcRow` elements apart, columns contiguous) into dst
+ * as planes of xh × xw with the data at row `top`, column `left`, zero
+ * elsewhere: the zero-padded input of the kernels here.
+ */
+export function padF32(src: usize, srcPlane: i32, srcRow: i32, dst: usize, planes: i32, h: i32, w: i32, xh: i32, xw: i32, top: i32, left: i32): void {
+  memory.fill(dst, 0, <usize>(planes * xh * xw) << 2)
+  const rowBytes = <usize>w << 2
+  for (let p = 0; p < planes; p++) {
+    let s = src + (<usize>(p * srcPlane) << 2)
+    let d = dst + (<usize>((p * xh + top) * xw + left) << 2)
+    for (let r = 0; r < h; r++) {
+      memory.copy(d, s, rowBytes)
+      s += <usize>srcRow << 2
+      d += <usize>xw << 2
+    }
+  }
+}
+
+// ------------------------------------------------------------------ narrow convolution (kernel gradients)
+//
+// A convolution whose output is small and whose kernel is wide (what the
+// kernel gradient of a layer is: the image plays the kernel), vectorized
+// along the kernel's width instead of the output's:
+//   y[o, p] = Σ_c Σ_u Σ_q w[o, c, u, q] · x[c, u·dh + row(p), q + col(p)]
+// x is one zero-padded image [C][xh][xw]; `poff` holds for each output
+// position p (an even count: the last one may repeat) the byte offset of
+// (row(p), col(p)) in x; w is read through strides (in elements: ws0 between
+// output channels, ws1 between input channels, ws2 between rows; the kw
+// columns contiguous, kw a multiple of 4, o4 channels readable); y is
+// [o4][positions]. Tile: 4 output channels × 2 positions in 8 SIMD
+// accumulators, summed across lanes at the end.
+
+export function convF32Narrow(x: usize, w: usize, ws0: i32, ws1: i32, ws2: i32, poff: usize, positions: i32, y: usize, c: i32, kh: i32, kw: i32, xh: i32, xw: i32, dh: i32, o4: i32): void {
+  const xRow = <usize>(dh * xw) << 2
+  const xChan = <usize>(xh * xw) << 2
+  const o1 = <usize>ws0 << 2
+  const kwBytes = <usize>kw << 2
+  for (let ob = 0; ob < o4; ob += 4) {
+    for (let p = 0; p < positions; p += 2) {
+      const xa0 = x + <usize>load<u32>(poff + (<usize>p << 2))
+      const xb0 = x + <usize>load<u32>(poff + (<usize>p << 2), 4)
+      let a0 = f32x4.splat(0), b0 = f32x4.splat(0)
+      let a1 = f32x4.splat(0), b1 = f32x4.splat(0)
+      let a2 = f32x4.splat(0), b2 = f32x4.splat(0)
+      let a3 = f32x4.splat(0), b3 = f32x4.splat(0)
+      for (let ci = 0; ci < c; ci++) {
+        for (let u = 0; u < kh; u++) {
+          const xo = <usize>ci * xChan + <usize>u * xRow
+          const xa = xa0 + xo, xb = xb0 + xo
+          const wr = w + (<usize>(ob * ws0 + ci * ws1 + u * ws2) << 2)
+          for (let q: usize = 0; q < kwBytes; q += 16) {
+            const va = v128.load(xa + q), vb = v128.load(xb + q)
+            let s = v128.load(wr + q)
+            a0 = f32x4.add(a0, f32x4.mul(s, va))
+            b0 = f32x4.add(b0, f32x4.mul(s, vb))
+            s = v128.load(wr + o1 + q)
+            a1 = f32x4.add(a1, f32x4.mul(s, va))
+            b1 = f32x4.add(b1, f32x4.mul(s, vb))
+            s = v128.load(wr + 2 * o1 + q)
+            a2 = f32x4.add(a2, f32x4.mul(s, va))
+            b2 = f32x4.add(b2, f32x4.mul(s, vb))
+            s = v128.load(wr + 3 * o1 + q)
+            a3 = f32x4.add(a3, f32x4.mul(s, va))
+            b3 = f32x4.add(b3, f32x4.mul(s, vb))
+          }
+        }
+      }
+      const yp = y + (<usize>(ob * positions + p) << 2)
+      const yc = <usize>positions << 2
+      storeSums(yp, a0, b0)
+      storeSums(yp + yc, a1, b1)
+      storeSums(yp + 2 * yc, a2, b2)
+      storeSums(yp + 3 * yc, a3, b3)
+    }
+  }
+}
+
+/** Stores the lane sums of a and b at y and y + 4. */
+@inline
+function storeSums(y: usize, a: v128, b: v128): void {
+  store<f32>(y, f32x4.extract_lane(a, 0) + f32x4.extract_lane(a, 1) + f32x4.extract_lane(a, 2) + f32x4.extract_lane(a, 3))
+  store<f32>(y, f32x4.extract_lane(b, 0) + f32x4.extract_lane(b, 1) + f32x4.extract_lane(b, 2) + f32x4.extract_lane(b, 3), 4)
 }
 
 // ------------------------------------------------------------------ dense linear algebra (float64)

@@ -72,9 +72,23 @@ const cases: Case[] = [
   { x: [1, 3, 40], w: [2, 3, 3], strides: [1], padding: [[0, 0]], dilation: [3], groups: 1 },
   // im2col paths: strided along the width, an output narrower than the direct kernel takes, negative padding
   { x: [2, 3, 12, 12], w: [4, 3, 3, 3], strides: [2, 2], padding: [[1, 1], [1, 1]], dilation: [1, 1], groups: 1 },
+  // the narrow kernel (outputs narrower than 6, kernel widths a multiple of 4): a kernel gradient's shape, odd output counts, strides, row dilation, 1-D
   { x: [3, 8, 6, 6], w: [5, 8, 6, 4], strides: [1, 1], padding: [[1, 1], [1, 1]], dilation: [1, 1], groups: 1 },
-  { x: [1, 2, 10, 12], w: [3, 2, 3, 3], strides: [1, 1], padding: [[-1, 1], [0, 0]], dilation: [1, 1], groups: 1 }
+  { x: [3, 8, 10, 10], w: [5, 8, 10, 8], strides: [1, 1], padding: [[1, 1], [1, 1]], dilation: [1, 1], groups: 1 },
+  { x: [2, 3, 11, 13], w: [4, 3, 3, 4], strides: [2, 3], padding: [[0, 1], [2, 0]], dilation: [2, 1], groups: 1 },
+  { x: [2, 5, 9], w: [9, 5, 8], strides: [1], padding: [[1, 0]], dilation: [1], groups: 1 },
+  { x: [1, 2, 10, 12], w: [3, 2, 3, 3], strides: [1, 1], padding: [[-1, 1], [0, 0]], dilation: [1, 1], groups: 1 },
+  { x: [2, 3, 6, 7], w: [4, 3, 3, 3], strides: [1, 1], padding: [[0, 0], [0, 0]], dilation: [1, 1], groups: 1 }
 ]
+
+/** The array `t` ([a, b, ...rest] row-major) stored as [b, a, ...rest]: the buffer of a transposed view of it. */
+const swapped01 = (t: Float32Array, shape: number[]): Float32Array => {
+  const [a, b] = shape as [number, number]
+  const inner = shape.slice(2).reduce((p, q) => p * q, 1)
+  const out = new Float32Array(t.length)
+  for (let i = 0; i < a; i++) for (let j = 0; j < b; j++) out.set(t.subarray((i * b + j) * inner, (i * b + j + 1) * inner), (j * a + i) * inner)
+  return out
+}
 
 describe("cpu conv kernel", () => {
   it("the committed dense module is built from the current AssemblyScript source", () => {
@@ -105,4 +119,27 @@ describe("cpu conv kernel", () => {
           setWasmEnabled(was)
         }
       })
+
+  // conv is a view kernel: operands arrive as strided views (the transposes of a kernel gradient)
+  for (const k of [cases[0]!, cases[1]!, cases[6]!, cases[8]!, cases[9]!, cases[10]!, cases[12]!])
+    it(`x [${k.x}] w [${k.w}], both operands transposed views (axes 0 and 1 swapped in memory, offset 3)`, () => {
+      const size = (s: number[]) => s.reduce((a, b) => a * b, 1)
+      const x = fill(size(k.x), 7 + size(k.x)), w = fill(size(k.w), 9 + size(k.w))
+      const view = (t: Float32Array, shape: number[]) => {
+        const inner = shape.slice(2).reduce((p, q) => p * q, 1)
+        const st = shape.slice(2).map((_, i) => shape.slice(3 + i).reduce((p, q) => p * q, 1))
+        const buf = new Float32Array(t.length + 3)
+        buf.set(swapped01(t, shape), 3)
+        return { handle: buf, shape, dtype: "float32" as const, strides: [inner, shape[0]! * inner, ...st], offset: 3 }
+      }
+      const sd = k.x.length - 2
+      const got = convKernel(
+        [view(x, k.x), view(w, k.w)],
+        { strides: k.strides, padding: k.padding, lhsDilation: Array(sd).fill(1), rhsDilation: k.dilation, groups: k.groups },
+        { shape: outShape(k), dtype: "float32" }
+      ) as Float32Array
+      const want = naive(k, x, w)
+      const taps = size(k.w.slice(1))
+      for (let i = 0; i < want.length; i++) if (!(Math.abs(got[i]! - want[i]!) <= 1e-6 * taps)) expect.fail(`element ${i}: got ${got[i]}, want ${want[i]}`)
+    })
 })

@@ -145,6 +145,7 @@ const kernels: { readonly [P in Prim]: Kernel<P> } = {
 /** Kernels reading strided views of their operands (see `views.ts`). */
 const viewKernels: BackendShape["viewKernels"] = {
   matmul: matmulView,
+  conv: convKernel,
   add: binaryView("add", kernels.add),
   sub: binaryView("sub", kernels.sub),
   mul: binaryView("mul", kernels.mul),
@@ -186,7 +187,7 @@ export const makeCpuBackend = (pool: Pool): BackendShape => ({
     sum: inPool(pool, kernels.sum),
     reduceMax: inPool(pool, kernels.reduceMax)
   },
-  viewKernels: { ...viewKernels, matmul: inPool(pool, viewKernels!.matmul!) },
+  viewKernels: { ...viewKernels, matmul: inPool(pool, viewKernels!.matmul!), conv: inPool(pool, convKernel) },
   fusion: { canFuse: cpuFusion.canFuse, kernel: (program, args, out) => withPool(pool, () => cpuFusion.kernel(program, args, out)) }
 })
 
