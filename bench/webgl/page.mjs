@@ -9,6 +9,7 @@ import "@tensorflow/tfjs-core/dist/register_all_gradients"
 import "@tensorflow/tfjs-backend-webgl"
 import { Effect, ManagedRuntime } from "effect"
 import { check, inputs, median, workloads } from "../common.mjs"
+import { runLinalgBench } from "./linalg.mjs"
 
 const elemChainD = (x) => Tensor.add(Tensor.mul(Tensor.sin(x), Tensor.cos(x)), Tensor.exp(Tensor.neg(Tensor.square(x))))
 const elemChainT = (x) => tf.add(tf.mul(tf.sin(x), tf.cos(x)), tf.exp(tf.neg(tf.square(x))))
@@ -130,7 +131,8 @@ const time = async (fn, minReps, minMs) => {
   return { first, median: median(times), reps: times.length, outs }
 }
 
-window.runBench = async ({ ids, minReps = 5, minMs = 1500, mtw, cpuThreshold }) => {
+window.runBench = async ({ ids, minReps = 5, minMs = 1500, mtw, cpuThreshold, linalg }) => {
+  if (linalg) return { renderer: rendererInfo(), ...(await runLinalgBench({ ids, minReps, minMs, mtw })) }
   await tf.setBackend("webgl")
   await tf.ready()
   const rt = ManagedRuntime.make(WebGLBackend.layer({ ...(mtw ? { maxTextureWidth: mtw } : {}), ...(cpuThreshold !== undefined ? { cpuThreshold } : {}) }))

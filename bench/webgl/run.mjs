@@ -14,7 +14,10 @@
 //
 //   node bench/webgl/run.mjs [--only matmul256,mlp] [--min-ms 1500] [--mtw 512] [--cpu-threshold 0] [--gpu]
 //   node bench/webgl/run.mjs --webgpu [--only matmul256,matmul512,mlp,elemGrad] [--train-steps 10000]
-// (--mtw, --cpu-threshold: diffect's maxTextureWidth and cpuThreshold options)
+//   node bench/webgl/run.mjs --linalg [--only cholesky64,cholesky256,solve64,solve256,choleskyBatch]
+// (--mtw, --cpu-threshold: diffect's maxTextureWidth and cpuThreshold options;
+// --linalg: the WebGL backend's linear-algebra shaders against its host path,
+// linalgOnHost, alternately in one page: linalg.mjs)
 import { build } from "esbuild"
 import { chromium } from "playwright"
 import { createServer } from "node:http"
@@ -27,8 +30,16 @@ const opt = (name, dflt) => {
   return i >= 0 ? argv[i + 1] : dflt
 }
 const webgpu = argv.includes("--webgpu")
-const ids = opt("only", webgpu ? "matmul256,matmul512,mlp,elemGrad" : "matmul64,matmul256,matmul512,mlp,elem,elemGrad,hess32,jacrev128,jacfwd128,opChain").split(",")
-const libNames = webgpu ? ["diffect-webgpu", "tfjs-webgpu", "jax-js-webgpu"] : ["diffect-webgl", "tfjs-webgl"]
+const linalg = !webgpu && argv.includes("--linalg")
+const ids = opt(
+  "only",
+  webgpu
+    ? "matmul256,matmul512,mlp,elemGrad"
+    : linalg
+      ? "cholesky64,cholesky256,solve64,solve256,choleskyBatch"
+      : "matmul64,matmul256,matmul512,mlp,elem,elemGrad,hess32,jacrev128,jacfwd128,opChain"
+).split(",")
+const libNames = webgpu ? ["diffect-webgpu", "tfjs-webgpu", "jax-js-webgpu"] : linalg ? ["diffect-webgl", "diffect-webgl-host"] : ["diffect-webgl", "tfjs-webgl"]
 const minMs = Number(opt("min-ms", 1500))
 
 const bundle = await build({
@@ -87,7 +98,8 @@ try {
     minMs,
     mtw: opt("mtw", undefined) ? Number(opt("mtw")) : undefined,
     cpuThreshold: opt("cpu-threshold", undefined) ? Number(opt("cpu-threshold")) : undefined,
-    trainSteps: Number(opt("train-steps", 0))
+    trainSteps: Number(opt("train-steps", 0)),
+    linalg
   })
   console.log(`${webgpu ? "WebGPU adapter" : "WebGL renderer"}: ${renderer}`)
   const fmt = (r) => (r === undefined ? "—" : r.error ? "ERROR" : `${r.median.toFixed(2)} ms${r.ok ? "" : " FAIL"}`)

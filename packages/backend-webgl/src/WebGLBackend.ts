@@ -44,6 +44,14 @@ export interface Options {
    * arithmetic at this size (default 1024; 0 runs everything as shaders).
    */
   readonly cpuThreshold?: number | undefined
+  /**
+   * Run `cholesky`, `triangularSolve` and `lu` on the host (the CPU
+   * backend's float64 kernels on operands read back from their textures,
+   * rounded to float32 once) instead of as float32 shaders (default false).
+   * More exact for ill-conditioned matrices, at the cost of a GPU → host →
+   * GPU round trip per call. `qr`, `eigh` and `svd` always run on the host.
+   */
+  readonly linalgOnHost?: boolean | undefined
 }
 
 /** The backend value with its release, for use without a Layer. */
@@ -100,7 +108,7 @@ export const unsafeMake = (options: Options = {}): WebGLBackendShape => {
   }
   canvas.addEventListener?.("webglcontextlost", onLost)
   const cpuThreshold = options.cpuThreshold ?? 1024
-  const kernels = makeKernels(device, cpuThreshold)
+  const kernels = makeKernels(device, cpuThreshold, options.linalgOnHost === true)
   return {
     name: "webgl",
     context: gl,

@@ -41,7 +41,12 @@ type HostArray = DType.HostArray
 interface Program {
   readonly program: WebGLProgram
   readonly samplers: ReadonlyArray<WebGLUniformLocation | null>
+  /** Locations of the `int` uniforms a body declares (looked up once). */
+  readonly uniforms: Map<string, WebGLUniformLocation | null>
 }
+
+/** Values of `uniform int` declarations of a body, by name (a step index that would otherwise compile one program per step). */
+export type Uniforms = Readonly<Record<string, number>>
 
 const POOL_BYTES = 256 * 1024 * 1024
 const POOL_PER_SIZE = 32
@@ -250,7 +255,7 @@ export class Device {
     if (!gl.getProgramParameter(program, gl.LINK_STATUS) && !gl.isContextLost())
       throw new BackendError({ message: `webgl backend: program link failed: ${gl.getProgramInfoLog(program)}` })
     const samplers = inputs.map((_, k) => gl.getUniformLocation(program, `A${k}`))
-    const p = { program, samplers }
+    const p = { program, samplers, uniforms: new Map<string, WebGLUniformLocation | null>() }
     this.programs.set(fullKey, p)
     if (this.programs.size > MAX_PROGRAMS) {
       const [oldest, q] = this.programs.entries().next().value as [string, Program]
@@ -264,46 +269,77 @@ export class Device {
    * Runs the fragment shader `body` (cached under `key`) over a new output of
    * `n` elements, with `inputs` bound as `A0..Ak`.
    */
-  run(key: string, inputs: ReadonlyArray<Handle>, n: number, body: () => string): Handle {
-    return this.runMany(key, inputs, n, 1, body)[0]!
+  run(key: string, inputs: ReadonlyArray<Handle>, n: number, body: () => string, uniforms?: Uniforms): Handle {
+    return this.runMany(key, inputs, n, 1, body, uniforms)[0]!
   }
 
   /**
    * As `run` with `count` outputs of `n` elements each, written together
-   * (multiple render targets `outColor0..`).
+   * (multiple render targets `outColor0..`). `uniforms` sets the body's
+   * `uniform int` values for this draw (the program is shared by all values).
    */
-  runMany(key: string, inputs: ReadonlyArray<Handle>, n: number, count: number, body: () => string): Handle[] {
+  runMany(key: string, inputs: ReadonlyArray<Handle>, n: number, count: number, body: () => string, uniforms?: Uniforms): Handle[] {
     const outs: Handle[] = []
-    const gl = this.gl
     try {
-      const outInt = this.outInt
-      for (let r = 0; r < count; r++) outs.push(this.alloc(n, outInt))
+      for (let r = 0; r < count; r++) outs.push(this.alloc(n, this.outInt))
       if (n === 0) return outs
       const layout = outs[0]!.layout
-      const { program, samplers } = this.program(key, inputs, layout, count, outInt, body)
-      gl.useProgram(program)
-      inputs.forEach((h, k) => {
-        gl.activeTexture(gl.TEXTURE0 + k)
-        gl.bindTexture(gl.TEXTURE_2D, this.textureOf(h))
-        gl.uniform1i(samplers[k] ?? null, k)
-      })
-      gl.bindFramebuffer(gl.FRAMEBUFFER, this.fbo)
-      outs.forEach((o, r) => gl.framebufferTexture2D(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0 + r, gl.TEXTURE_2D, o.texture!.tex, 0))
-      if (count > 1) gl.drawBuffers(outs.map((_, r) => gl.COLOR_ATTACHMENT0 + r))
-      gl.viewport(0, 0, layout.width, Math.ceil(layout.texels / layout.width))
-      gl.bindVertexArray(this.vao)
-      gl.drawArrays(gl.TRIANGLES, 0, 3)
-      if (count > 1) {
-        // back to one attachment for the next draw or read
-        for (let r = 1; r < count; r++) gl.framebufferTexture2D(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0 + r, gl.TEXTURE_2D, null, 0)
-        gl.drawBuffers([gl.COLOR_ATTACHMENT0])
-      }
-      gl.activeTexture(gl.TEXTURE0)
+      this.draw(key, inputs, outs, body, uniforms, 0, Math.ceil(layout.texels / layout.width))
       return outs
     } catch (e) {
       for (const o of outs) this.dispose(o)
       throw e
     }
+  }
+
+  /**
+   * As `run`, drawing into the existing texture of `target` (which no input
+   * may share) only the texture rows that hold elements `from` to `to - 1`;
+   * its other rows keep their values. For algorithms that ping-pong two
+   * textures and change a shrinking part of them per step.
+   */
+  runInto(key: string, inputs: ReadonlyArray<Handle>, target: Handle, from: number, to: number, body: () => string, uniforms?: Uniforms): void {
+    const { width, texels } = target.layout
+    if (target.texture === undefined || to <= from) return
+    if (inputs.some((h) => h.texture === target.texture)) throw new Error("internal: runInto reads the texture it writes")
+    const y0 = Math.floor((from >> 2) / width)
+    const y1 = Math.min(Math.ceil(texels / width), Math.floor(((to - 1) >> 2) / width) + 1)
+    this.draw(key, inputs, [target], body, uniforms, y0, y1)
+  }
+
+  private draw(key: string, inputs: ReadonlyArray<Handle>, outs: ReadonlyArray<Handle>, body: () => string, uniforms: Uniforms | undefined, y0: number, y1: number): void {
+    const gl = this.gl
+    const count = outs.length
+    const layout = outs[0]!.layout
+    const p = this.program(key, inputs, layout, count, this.outInt, body)
+    const { program, samplers } = p
+    gl.useProgram(program)
+    if (uniforms !== undefined)
+      for (const name in uniforms) {
+        let loc = p.uniforms.get(name)
+        if (loc === undefined) {
+          loc = gl.getUniformLocation(program, name)
+          p.uniforms.set(name, loc)
+        }
+        gl.uniform1i(loc, uniforms[name]!)
+      }
+    inputs.forEach((h, k) => {
+      gl.activeTexture(gl.TEXTURE0 + k)
+      gl.bindTexture(gl.TEXTURE_2D, this.textureOf(h))
+      gl.uniform1i(samplers[k] ?? null, k)
+    })
+    gl.bindFramebuffer(gl.FRAMEBUFFER, this.fbo)
+    outs.forEach((o, r) => gl.framebufferTexture2D(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0 + r, gl.TEXTURE_2D, o.texture!.tex, 0))
+    if (count > 1) gl.drawBuffers(outs.map((_, r) => gl.COLOR_ATTACHMENT0 + r))
+    gl.viewport(0, y0, layout.width, y1 - y0)
+    gl.bindVertexArray(this.vao)
+    gl.drawArrays(gl.TRIANGLES, 0, 3)
+    if (count > 1) {
+      // back to one attachment for the next draw or read
+      for (let r = 1; r < count; r++) gl.framebufferTexture2D(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0 + r, gl.TEXTURE_2D, null, 0)
+      gl.drawBuffers([gl.COLOR_ATTACHMENT0])
+    }
+    gl.activeTexture(gl.TEXTURE0)
   }
 
   /** Deletes every GL object (the layer's release). */

@@ -12,6 +12,7 @@ import { conv } from "./conv.js"
 import { matmul } from "./matmul.js"
 import { reduce } from "./reduce.js"
 import { argsort, cumsum, gather, scatterAdd } from "./indexing.js"
+import { cholesky, lu, triangularSolve } from "./linalg.js"
 
 const h = (x: KernelArg | undefined): Handle => x!.handle as Handle
 
@@ -30,7 +31,7 @@ const onHost = (args: ReadonlyArray<KernelArg>): boolean =>
  * backend's kernel (the reference) and stay on the host: a draw call and
  * a later upload cost far more than the arithmetic at that size.
  */
-export const makeKernels = (device: Device, cpuThreshold: number): BackendShape["kernels"] => {
+export const makeKernels = (device: Device, cpuThreshold: number, linalgOnHost = false): BackendShape["kernels"] => {
   const guard =
     <P extends Prim>(name: P, k: Kernel<P>): Kernel<P> =>
     (args, params, out) => {
@@ -54,10 +55,10 @@ export const makeKernels = (device: Device, cpuThreshold: number): BackendShape[
     guard(op, ([a, b], _p, out) => binary(device, op, h(a), h(b), out.dtype))
   const share = (name: Prim): Kernel<any> => guard(name, ([a]) => device.share(h(a)))
   /**
-   * The linear-algebra primitives: sequential algorithms (pivoting, Jacobi
-   * sweeps) with one small matrix per batch entry. They run as the CPU
-   * reference kernels on the operands read back from their textures (in
-   * float64, rounded to float32 once), and the result is uploaded again.
+   * qr, eigh and svd (and, with `linalgOnHost`, cholesky, triangularSolve
+   * and lu): sequential algorithms (Householder steps, Jacobi sweeps) run as
+   * the CPU reference kernels on the operands read back from their textures
+   * (in float64, rounded to float32 once), and the result is uploaded again.
    */
   const viaHost =
     <P extends Prim>(name: P): Kernel<P> =>
@@ -132,9 +133,14 @@ export const makeKernels = (device: Device, cpuThreshold: number): BackendShape[
     scatterAdd: guard("scatterAdd", ([x, i, u], { axis, batchDims }) => scatterAdd(device, h(x), h(i), h(u), x!.shape, i!.shape, axis, batchDims)),
     argsort: guard("argsort", ([x], { descending }) => argsort(device, h(x), x!.shape, descending)),
     cumsum: guard("cumsum", ([x], { axis, reverse }) => cumsum(device, h(x), x!.shape, axis, reverse)),
-    cholesky: viaHost("cholesky"),
-    triangularSolve: viaHost("triangularSolve"),
-    lu: viaHost("lu"),
+    // shaders (kernels/linalg.ts): one draw per step, in float32
+    cholesky: linalgOnHost ? viaHost("cholesky") : guard("cholesky", ([a], _p, out) => cholesky(device, h(a), a!.shape, out.dtype)),
+    triangularSolve: linalgOnHost
+      ? viaHost("triangularSolve")
+      : guard("triangularSolve", ([a, b], { lower, transpose, unitDiagonal }) =>
+          triangularSolve(device, h(a), h(b), a!.shape, b!.shape[b!.shape.length - 1]!, lower, transpose, unitDiagonal)
+        ),
+    lu: linalgOnHost ? viaHost("lu") : guard("lu", ([a]) => lu(device, h(a), a!.shape)),
     qr: viaHost("qr"),
     eigh: viaHost("eigh"),
     svd: viaHost("svd"),
