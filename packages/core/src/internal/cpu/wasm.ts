@@ -25,6 +25,7 @@ interface Exports {
   readonly gemmTile: () => number
   readonly gemmF32: (a: number, ars: number, acs: number, b: number, c: number, mp: number, np: number, k: number, kc: number, nc: number) => void
   readonly unaryF32: (src: number, dst: number, n: number, op: number) => number
+  readonly packB: (src: number, rs: number, cs: number, dst: number, n: number, np: number, k: number, kc: number, j0: number, j1: number) => void
 }
 
 /** The GEMM tile of the module (checked against the module at load). */
@@ -229,20 +230,20 @@ export const gemmF32Wasm = (
   const pool = currentPool()
   const rows = gemmRows(mp, k, np, pool.threads)
   const sw = rows < mp ? shared : undefined
-  const split = sw !== undefined
-  // B as it is (row-major or transposed) after C, for the threads to pack
+  // B as it is (row-major or transposed) after C, packed by the SIMD kernel (split over the threads when the product is)
   const dense = b instanceof Float32Array && ((B.rs === n && B.cs === 1) || (B.rs === 1 && B.cs === k))
   const rawP = cP + 4 * mp * np
-  if (!reserve(ex, split && dense ? rawP + 4 * k * n : rawP)) return false
+  if (!reserve(ex, dense ? rawP + 4 * k * n : rawP)) return false
   const F = heap
   const [ars, acs] = placeA(F, aP >> 2, a, aOff, A.rs, A.cs, m, mp, k)
   // k blocks of equal length, at most KC (784 = 4 × 196, not 3 × 256 + 16)
   const kc = Math.ceil(k / Math.ceil(k / KC))
-  if (sw !== undefined && dense) {
+  if (dense) {
     F.set((b as Float32Array).subarray(bOff, bOff + k * n), rawP >> 2)
     const panels = np / NR
     const per = Math.max(1, Math.ceil(panels / (4 * pool.threads)))
-    pool.exec(sw, PACKB, [rawP, B.rs, B.cs, bP, n, np, k, kc, per], Math.ceil(panels / per))
+    if (sw !== undefined) pool.exec(sw, PACKB, [rawP, B.rs, B.cs, bP, n, np, k, kc, per], Math.ceil(panels / per))
+    else ex.packB(rawP, B.rs, B.cs, bP, n, np, k, kc, 0, np)
   } else packB(F, bP >> 2, b, bOff, B.rs, B.cs, n, np, k, kc)
   if (sw !== undefined) pool.exec(sw, GEMM, [aP, ars, acs, bP, cP, mp, np, k, kc, NC, rows], Math.ceil(mp / rows))
   else ex.gemmF32(aP, ars, acs, bP, cP, mp, np, k, kc, NC)
