@@ -1,7 +1,8 @@
 // The CPU backend's worker pool in a browser: Web Workers from a Blob URL on
 // a shared WebAssembly memory (the test server sends the cross-origin
 // isolation headers), the page's main thread spinning for the workers'
-// chunks (it may not block). Same bits on 1 and 3 threads.
+// chunks (it may not block). Same bits on 1 and 3 threads (the reductions:
+// 100,000 elements per sum, split into blocks of 4096).
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { CpuBackend, Tensor } from "@diffect/core"
@@ -15,7 +16,7 @@ describe("CPU worker pool in the browser", () => {
     expect(globalThis.crossOriginIsolated).toBe(true)
   })
 
-  it("matmul, sin and a fused loop give the same bits on 1 and 3 threads, and the workers take part", async () => {
+  it("matmul, sin, a fused loop, a sum and a maximum give the same bits on 1 and 3 threads, and the workers take part", async () => {
     const n = 256
     const a = Tensor.make(data(n * n, 1), { shape: [n, n] })
     const b = Tensor.make(data(n * n, 2), { shape: [n, n] })
@@ -24,7 +25,9 @@ describe("CPU worker pool in the browser", () => {
     const f = () => Effect.all([
       Tensor.data(Tensor.matmul(a, b)),
       Tensor.data(Tensor.sin(x)),
-      Tensor.data(Tensor.add(Tensor.mul(Tensor.tanh(x), 3), Tensor.mul(x, x)))
+      Tensor.data(Tensor.add(Tensor.mul(Tensor.tanh(x), 3), Tensor.mul(x, x))),
+      Tensor.data(Tensor.sum(Tensor.reshape(x, [3, 100_000]), { axis: 1 })),
+      Tensor.data(Tensor.max(x))
     ])
     const want = await Effect.runPromise(f().pipe(Effect.provide(CpuBackend.layerWith({ threads: 1 }))))
     const got = await Effect.runPromise(
@@ -40,7 +43,7 @@ describe("CPU worker pool in the browser", () => {
     )
     expect(got.ready).toBe(2)
     expect(got.chunks).toBeGreaterThan(0)
-    for (let i = 0; i < 3; i++) expect(bits(got.out[i]!)).toEqual(bits(want[i]!))
+    for (let i = 0; i < 5; i++) expect(bits(got.out[i]!)).toEqual(bits(want[i]!))
     // the layer's scope has closed: its workers are gone
     expect(Pool.running.size).toBe(0)
   })

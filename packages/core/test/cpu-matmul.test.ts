@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
 import { matmulKernel } from "../src/internal/cpu/matmul.js"
+import { release } from "../src/internal/cpu/pool.js"
 import { setWasmEnabled, wasm } from "../src/internal/cpu/wasm.js"
 import { sourceHash } from "../src/internal/cpu/wasm-module.js"
 import type { DType, HostArray } from "../src/DType.js"
@@ -61,6 +62,10 @@ describe("cpu matmul kernel", () => {
           const a = fill(dtype, batch * m * k, 1 + m)
           const b = fill(dtype, batch * k * n, 2 + n)
           const aCopy = a.slice(), bCopy = b.slice()
+          // a used buffer of the output's size in the CPU pool: the product must write (or zero) every element of it
+          const used = allocHost(dtype, batch * m * n)
+          used.fill(dtype === "int32" ? 7 : Number.NaN)
+          release(used)
           const got = matmulKernel(a, b, dtype, batch, m, k, n, { transA: tA, transB: tB })
           expect(got.constructor).toBe(allocHost(dtype, 0).constructor)
           const want = naive(a, b, dtype, batch, m, k, n, tA, tB)

@@ -24,7 +24,7 @@
  * complex64 (interleaved) has its own loop.
  */
 import { allocHost, type DType, type HostArray } from "../../DType.js"
-import { alloc } from "./pool.js"
+import { alloc, allocUninitialized } from "./pool.js"
 import { gemmF32Wasm } from "./wasm.js"
 
 /**
@@ -237,7 +237,8 @@ export const gemmAny = (
  * row-major `[batch, m, n]` buffer. Inputs are never modified.
  */
 export const matmulKernel = (a: HostArray, b: HostArray, dtype: DType, batch: number, m: number, k: number, n: number, layout: MatmulLayout = {}): HostArray => {
-  const out = alloc(dtype, batch * m * n)
+  // real products write every element (int32 and complex64 add into theirs: zeroed)
+  const out = dtype === "float32" || dtype === "float64" ? allocUninitialized(dtype, batch * m * n) : alloc(dtype, batch * m * n)
   const A: Strided = layout.transA ? { rs: 1, cs: m } : { rs: k, cs: 1 }
   const B: Strided = layout.transB ? { rs: 1, cs: k } : { rs: n, cs: 1 }
   for (let t = 0; t < batch; t++) gemmAny(dtype, a, t * m * k, A, b, t * k * n, B, out, t * m * n, m, k, n)

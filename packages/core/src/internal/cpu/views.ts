@@ -13,7 +13,7 @@
  *   complex64 are gathered into dense arrays and use the plain kernels.
  */
 import { allocHost, type DType, type HostArray } from "../../DType.js"
-import { alloc } from "./pool.js"
+import { alloc, allocUninitialized } from "./pool.js"
 import type { Aval, Kernel, KernelArg } from "../../Backend.js"
 import { sizeOf, stridesOf } from "../shape.js"
 import { gemmAny, type Strided } from "./matmul.js"
@@ -88,7 +88,8 @@ export const matmulView: Kernel<"matmul"> = ([a, b], _p, out) => {
   const A: Strided = { rs: sa[r - 2]!, cs: sa[r - 1]! }
   const B: Strided = { rs: sb[r - 2]!, cs: sb[r - 1]! }
   const dtype = out.dtype
-  const res = alloc(dtype, batch * m * n)
+  // real products write every element (int32 and complex64 add into theirs: zeroed)
+  const res = dtype === "float32" || dtype === "float64" ? allocUninitialized(dtype, batch * m * n) : alloc(dtype, batch * m * n)
   if (res.length === 0) return res
   const x = h(a!), y = h(b!)
   const ba = batching(sa, batchShape), bb = batching(sb, batchShape)
