@@ -156,6 +156,29 @@ describe("CPU worker pool", () => {
   })
 })
 
+describe("feeding a job's input", () => {
+  it("a feed that throws: the job runs to its end, the error is the caller's, and the pool keeps working", () => {
+    const shared = sharedWasm()!
+    const ex = shared.exports as { heapBase: () => number }
+    const base = (ex.heapBase() + 15) & ~15
+    const F = new Float32Array(shared.memory.buffer, base, 256)
+    const fed: number[] = []
+    expect(() =>
+      two.exec(shared, UNARY, [base, base, 256, 2, 32], 8, false, {
+        feed: (c) => {
+          if (c === 5) throw new Error("boom")
+          fed.push(c)
+        }
+      })
+    ).toThrow("boom")
+    expect(fed).toEqual([0, 1, 2, 3, 4])
+    // the next job: chunk c's input placed by its feed (exp of c), computed whoever claims it
+    const got = two.exec(shared, UNARY, [base, base, 256, 2, 32], 8, false, { feed: (c) => F.fill(c, 32 * c, 32 * c + 32) })
+    expect(got).toBe(0)
+    for (let c = 0; c < 8; c++) expect(F[32 * c + 7]).toBe(Math.fround(Math.exp(c)))
+  })
+})
+
 describe("workers that cannot start", () => {
   it("a few restarts fail with a BackendError, then the pool runs on the calling thread", async () => {
     // a module the workers cannot instantiate (it imports x.f): each one dies at start

@@ -2,7 +2,8 @@
  * Fused elementwise loops (`fusion.ts`) on the worker pool. The operands
  * are host arrays the workers cannot see, so they are copied into the
  * shared WebAssembly memory (an operand read as a scalar or a period: only
- * that part), every thread runs the same loop, compiled from the same
+ * that part, first; the others chunk by chunk, each chunk claimable once
+ * its part is copied, so the workers compute during the copy), every thread runs the same loop, compiled from the same
  * source, over its ranges of elements (whole periods), and the result is
  * copied back. Each element is computed by the same expression whichever
  * thread runs it: the same bits as one thread.
@@ -82,10 +83,14 @@ export const fusedOnThreads = (loop: Loop, out: HostArray, arrays: ReadonlyArray
   if (at === undefined) return false
   const args: number[] = [src.id, 0, src.text.length, arrays.length, n, period < n ? period : n, 0, outType, at.base]
   let q = at.base + ((n * sizeOfType(outType) + 7) & ~7)
+  // operands read whole (a scalar, a period) are copied now; full-length ones chunk by chunk, as the threads start
+  const full: Array<{ readonly view: HostArray; readonly src: HostArray; readonly from: number }> = []
   for (let i = 0; i < arrays.length; i++) {
     const a = acc[i]!, t = types[i]!, length = lengths[i]!
     const from = a.kind === "d" ? 0 : a.off
-    viewOf(t, at.buffer, q, length).set(arrays[i]!.subarray(from, from + length) as never)
+    const view = viewOf(t, at.buffer, q, length)
+    if (length === n) full.push({ view, src: arrays[i]!, from })
+    else view.set(arrays[i]!.subarray(from, from + length) as never)
     args.push(t, q, length)
     q += (length * sizeOfType(t) + 7) & ~7
   }
@@ -94,7 +99,11 @@ export const fusedOnThreads = (loop: Loop, out: HostArray, arrays: ReadonlyArray
   args[1] = q
   const per = period < n ? Math.max(1, Math.round(PER / period)) * period : PER
   args[6] = per
-  const ok = pool.exec(shared, FUSED, args, Math.ceil(n / per), true)
+  const feed = (c: number) => {
+    const s = c * per, e = Math.min(n, s + per)
+    for (const f of full) f.view.set(f.src.subarray(f.from + s, f.from + e) as never, s)
+  }
+  const ok = pool.exec(shared, FUSED, args, Math.ceil(n / per), true, { feed })
   if (Number.isNaN(ok)) {
     refused.add(loop)
     return false

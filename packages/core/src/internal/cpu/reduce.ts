@@ -18,7 +18,8 @@
  * A unit of work is one block of one output (runs) or one block of rows
  * over a range of columns (leading); it writes its partial results, in
  * float64, to its own slots. The worker pool runs units chunk by chunk on
- * a copy of the input in the shared WebAssembly memory; one thread runs the
+ * a copy of the input in the shared WebAssembly memory (copied chunk by
+ * chunk as the threads start on the first ones); one thread runs the
  * same functions (their source text is what the workers compile) on the
  * input in place. The partials are then combined on the calling thread in
  * block order.
@@ -62,10 +63,22 @@ const onThreads = (op: number, src: HostArray, m: number, nb: number, w: number,
   const at = stage(srcBytes + 8 * partLength)
   if (at === undefined) return undefined
   const view = type === 0 ? new Float32Array(at.buffer as ArrayBuffer, at.base, src.length) : new Float64Array(at.buffer as ArrayBuffer, at.base, src.length)
-  view.set(src as never)
   const partPtr = at.base + srcBytes
   const per = perChunk(units, pool.threads)
-  pool.exec(shared, REDUCE, [op, type, at.base, src.length, partPtr, partLength, m, nb, RB, w, ncc, cw, per, units], Math.ceil(units / per))
+  // the input is copied chunk by chunk (up to the last element the chunk's units read), each chunk claimable once copied
+  let copied = 0
+  const feed = (c: number) => {
+    const last = Math.min(units, (c + 1) * per) - 1
+    let end: number
+    if (op === SUM_LEADING) end = Math.min(m, (Math.floor(last / ncc) + 1) * RB) * w
+    else {
+      const o = Math.floor(last / nb), b = last - o * nb
+      end = o * m + Math.min(m, (b + 1) * RB)
+    }
+    if (end > copied) view.set(src.subarray(copied, end) as never, copied)
+    copied = Math.max(copied, end)
+  }
+  pool.exec(shared, REDUCE, [op, type, at.base, src.length, partPtr, partLength, m, nb, RB, w, ncc, cw, per, units], Math.ceil(units / per), false, { feed })
   return new Float64Array(at.buffer as ArrayBuffer, partPtr, partLength).slice()
 }
 

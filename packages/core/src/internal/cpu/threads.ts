@@ -32,7 +32,7 @@
 import { BackendError } from "../../Errors.js"
 import { cosF, expF, sinF } from "./fastmath.js"
 import { reduceSource } from "./reduce-blocks.js"
-import { ACC, ARGS, CLAIM, CONTROL_INTS, DONE, ERR, KIND, READY, SEQ, SLEEPERS, STOP, WORKED, claimSource, nodeWorkerSource, runnerSource, webWorkerSource } from "./worker-source.js"
+import { ACC, ARGS, AVAIL, CLAIM, CONTROL_INTS, DONE, ERR, KIND, READY, SEQ, SLEEPERS, STOP, WORKED, claimSource, nodeWorkerSource, runnerSource, webWorkerSource } from "./worker-source.js"
 
 /** What a pool needs of `wasm.ts`: the shared memory, the module and the calling thread's instance. */
 export interface SharedWasm {
@@ -244,8 +244,18 @@ export class Pool {
    * slot. A chunk that threw (unless `tolerant`: then the result is NaN), or
    * a worker that died since the last job, is a BackendError (the pool
    * restarts for the next job).
+   *
+   * `feed(c)`, when given, places chunk c's input in the shared memory: the
+   * calling thread runs it for c = 0, 1, … after publishing the job, and
+   * chunk c may be claimed once it has run, so the workers compute the first
+   * chunks while the rest is copied. `during()` runs after the feeds,
+   * before the calling thread claims chunks (work of its own the job does
+   * not read).
    */
-  exec(shared: SharedWasm, kind: number, args: ReadonlyArray<number>, chunks: number, tolerant = false): number {
+  exec(
+    shared: SharedWasm, kind: number, args: ReadonlyArray<number>, chunks: number, tolerant = false,
+    io: { readonly feed?: (chunk: number) => void; readonly during?: () => void } = {}
+  ): number {
     if (this.broken !== undefined) {
       const why = this.broken
       // workers that die before ever taking a job (they cannot start here): after a few tries, none are started again
@@ -265,6 +275,8 @@ export class Pool {
     ctl[KIND] = kind
     ctl[ERR] = 0
     ctl[ACC] = 0
+    const feed = io.feed
+    Atomics.store(ctl, AVAIL, feed === undefined ? chunks : 0)
     Atomics.store(ctl, DONE, 0)
     Atomics.store(ctl, CLAIM, chunks << 16)
     const t0 = performance.now()
@@ -272,6 +284,19 @@ export class Pool {
     if (together) {
       Atomics.add(ctl, SEQ, 1)
       if (Atomics.load(ctl, SLEEPERS) > 0) Atomics.notify(ctl, SEQ)
+    }
+    let failure: { readonly e: unknown } | undefined
+    try {
+      if (feed !== undefined)
+        for (let c = 0; c < chunks; c++) {
+          feed(c)
+          Atomics.store(ctl, AVAIL, c + 1)
+        }
+      io.during?.()
+    } catch (e) {
+      // the job still runs to its end (on whatever is in place), then the failure is the caller's
+      failure = { e }
+      Atomics.store(ctl, AVAIL, chunks)
     }
     claimAll(ctl, s.run)
     const t1 = performance.now()
@@ -291,6 +316,7 @@ export class Pool {
       }
     }
     if (together && this.backoff) this.pace(t1 - t0, performance.now() - t1)
+    if (failure !== undefined) throw failure.e
     if (ctl[ERR] !== 0 && tolerant) return Number.NaN
     if (ctl[ERR] !== 0) throw new BackendError({ message: `a CPU kernel failed in a thread of the worker pool (job kind ${kind})` })
     return ctl[ACC]!

@@ -235,16 +235,19 @@ export const gemmF32Wasm = (
   const rawP = cP + 4 * mp * np
   if (!reserve(ex, dense ? rawP + 4 * k * n : rawP)) return false
   const F = heap
-  const [ars, acs] = placeA(F, aP >> 2, a, aOff, A.rs, A.cs, m, mp, k)
+  let strides: [number, number] | undefined
   // k blocks of equal length, at most KC (784 = 4 × 196, not 3 × 256 + 16)
   const kc = Math.ceil(k / Math.ceil(k / KC))
   if (dense) {
     F.set((b as Float32Array).subarray(bOff, bOff + k * n), rawP >> 2)
     const panels = np / NR
     const per = Math.max(1, Math.ceil(panels / (4 * pool.threads)))
-    if (sw !== undefined) pool.exec(sw, PACKB, [rawP, B.rs, B.cs, bP, n, np, k, kc, per], Math.ceil(panels / per))
+    // A is placed while the threads pack B
+    const during = () => void (strides = placeA(F, aP >> 2, a, aOff, A.rs, A.cs, m, mp, k))
+    if (sw !== undefined) pool.exec(sw, PACKB, [rawP, B.rs, B.cs, bP, n, np, k, kc, per], Math.ceil(panels / per), false, { during })
     else ex.packB(rawP, B.rs, B.cs, bP, n, np, k, kc, 0, np)
   } else packB(F, bP >> 2, b, bOff, B.rs, B.cs, n, np, k, kc)
+  const [ars, acs] = strides ?? placeA(F, aP >> 2, a, aOff, A.rs, A.cs, m, mp, k)
   if (sw !== undefined) pool.exec(sw, GEMM, [aP, ars, acs, bP, cP, mp, np, k, kc, NC, rows], Math.ceil(mp / rows))
   else ex.gemmF32(aP, ars, acs, bP, cP, mp, np, k, kc, NC)
   const c = cP >> 2
@@ -287,9 +290,13 @@ export const unaryF32Wasm = (op: keyof typeof wasmUnary, a: Float32Array, out: F
   if (shared !== undefined && pool.threads > 1 && n >= UNARY_PAR_MIN && 4 * padded <= PAR_MAX_BYTES && reserve(ex, base + 4 * padded)) {
     const F = heap
     const q = base >> 2
-    F.set(a, q)
-    if (padded > n) F.fill(0, q + n, q + padded)
-    const far = pool.exec(shared, UNARY, [base, base, padded, code, PAR_CHUNK], Math.ceil(padded / PAR_CHUNK))
+    // each chunk's input is copied just before it may be claimed: the workers start during the copy
+    const feed = (c: number) => {
+      const i0 = c * PAR_CHUNK, i1 = Math.min(n, i0 + PAR_CHUNK)
+      F.set(a.subarray(i0, i1), q + i0)
+      if (i1 === n && padded > n) F.fill(0, q + n, q + padded)
+    }
+    const far = pool.exec(shared, UNARY, [base, base, padded, code, PAR_CHUNK], Math.ceil(padded / PAR_CHUNK), false, { feed })
     out.set(F.subarray(q, q + n))
     if (far > 0) fixFar(a, out, 0, n, fallback)
     return true

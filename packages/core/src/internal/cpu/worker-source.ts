@@ -9,14 +9,20 @@
  * A job is a kind, up to 32 integer arguments and a number of chunks. The
  * main thread publishes it (arguments, then `CLAIM = chunks << 16`, then
  * `SEQ + 1`); every thread claims chunks with a compare-and-swap on CLAIM
- * (low 16 bits: the next chunk) and counts the ones it finished in DONE. The
+ * (low 16 bits: the next chunk; only below AVAIL, which the main thread
+ * raises as each chunk's input is in place) and counts the ones it finished in DONE. The
  * arguments are read after a successful claim: the job cannot end, so the
  * main thread cannot publish another, while a claimed chunk is unfinished.
  * A worker that is not running yet, or busy elsewhere, simply claims nothing.
  */
 
-/** Slots of the control block (Int32 indices); WORKED counts the chunks workers ran (tests). */
-export const SEQ = 0, CLAIM = 1, DONE = 2, KIND = 3, ERR = 4, ACC = 5, STOP = 6, SLEEPERS = 7, READY = 8, WORKED = 9, ARGS = 16
+/**
+ * Slots of the control block (Int32 indices); WORKED counts the chunks
+ * workers ran (tests); AVAIL: chunks below it may be claimed (the calling
+ * thread raises it as it copies each chunk's input into the shared memory,
+ * so that the workers start on the first chunks during the copy).
+ */
+export const SEQ = 0, CLAIM = 1, DONE = 2, KIND = 3, ERR = 4, ACC = 5, STOP = 6, SLEEPERS = 7, READY = 8, WORKED = 9, AVAIL = 10, ARGS = 16
 /** Int32 slots in a control block (ARGS … the end: the arguments). */
 export const CONTROL_INTS = 256
 
@@ -114,6 +120,10 @@ export const claimSource = `function claimAll(ctl, run) {
     const w = Atomics.load(ctl, ${CLAIM})
     const next = w & 0xffff, chunks = w >>> 16
     if (next >= chunks) return ran
+    if (next >= Atomics.load(ctl, ${AVAIL})) {
+      ran-- // its input is being copied: wait for it (at most the copy of one chunk)
+      continue
+    }
     if (Atomics.compareExchange(ctl, ${CLAIM}, w, w + 1) !== w) {
       ran--
       continue
