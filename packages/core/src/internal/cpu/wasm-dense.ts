@@ -133,10 +133,8 @@ export const convF32Direct = (x: Strided4, w: Strided4, out: Float32Array, p: Di
   const wLen = groups * o4 * taps
   const oP = align16(wP + 4 * wLen)
   const yP = align16(oP + 4 * taps)
-  const yImage = o4 * oh * ow8
-  // every image's output side by side when that is the output's layout (one copy out at the end)
-  const whole = groups === 1 && o4 === og && ow8 === ow
-  if (!reserve(ex, yP + 4 * yImage * (whole ? n : 1))) return false
+  // one image's output at a time: copied out while it is still in cache (faster than all images, then one copy)
+  if (!reserve(ex, yP + 4 * o4 * oh * ow8)) return false
   const F = heap
   const raw = placeSpan(rawP, x, xSpan)
   const wq = wP >> 2, yq = yP >> 2
@@ -158,16 +156,13 @@ export const convF32Direct = (x: Strided4, w: Strided4, out: Float32Array, p: Di
   for (let b = 0; b < n; b++)
     for (let g = 0; g < groups; g++) {
       ex.padF32(4 * (raw + b * s0 + g * cg * s1), s1, s2, xP, cg, h, p.w, xh, xw, padTop, padLeft)
-      const y = whole ? yP + 4 * b * yImage : yP
-      ex.convF32(xP, wP + 4 * g * o4 * taps, oP, y, taps, xw, o4, oh, ow8, sh)
-      if (whole) continue
+      ex.convF32(xP, wP + 4 * g * o4 * taps, oP, yP, taps, xw, o4, oh, ow8, sh)
       const dst0 = (b * o + g * og) * outSize
       if (ow8 === ow) out.set(F.subarray(yq, yq + og * outSize), dst0) // [o4][oh][ow] is the output's layout: one copy
       else
         for (let oc = 0; oc < og; oc++)
           for (let r = 0, src = yq + oc * oh * ow8, dst = dst0 + oc * outSize; r < oh; r++, src += ow8, dst += ow) out.set(F.subarray(src, src + ow), dst)
     }
-  if (whole) out.set(F.subarray(yq, yq + n * yImage))
   return true
 }
 
