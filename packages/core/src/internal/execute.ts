@@ -110,8 +110,13 @@ export const takeDeadline = (): number | undefined => {
 /** One run of a plan, resumable between steps. */
 export class Execution {
   private readonly slots: unknown[]
-  /** Buffers this run made, with the number of live slots holding each. */
-  private readonly owned = new Map<unknown, number>()
+  /**
+   * Whether each slot holds a buffer this run made (a number per slot, not a
+   * Map of buffers: a long plan would leave the Map's rehashed tables behind).
+   */
+  private readonly mine: Uint8Array
+  /** The buffers this run made that more than one live slot holds (a kernel that answered with its operand), with how many. */
+  private readonly shared = new Map<unknown, number>()
   private next = 0
 
   constructor(
@@ -119,6 +124,7 @@ export class Execution {
     inputs: ReadonlyArray<unknown>
   ) {
     this.slots = new Array<unknown>(plan.slots)
+    this.mine = new Uint8Array(plan.slots)
     for (const [s, t] of plan.consts) this.slots[s] = sourceHandle(plan.backend, t)
     plan.inputs.forEach((s, k) => (this.slots[s] = inputs[k]))
   }
@@ -207,34 +213,43 @@ export class Execution {
 
   /** Stores the result `h` of step `i` and releases the buffers read for the last time. */
   private complete(i: number, args: ReadonlyArray<KernelArg>, h: unknown): void {
-    const { backend, steps } = this.plan
-    const slots = this.slots
-    const owned = this.owned
-    slots[steps.out[i]!] = h
-    const count = owned.get(h)
-    if (count !== undefined) owned.set(h, count + 1)
-    else if (!args.some((a) => a.handle === h)) owned.set(h, 1)
-    // an argument's handle returned as is belongs to a source: not ours
-    const { freeAt, free } = steps
-    for (let k = freeAt[i]!; k < freeAt[i + 1]!; k++) {
-      const s = free[k]!
-      const fh = slots[s]
-      slots[s] = undefined
-      const c = owned.get(fh)
-      if (c === undefined) continue
-      if (c === 1) {
-        owned.delete(fh)
-        releaseHandle(backend, fh)
-      } else owned.set(fh, c - 1)
+    const { steps } = this.plan
+    const s = steps.out[i]!
+    this.slots[s] = h
+    // an argument's handle returned as is is ours only if that argument's buffer is (else it belongs to a source)
+    const a0 = steps.argAt[i]!
+    let from = -1
+    for (let j = 0; j < args.length && from < 0; j++) if (args[j]!.handle === h) from = steps.args[a0 + j]!
+    if (from < 0) this.mine[s] = 1
+    else if (this.mine[from] === 1) {
+      this.mine[s] = 1
+      this.shared.set(h, (this.shared.get(h) ?? 1) + 1)
     }
+    const { freeAt, free } = steps
+    for (let k = freeAt[i]!; k < freeAt[i + 1]!; k++) this.drop(free[k]!)
+  }
+
+  /** Empties slot `s`, releasing its buffer when it is ours and no other slot holds it. */
+  private drop(s: number): void {
+    const h = this.slots[s]
+    this.slots[s] = undefined
+    if (this.mine[s] === 0) return
+    this.mine[s] = 0
+    const c = this.shared.get(h)
+    if (c === undefined) releaseHandle(this.plan.backend, h)
+    else if (c === 2) this.shared.delete(h)
+    else this.shared.set(h, c - 1)
   }
 
   /** The outputs; buffers made by this run that are not outputs are released. */
   finish(): Executed {
-    const handles = this.plan.outputs.map((s) => this.slots[s])
-    const owned = handles.map((h) => this.owned.has(h))
-    for (const h of this.owned.keys()) if (!handles.includes(h)) releaseHandle(this.plan.backend, h)
-    this.owned.clear()
+    const outs = this.plan.outputs
+    const handles = outs.map((s) => this.slots[s])
+    const owned = outs.map((s) => this.mine[s] === 1)
+    // (every other slot of ours was emptied after its last read: only slots holding an output's buffer can be left)
+    for (let s = 0; s < this.mine.length; s++) if (this.mine[s] === 1 && !outs.includes(s) && !handles.includes(this.slots[s])) this.drop(s)
+    this.mine.fill(0)
+    this.shared.clear()
     return { handles, owned }
   }
 
@@ -245,8 +260,7 @@ export class Execution {
       this.pending.r.cancel()
       this.pending = undefined
     }
-    for (const h of this.owned.keys()) releaseHandle(this.plan.backend, h)
-    this.owned.clear()
+    for (let s = 0; s < this.mine.length; s++) if (this.mine[s] === 1) this.drop(s)
   }
 }
 

@@ -16,7 +16,8 @@ import { vjpRules } from "./rules/vjp.js"
 import { loopBatch, loopJvp, loopVjp } from "./loop-rules.js"
 import type { LoopOutParams } from "./loop.js"
 import * as O from "./ops.js"
-import { type CustomRules, customTensor, inputTensor, type Tensor } from "./tensor.js"
+import { Column, IntColumn } from "./columns.js"
+import { type CustomRules, customTensor, inputTensor, lastPass, newPass, type Tensor } from "./tensor.js"
 
 /** Which interpretation walks the graph (`all`: every operand, a custom node's inputs and value both). */
 type Mode = "jvp" | "vjp" | "batch" | "all"
@@ -53,42 +54,53 @@ const children = (t: Tensor, mode: Mode): ReadonlyArray<Tensor> =>
 export const dependentOrder = (roots: ReadonlyArray<Tensor>, sources: ReadonlySet<Tensor>, mode: Mode = "vjp"): Tensor[] =>
   dependents(roots, sources, mode).order
 
-/** `dependentOrder`, with whether each node visited depends on a source. */
-const dependents = (roots: ReadonlyArray<Tensor>, sources: ReadonlySet<Tensor>, mode: Mode): { order: Tensor[]; dep: ReadonlyMap<Tensor, boolean> } => {
-  const order: Tensor[] = []
-  const dep = new Map<Tensor, boolean>()
+/**
+ * `dependentOrder`, and the walk's number (`pass`): every node it reached
+ * has `mark === pass` and, as `slot`, its index in `order` (−1 where it
+ * depends on no source). The marks hold until the next walk starts
+ * (`lastPass() !== pass`); no Map of every node is made.
+ */
+const dependents = (roots: ReadonlyArray<Tensor>, sources: ReadonlySet<Tensor>, mode: Mode): { order: Tensor[]; pass: number } => {
+  const pass = newPass()
+  const order = new Column<Tensor>()
+  const done = (t: Tensor, onPath: boolean) => {
+    t.mark = pass
+    t.slot = onPath ? order.length : -1
+    if (onPath) order.push(t)
+  }
   // (two stacks, not one of pairs: no allocation per node of a long graph)
-  const stack: Tensor[] = [...roots]
-  const expandedStack: boolean[] = roots.map(() => false)
+  const stack = new Column<Tensor>()
+  const expandedStack = new IntColumn()
+  for (const r of roots) {
+    stack.push(r)
+    expandedStack.push(0)
+  }
   while (stack.length > 0) {
-    const t = stack.pop()!
-    const expanded = expandedStack.pop()!
-    if (dep.has(t)) continue
+    const t = stack.pop()
+    const expanded = expandedStack.pop() === 1
+    if (t.mark === pass) continue
     if (!t.symbolic) {
-      dep.set(t, false)
+      done(t, false)
       continue
     }
     if (sources.has(t)) {
-      dep.set(t, true)
-      order.push(t)
+      done(t, true)
       continue
     }
     const cs = children(t, mode)
     if (!expanded) {
       stack.push(t)
-      expandedStack.push(true)
+      expandedStack.push(1)
       for (const c of cs)
-        if (!dep.has(c)) {
+        if (c.mark !== pass) {
           stack.push(c)
-          expandedStack.push(false)
+          expandedStack.push(0)
         }
       continue
     }
-    const d = cs.some((c) => dep.get(c) === true)
-    dep.set(t, d)
-    if (d) order.push(t)
+    done(t, cs.some((c) => c.slot >= 0))
   }
-  return { order, dep }
+  return { order: order.toArray(), pass }
 }
 
 /** Forward mode: the tangents of `roots` given tangents of `input` nodes (null = zero). */
@@ -122,26 +134,39 @@ export const jvpGraph = (roots: ReadonlyArray<Tensor>, seeds: ReadonlyMap<Tensor
   return roots.map((r) => tangent.get(r) ?? null)
 }
 
-const noneFresh: ReadonlySet<Tensor> = new Set()
-
 /**
  * Reverse mode: the cotangents of `wrt` (input nodes) given cotangents of
  * `roots`; zeros for an input the roots do not depend on.
  */
 export const vjpGraph = (roots: ReadonlyArray<Tensor>, cts: ReadonlyArray<Tensor | null>, wrt: ReadonlyArray<Tensor>): Tensor[] => {
   const sources = new Set(wrt)
-  const { order, dep } = dependents(roots, sources, "vjp")
-  const acc = new Map<Tensor, Tensor>()
+  const { order, pass } = dependents(roots, sources, "vjp")
+  // the index in `order` of a node on the path: from its mark while no other walk has started
+  // (a rule may start one: a custom rule, a loop's body), else from a Map made then
+  let byNode: Map<Tensor, number> | undefined
+  const indexOf = (x: Tensor): number => {
+    if (byNode === undefined) {
+      if (lastPass() === pass) return x.mark === pass ? x.slot : -1
+      byNode = new Map(order.map((t, i) => [t, i]))
+    }
+    return byNode.get(x) ?? -1
+  }
+  // the cotangent of each node on the path, by its index (a node off the path: a root that depends on no source)
+  const acc = new Array<Tensor | undefined>(order.length)
+  const offPath = new Map<Tensor, Tensor>()
   const accumulate = (t: Tensor, ct: Tensor | null) => {
     if (ct === null) return
-    const prev = acc.get(t)
+    const i = indexOf(t)
+    const prev = i >= 0 ? acc[i] : offPath.get(t)
     // prev + (−c) is prev − c: one node, not two (the cotangent of the subtrahend of every sub)
-    acc.set(t, prev === undefined ? ct : ct.op === "neg" && fresh.has(ct) ? O.sub(prev, ct.inputs[0]!) : O.add(prev, ct))
+    const sum = prev === undefined ? ct : ct.op === "neg" && ct === fresh ? O.sub(prev, ct.inputs[0]!) : O.add(prev, ct)
+    if (i >= 0) acc[i] = sum
+    else offPath.set(t, sum)
   }
-  /** Cotangents a rule has just made (a neg among them may be folded into a sub). */
-  let fresh: ReadonlySet<Tensor> = new Set()
+  /** The cotangent a rule has just made that may be folded into a sub (the negated one of a sub's subtrahend). */
+  let fresh: Tensor | undefined = undefined
   roots.forEach((r, i) => accumulate(r, cts[i] ?? null))
-  const onPath = { has: (x: Tensor): boolean => dep.get(x) === true }
+  const onPath = { has: (x: Tensor): boolean => indexOf(x) >= 0 }
   // the cotangents of each loop node's results, gathered from its loopOut nodes
   const loops = new Map<Tensor, Array<Tensor | null>>()
   for (let i = order.length - 1; i >= 0; i--) {
@@ -155,7 +180,7 @@ export const vjpGraph = (roots: ReadonlyArray<Tensor>, cts: ReadonlyArray<Tensor
       })
       continue
     }
-    const ct = acc.get(t)
+    const ct = acc[i]
     if (ct === undefined || sources.has(t)) continue
     if (t.op === "loopOut") {
       const node = t.inputs[0]!
@@ -179,13 +204,16 @@ export const vjpGraph = (roots: ReadonlyArray<Tensor>, cts: ReadonlyArray<Tensor
     }
     const rule = vjpRules[t.op as Prim] as (ct: Tensor, xs: ReadonlyArray<Tensor>, p: unknown, out: Tensor) => ReadonlyArray<Tensor | null>
     const cs = rule(ct, t.inputs, t.params, t)
-    fresh = t.op === "sub" ? new Set([cs[1]!]) : noneFresh
+    fresh = t.op === "sub" ? cs[1]! : undefined
     t.inputs.forEach((x, k) => {
       if (onPath.has(x)) accumulate(x, cs[k] ?? null)
     })
-    fresh = noneFresh
+    fresh = undefined
   }
-  return wrt.map((w) => acc.get(w) ?? zerosOf(w))
+  return wrt.map((w) => {
+    const i = indexOf(w)
+    return (i >= 0 ? acc[i] : offPath.get(w)) ?? zerosOf(w)
+  })
 }
 
 /**

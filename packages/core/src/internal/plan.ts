@@ -26,7 +26,8 @@ import type { Aval } from "./bind.js"
 import { BackendError, ConcretizationError, type TensorError } from "../Errors.js"
 import type { Prim, PrimParams } from "./primitives.js"
 import { fmt, shapeEq, stridesOf } from "./shape.js"
-import { originOf, type Tensor } from "./tensor.js"
+import { Column, IntColumn } from "./columns.js"
+import { newPass, originOf, type Tensor } from "./tensor.js"
 
 /** A failure raised inside planning or evaluation (caught and typed at the Effect boundary). */
 export class EvalFailure {
@@ -174,33 +175,32 @@ const analyze = (
     if (id === undefined) ids.set(x, (id = ids.size))
     return id
   }
-  const done = new Set<Tensor>()
-  const stack: Tensor[] = []
-  const expanded: boolean[] = []
+  // the nodes done are marked with this walk's number (ready nodes are not: their marks are the plan's)
+  const pass = newPass()
+  let nodes = 0
+  const stack = new Column<Tensor>()
+  const expanded = new IntColumn()
   for (const r of roots) {
     stack.push(r)
-    expanded.push(false)
+    expanded.push(0)
   }
   while (stack.length > 0) {
-    const t = stack.pop()!
-    const wasExpanded = expanded.pop()!
-    if (done.has(t)) continue
-    if (isReady(t)) {
-      done.add(t)
-      continue
-    }
+    const t = stack.pop()
+    const wasExpanded = expanded.pop() === 1
+    if (t.mark === pass || isReady(t)) continue
     const ins = t.value !== undefined ? [t.value] : t.inputs
     if (!wasExpanded) {
       stack.push(t)
-      expanded.push(true)
+      expanded.push(1)
       for (let i = ins.length - 1; i >= 0; i--)
-        if (!done.has(ins[i]!)) {
+        if (ins[i]!.mark !== pass) {
           stack.push(ins[i]!)
-          expanded.push(false)
+          expanded.push(0)
         }
       continue
     }
-    done.add(t)
+    t.mark = pass
+    nodes++
     if (t.size >= cseMin && !rootSet.has(t) && t.value === undefined && t.op !== "const" && t.op !== "input" && t.op !== "custom" && t.op !== "error") {
       const key = `${t.op}:${t.dtype}:${ins.map((x) => idOf(R(x))).join(",")}:${t.params === undefined ? "" : JSON.stringify(t.params)}`
       const prev = table.get(key)
@@ -219,7 +219,7 @@ const analyze = (
       if (!fuses || !sameShape(x, t)) escapes.add(y)
     }
   }
-  return { uses, rep, escapes, nodes: done.size }
+  return { uses, rep, escapes, nodes }
 }
 
 const sameShape = (a: Tensor, b: Tensor): boolean => a.shape.length === b.shape.length && a.shape.every((d, k) => d === b.shape[k])
@@ -289,27 +289,6 @@ export interface HostOpParams {
 
 const hostKernel = (backend: BackendShape, params: HostOpParams): Kernel<Prim> => (args, _p, out) => params.run(backend, params as never, args, out)
 
-/**
- * A column of int32 grown by doubling (a JS array of numbers costs twice
- * the bytes, and more in the copies it leaves behind as it grows).
- */
-class IntColumn {
-  data = new Int32Array(256)
-  length = 0
-  push(v: number): void {
-    if (this.length === this.data.length) {
-      const grown = new Int32Array(2 * this.data.length)
-      grown.set(this.data)
-      this.data = grown
-    }
-    this.data[this.length++] = v
-  }
-  /** The values, exactly (a copy of the used part). */
-  done(): Int32Array {
-    return this.data.slice(0, this.length)
-  }
-}
-
 /** What an unbound input means while planning. */
 export type Unbound = (t: Tensor) => TensorError
 
@@ -340,8 +319,14 @@ export const planGraph = (
   options: PlanOptions = {}
 ): Plan => {
   const minSize = options.fuseMin ?? (options.kept === true ? PLAN_MIN_KEPT : PLAN_MIN)
-  const slotOf = new Map<Tensor, number>()
-  const slotAvals: Aval[] = []
+  // a node's slot is on the node (`t.slot`, valid where `t.mark === pass`): no Map of every node planned
+  const pass = newPass()
+  const hasSlot = (t: Tensor): boolean => t.mark === pass
+  const setSlot = (t: Tensor, s: number): void => {
+    t.mark = pass
+    t.slot = s
+  }
+  const slotAvals = new Column<Aval>()
   const avals = new Map<number, Aval[]>()
   /** The slot aval of `t`: one object per distinct shape and dtype. */
   const avalOf = (t: Tensor): Aval => {
@@ -375,27 +360,28 @@ export const planGraph = (
     return list
   }
   let slots = 0
-  const consts: Array<readonly [number, Tensor]> = []
+  const consts = new Column<readonly [number, Tensor]>()
   // the steps' columns, grown as steps are planned
   const stepOut = new IntColumn()
-  const stepRun: Array<Kernel<Prim> | ReadonlyArray<FusedOp>> = []
-  const stepParams: unknown[] = []
+  const stepRun = new Column<Kernel<Prim> | ReadonlyArray<FusedOp>>()
+  const stepParams = new Column<unknown>()
   const argAt = new IntColumn()
   argAt.push(0)
   const argSlots = new IntColumn()
-  const stepViews: Array<ReadonlyArray<ViewArg | undefined> | undefined> = []
+  const stepViews = new Column<ReadonlyArray<ViewArg | undefined> | undefined>()
   const inputSlots = inputs.map((t) => {
-    const s = slotOf.get(t)
-    if (s !== undefined) return s
-    slotOf.set(t, slots)
+    if (hasSlot(t)) return t.slot
+    setSlot(t, slots)
     slotAvals.push(avalOf(t))
     return slots++
   })
   const rootSet = new Set(roots)
-  const stack: Array<Tensor> = []
+  const stack = new Column<Tensor>()
+  // the plans of fused groups waiting for their operands (a plan of views only is made again when the node is ready:
+  // kept, the plans of every node waiting down a long chain would all be live at once)
   const plans = new Map<Tensor, NodePlan>()
   const hasBuf = (t: Tensor): boolean => t.buf !== undefined && t.buf.backend === backend
-  const isReady = (t: Tensor): boolean => slotOf.has(t) || hasBuf(t)
+  const isReady = (t: Tensor): boolean => hasSlot(t) || hasBuf(t)
   const fusion = backend.fusion
   // The analysis (common subexpressions, consumer counts) is made when the
   // first node large enough to profit is reached: graphs of small tensors
@@ -532,35 +518,51 @@ export const planGraph = (
     return members
   }
 
-  /** How `t` is computed; undefined when it is its own kernel reading its operands as they are (nothing to keep). */
-  const makePlan = (t: Tensor): NodePlan | undefined => {
-    const group = fuseGroup(t)
-    let operands: ReadonlyArray<Tensor> = inputsOf(t)
-    let program: FusedOp[] | undefined
-    if (group !== undefined) {
-      operands = group.leaves
-      const index = new Map<Tensor, number>()
-      group.leaves.forEach((x, i) => index.set(x, i))
-      program = group.members.map((x, k) => {
-        index.set(x, group.leaves.length + k)
-        return { prim: x.op as Prim, operands: inputsOf(x).map((y) => index.get(y)!), dtype: x.dtype }
-      })
-    }
+  /** The views through which `operands` are read (undefined: none is a view). */
+  const viewsOf = (operands: ReadonlyArray<Tensor>): Array<View | undefined> | undefined => {
     let views: Array<View | undefined> | undefined
-    if (program !== undefined || backend.viewKernels?.[t.op as Prim] !== undefined) {
-      for (let i = 0; i < operands.length; i++) {
-        const v = viewOf(operands[i]!, isReady, R)
-        if (v !== undefined) (views ??= new Array<View | undefined>(operands.length))[i] = v
-      }
+    for (let i = 0; i < operands.length; i++) {
+      const v = viewOf(operands[i]!, isReady, R)
+      if (v !== undefined) (views ??= new Array<View | undefined>(operands.length))[i] = v
     }
-    if (views === undefined && program === undefined) return undefined
-    const deps = views === undefined ? operands : operands.map((x, i) => views![i]?.base ?? x)
+    return views
+  }
+
+  /**
+   * The node `viewOf(x)` reads (`x` itself where it is no view), without
+   * making the view: a node waiting for its operands down a long chain is
+   * visited again and again, and what it allocates each time would outlive
+   * V8's young generation. A chain with a reshape is worked out by viewOf
+   * (whether the reshape is a view depends on the strides below it).
+   */
+  const viewBase = (x: Tensor): Tensor => {
+    let y = x
+    while (isViewOp(y.op) && !isReady(y)) {
+      if (y.op === "reshape") return viewOf(x, isReady, R)?.base ?? x
+      y = R(y.inputs[0]!)
+    }
+    return y
+  }
+
+  /** The plan of `t` when it is computed by a fused group (the group's leaves and program); undefined otherwise. */
+  const groupPlan = (t: Tensor): NodePlan | undefined => {
+    const group = fuseGroup(t)
+    if (group === undefined) return undefined
+    const operands = group.leaves
+    const index = new Map<Tensor, number>()
+    group.leaves.forEach((x, i) => index.set(x, i))
+    const program = group.members.map((x, k): FusedOp => {
+      index.set(x, group.leaves.length + k)
+      return { prim: x.op as Prim, operands: inputsOf(x).map((y) => index.get(y)!), dtype: x.dtype }
+    })
+    const views = viewsOf(operands)
+    const deps = views === undefined ? operands : operands.map((x, i) => views[i]?.base ?? x)
     return { deps, operands, views, program }
   }
 
   const source = (t: Tensor): void => {
     checkDtype(backend, t)
-    slotOf.set(t, slots)
+    setSlot(t, slots)
     slotAvals.push(avalOf(t))
     consts.push([slots++, t])
   }
@@ -568,8 +570,8 @@ export const planGraph = (
   const visit = (root: Tensor) => {
     stack.push(root)
     while (stack.length > 0) {
-      const t = stack[stack.length - 1]!
-      if (slotOf.has(t)) {
+      const t = stack.top()
+      if (hasSlot(t)) {
         stack.pop()
         continue
       }
@@ -582,11 +584,11 @@ export const planGraph = (
       if (t.op === "input" || t.op === "custom") {
         const v = t.value
         if (v === undefined) throw new EvalFailure(unbound(t))
-        if (!slotOf.has(v)) {
+        if (!hasSlot(v)) {
           stack.push(v)
           continue
         }
-        slotOf.set(t, slotOf.get(v)!)
+        setSlot(t, v.slot)
         stack.pop()
         continue
       }
@@ -594,29 +596,27 @@ export const planGraph = (
       const same = rep.get(t)
       if (same !== undefined) {
         // merged with an equal node: share its slot
-        if (!slotOf.has(same)) {
+        if (!hasSlot(same)) {
           stack.push(same)
           continue
         }
-        slotOf.set(t, slotOf.get(same)!)
+        setSlot(t, same.slot)
         stack.pop()
         continue
       }
       // a primitive application: plan what it reads first
-      // (only plans with a group or views are kept between visits: making a plain one again costs nothing)
+      // (a group's plan is kept between visits; a node of its own kernel allocates nothing until its operands are ready)
       let plan = plans.get(t)
       if (plan === undefined) {
-        plan = makePlan(t)
+        plan = groupPlan(t)
         if (plan !== undefined) plans.set(t, plan)
       }
-      const operands = plan?.operands ?? inputsOf(t)
-      const deps = plan?.deps ?? operands
-      const views = plan?.views
-      const program = plan?.program
+      const viewed = plan === undefined && backend.viewKernels?.[t.op as Prim] !== undefined
+      const deps = plan?.deps ?? inputsOf(t)
       let ready = true
       for (let i = deps.length - 1; i >= 0; i--) {
-        const x = deps[i]!
-        if (!slotOf.has(x)) {
+        const x = viewed ? viewBase(deps[i]!) : deps[i]!
+        if (!hasSlot(x)) {
           stack.push(x)
           ready = false
         }
@@ -624,8 +624,11 @@ export const planGraph = (
       if (!ready) continue
       stack.pop()
       checkDtype(backend, t)
-      plans.delete(t)
-      for (let i = 0; i < operands.length; i++) argSlots.push(slotOf.get(views?.[i]?.base ?? operands[i]!)!)
+      const operands = plan?.operands ?? deps
+      const views = viewed ? viewsOf(operands) : plan?.views
+      const program = plan?.program
+      if (program !== undefined) plans.delete(t)
+      for (let i = 0; i < operands.length; i++) argSlots.push((views?.[i]?.base ?? operands[i]!).slot)
       argAt.push(argSlots.length)
       stepViews.push(views === undefined ? undefined : viewArgsOf(operands, views))
       stepRun.push(
@@ -635,13 +638,13 @@ export const planGraph = (
             : ((views !== undefined ? backend.viewKernels![t.op as Prim] : backend.kernels[t.op as Prim]) as Kernel<Prim>))
       )
       stepParams.push(program !== undefined ? undefined : t.params)
-      slotOf.set(t, slots)
+      setSlot(t, slots)
       slotAvals.push(avalOf(t))
       stepOut.push(slots++)
     }
   }
   for (const r of roots) visit(r)
-  const outputs = roots.map((r) => slotOf.get(r)!)
+  const outputs = roots.map((r) => r.slot)
   const count = stepOut.length
   const outCol = stepOut.data, argAtCol = argAt.data, argCol = argSlots.data
   // liveness: the last step reading each computed slot (roots live on)
@@ -669,13 +672,13 @@ export const planGraph = (
   const steps: Steps = {
     count,
     out: stepOut.done(),
-    run: stepRun,
-    params: stepParams,
+    run: stepRun.toArray(),
+    params: stepParams.toArray(),
     argAt: argAt.done(),
     args: argSlots.done(),
-    views: stepViews,
+    views: stepViews.toArray(),
     freeAt,
     free
   }
-  return { backend, slots, slotAvals, consts, inputs: inputSlots, steps, outputs, outputAvals: roots.map((r) => ({ shape: r.shape, dtype: r.dtype })) }
+  return { backend, slots, slotAvals: slotAvals.toArray(), consts: consts.toArray(), inputs: inputSlots, steps, outputs, outputAvals: roots.map((r) => ({ shape: r.shape, dtype: r.dtype })) }
 }

@@ -2,7 +2,8 @@
 import * as Effect from "effect/Effect"
 import type { TensorError } from "../Errors.js"
 import { materialize } from "./read.js"
-import type { Tensor } from "./tensor.js"
+import { Column } from "./columns.js"
+import { newPass, type Tensor } from "./tensor.js"
 
 /**
  * Whether a transform call that is still running can see through these
@@ -10,19 +11,21 @@ import type { Tensor } from "./tensor.js"
  * other than those in `own` (a program's own inputs).
  */
 export const hasLiveInputs = (roots: ReadonlyArray<Tensor>, own?: ReadonlySet<Tensor>): boolean => {
-  const seen = new Set<Tensor>()
-  const stack = roots.filter((r) => r.symbolic)
+  // the nodes seen are marked with this walk's number (no Set of the whole graph)
+  const pass = newPass()
+  const stack = new Column<Tensor>()
+  for (const r of roots) if (r.symbolic) stack.push(r)
   while (stack.length > 0) {
-    const t = stack.pop()!
-    if (seen.has(t)) continue
-    seen.add(t)
+    const t = stack.pop()
+    if (t.mark === pass) continue
+    t.mark = pass
     if (t.op === "input") {
       if (own?.has(t)) continue
       if (t.live || t.value === undefined) return true
       if (t.value.symbolic) stack.push(t.value)
       continue
     }
-    for (const x of t.inputs) if (x.symbolic && !seen.has(x)) stack.push(x)
+    for (const x of t.inputs) if (x.symbolic && x.mark !== pass) stack.push(x)
     if (t.op === "custom" && t.value!.symbolic) stack.push(t.value!)
   }
   return false

@@ -68,6 +68,16 @@ export class Tensor implements Pipeable, Inspectable {
   private readonly extra: TensorError | Tensor | undefined
   /** @internal bit 0: symbolic, bit 1: live */
   private flags: number
+  /**
+   * @internal the walk (see `newPass`) that last marked this node; `slot`
+   * is that walk's number for it. A walk over a graph of a long loop keeps
+   * its per-node numbers here instead of in a Map of every node it reaches
+   * (the Map and the copies it leaves as it grows are garbage that V8 keeps
+   * in its old space until its next full collection).
+   */
+  mark: number
+  /** @internal a number for this node in the walk `mark` (planning: its buffer slot) */
+  slot: number
 
   /** @internal use the constructors of the Tensor module. */
   constructor(fields: {
@@ -94,6 +104,8 @@ export class Tensor implements Pipeable, Inspectable {
     let symbolic = fields.op === "input" || (fields.op === "custom" && fields.value!.symbolic)
     for (let i = 0; i < inputs.length && !symbolic; i++) symbolic = inputs[i]!.symbolic
     this.flags = (symbolic ? 1 : 0) | (fields.op === "input" ? 2 : 0)
+    this.mark = 0
+    this.slot = 0
   }
 
   /** @internal whether the value depends on an `input` node */
@@ -156,6 +168,20 @@ Tensor.prototype.pipe = function (this: Tensor) {
   // eslint-disable-next-line prefer-rest-params
   return pipeArguments(this, arguments)
 }
+
+let passes = 0
+
+/**
+ * A fresh number for one synchronous walk over a graph that marks the nodes
+ * it reaches (`t.mark === pass`) and may keep a number on each (`t.slot`).
+ * A walk must not call anything that starts another walk over the same
+ * nodes before it is done with its marks. (Numbers beyond 2³¹ are still
+ * exact: only faster fields are lost.)
+ */
+export const newPass = (): number => ++passes
+
+/** The number of the last walk started (a walk's marks are intact while this is still its number). */
+export const lastPass = (): number => passes
 
 /** Whether `u` is a Tensor. */
 export const isTensor = (u: unknown): u is Tensor => typeof u === "object" && u !== null && TensorTypeId in u

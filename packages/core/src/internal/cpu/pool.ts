@@ -14,9 +14,15 @@ import { allocHost, type DType, type HostArray } from "../../DType.js"
 
 /** Smaller arrays are cheap to allocate: not pooled. */
 const MIN_ELEMENTS = 16
-/** At most this many bytes are kept, and this many arrays per (type, length). */
+/**
+ * At most this many bytes are kept, and this many arrays per (type, length):
+ * a fused group may read up to 48 operands of one shape (MAX_GROUP in
+ * plan.ts: the 48 outer products a gradient accumulation sums), and with
+ * fewer kept each group would allocate most of them afresh (a 16,000-step
+ * Euler gradient allocated 13,000 arrays of 16 KiB with 8).
+ */
 const MAX_BYTES = 32 * 2 ** 20
-const MAX_PER_KEY = 8
+const MAX_PER_KEY = 64
 
 const free = new Map<string, HostArray[]>()
 let bytes = 0
