@@ -162,22 +162,26 @@ const analyze = (
   isReady: (t: Tensor) => boolean,
   fusesAt: (t: Tensor) => boolean,
   cseMin: number
-) => {
-  const uses = new Map<Tensor, number>()
-  const escapes = new Set<Tensor>(roots)
-  const rep = new Map<Tensor, Tensor>()
-  const R = (x: Tensor): Tensor => rep.get(x) ?? x
-  const table = new Map<string, Tensor>()
-  // numbers for the operands in the keys of the table
-  const ids = new Map<Tensor, number>()
-  const idOf = (x: Tensor): number => {
-    let id = ids.get(x)
-    if (id === undefined) ids.set(x, (id = ids.size))
-    return id
-  }
-  // the nodes done are marked with this walk's number (ready nodes are not: their marks are the plan's)
+): Analysis => {
+  // The nodes done are marked with this walk's number and numbered (`slot`, in post-order); ready
+  // nodes are not marked (their marks are the plan's). Consumer counts and escapes are columns by
+  // that number, not Maps of nodes: a long loop's graph has 10⁵ nodes of this size and more.
   const pass = newPass()
   let nodes = 0
+  const uses = new IntColumn()
+  const escaped = new IntColumn()
+  const rep = new Map<Tensor, Tensor>()
+  const R = (x: Tensor): Tensor => rep.get(x) ?? x
+  // equal applications: by a hash of their primitive, dtype and operands, checked in full
+  const table = new Map<number, Tensor | Tensor[]>()
+  // numbers for ready operands (a node done here is its own number)
+  const ids = new Map<Tensor, number>()
+  const idOf = (x: Tensor): number => {
+    if (x.mark === pass) return x.slot
+    let id = ids.get(x)
+    if (id === undefined) ids.set(x, (id = -1 - ids.size))
+    return id
+  }
   const stack = new Column<Tensor>()
   const expanded = new IntColumn()
   for (const r of roots) {
@@ -200,26 +204,67 @@ const analyze = (
       continue
     }
     t.mark = pass
-    nodes++
+    t.slot = nodes++
+    uses.push(0)
+    escaped.push(rootSet.has(t) ? 1 : 0)
     if (t.size >= cseMin && !rootSet.has(t) && t.value === undefined && t.op !== "const" && t.op !== "input" && t.op !== "custom" && t.op !== "error") {
-      const key = `${t.op}:${t.dtype}:${ins.map((x) => idOf(R(x))).join(",")}:${t.params === undefined ? "" : JSON.stringify(t.params)}`
-      const prev = table.get(key)
+      let h = hashString(t.op) ^ Math.imul(hashString(t.dtype), 0x9e3779b1)
+      for (const x of ins) h = (Math.imul(h, 1000003) + idOf(R(x))) | 0
+      const bucket = table.get(h)
+      const prev = bucket === undefined ? undefined : Array.isArray(bucket) ? bucket.find((c) => sameApplication(c, t, R)) : sameApplication(bucket, t, R) ? bucket : undefined
       if (prev !== undefined) {
         rep.set(t, prev)
         continue // its operands are not used through it
       }
-      table.set(key, t)
+      if (bucket === undefined) table.set(h, t)
+      else if (Array.isArray(bucket)) bucket.push(t)
+      else table.set(h, [bucket, t])
     }
     // consumers are counted only for nodes large enough to be fused (the only ones asked about)
     const fuses = fusesAt(t)
     for (const x of ins) {
       if (x.size < cseMin) continue
       const y = R(x)
-      uses.set(y, (uses.get(y) ?? 0) + 1)
-      if (!fuses || !sameShape(x, t)) escapes.add(y)
+      if (y.mark !== pass) continue // a ready node: never asked about
+      uses.data[y.slot]!++
+      if (!fuses || !sameShape(x, t)) escaped.data[y.slot] = 1
     }
   }
-  return { uses, rep, escapes, nodes }
+  // (asked only about nodes not planned yet, whose marks are still this walk's)
+  return {
+    rep,
+    nodes,
+    usesOf: (y) => (y.mark === pass ? uses.data[y.slot]! : 0),
+    escapes: (y) => y.mark === pass && escaped.data[y.slot] === 1
+  }
+}
+
+/** What `analyze` finds. */
+interface Analysis {
+  readonly rep: Map<Tensor, Tensor>
+  readonly nodes: number
+  /** How many consumers a node not yet planned has. */
+  readonly usesOf: (t: Tensor) => number
+  /** Whether some consumer of a node not yet planned reads it other than as a fusible elementwise op of its shape. */
+  readonly escapes: (t: Tensor) => boolean
+}
+
+const stringHashes = new Map<string, number>()
+const hashString = (s: string): number => {
+  let h = stringHashes.get(s)
+  if (h === undefined) {
+    h = 0
+    for (let i = 0; i < s.length; i++) h = (Math.imul(h, 31) + s.charCodeAt(i)) | 0
+    stringHashes.set(s, h)
+  }
+  return h
+}
+
+/** Whether `c` (recorded with its operands merged) and `t` are the same application. */
+const sameApplication = (c: Tensor, t: Tensor, R: (x: Tensor) => Tensor): boolean => {
+  if (c.op !== t.op || c.dtype !== t.dtype || c.inputs.length !== t.inputs.length) return false
+  for (let i = 0; i < t.inputs.length; i++) if (R(c.inputs[i]!) !== R(t.inputs[i]!)) return false
+  return c.params === t.params || (c.params !== undefined && t.params !== undefined && JSON.stringify(c.params) === JSON.stringify(t.params))
 }
 
 const sameShape = (a: Tensor, b: Tensor): boolean => a.shape.length === b.shape.length && a.shape.every((d, k) => d === b.shape[k])
@@ -388,20 +433,19 @@ export const planGraph = (
   // skip it. Nodes planned before it read their inputs as they are, which
   // is always correct (a merged node then shares its equal's slot).
   let rep = new Map<Tensor, Tensor>()
-  let uses: Map<Tensor, number> | undefined
-  let escapes: ReadonlySet<Tensor> = new Set()
+  let analysis: Analysis | undefined
   // how many node computations duplication may add in all (at most one more per node)
   let dupBudget = 0
   const fusesAt = (x: Tensor): boolean =>
     fusion !== undefined && x.size >= minSize && !isViewOp(x.op) && x.op !== "const" && x.op !== "input" && x.op !== "custom" && x.op !== "error" &&
     fusion.canFuse(x.op as Prim, x.dtype, x.inputs.map((y) => y.dtype))
-  const analyzeOnce = () => {
-    if (uses === undefined) {
-      const a = analyze(roots, rootSet, isReady, fusesAt, minSize)
-      ;({ uses, rep, escapes } = a)
-      dupBudget = a.nodes
+  const analyzeOnce = (): Analysis => {
+    if (analysis === undefined) {
+      analysis = analyze(roots, rootSet, isReady, fusesAt, minSize)
+      rep = analysis.rep
+      dupBudget = analysis.nodes
     }
-    return uses
+    return analysis
   }
   /** The node that computes `x` (itself, or the equal node it was merged with). */
   const R = (x: Tensor): Tensor => rep.get(x) ?? x
@@ -423,7 +467,7 @@ export const planGraph = (
    */
   const fuseGroup = (t: Tensor): { members: Tensor[]; leaves: Tensor[] } | undefined => {
     if (t.size < minSize || !fusible(t)) return undefined
-    const uses = analyzeOnce()
+    const a = analyzeOnce()
     const sameShape = (y: Tensor) => y.shape.length === t.shape.length && y.shape.every((d, k) => d === t.shape[k])
     // candidates: reachable from t through fusible nodes of its shape
     const inSet = new Set<Tensor>([t])
@@ -435,14 +479,14 @@ export const planGraph = (
           queue.push(y)
         }
     if (inSet.size < 2) return undefined
-    const group = settleGroup(t, inSet, uses, true)
+    const group = settleGroup(t, inSet, a, true)
     if (group === undefined) return undefined
     if (group.dups <= dupBudget) {
       dupBudget -= group.dups
       return group
     }
     // over the budget: no duplication
-    return settleGroup(t, inSet, uses, false)
+    return settleGroup(t, inSet, a, false)
   }
 
   /**
@@ -455,11 +499,11 @@ export const planGraph = (
   const settleGroup = (
     t: Tensor,
     candidates: ReadonlySet<Tensor>,
-    uses: ReadonlyMap<Tensor, number>,
+    { usesOf, escapes }: Analysis,
     allowDup: boolean
   ): { members: Tensor[]; leaves: Tensor[]; dups: number } | undefined => {
     let inSet: ReadonlySet<Tensor> = candidates
-    const duplicable = (y: Tensor): boolean => allowDup && CHEAP.has(y.op) && !escapes.has(y)
+    const duplicable = (y: Tensor): boolean => allowDup && CHEAP.has(y.op) && !escapes(y)
     for (;;) {
       const members = membersOf(t, inSet)
       if (members.length < 2) return undefined
@@ -469,7 +513,7 @@ export const planGraph = (
       const elsewhere = new Set<Tensor>()
       for (let i = members.length - 2; i >= 0; i--) {
         const y = members[i]!
-        if ((inner.get(y) ?? 0) < (uses.get(y) ?? 0)) elsewhere.add(y)
+        if ((inner.get(y) ?? 0) < usesOf(y)) elsewhere.add(y)
       }
       for (let i = members.length - 1; i >= 0; i--) {
         const x = members[i]!
@@ -592,7 +636,7 @@ export const planGraph = (
         stack.pop()
         continue
       }
-      if (uses === undefined && t.size >= minSize) analyzeOnce()
+      if (analysis === undefined && t.size >= minSize) analyzeOnce()
       const same = rep.get(t)
       if (same !== undefined) {
         // merged with an equal node: share its slot
