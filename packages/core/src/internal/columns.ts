@@ -31,8 +31,14 @@ export class IntColumn {
 
 const CHUNK = 4096
 
+/** Values read by index (a Column, as a plan keeps its steps). */
+export interface Indexed<T> {
+  readonly length: number
+  at(i: number): T
+}
+
 /** A column (or stack) of values, stored in chunks of CHUNK (no copy as it grows). */
-export class Column<T> {
+export class Column<T> implements Indexed<T> {
   private readonly chunks: Array<Array<T | undefined>> = []
   length = 0
   push(v: T): void {

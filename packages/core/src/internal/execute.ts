@@ -166,19 +166,19 @@ export class Execution {
       const a0 = argAt[i]!
       const n = argAt[i + 1]! - a0
       const args: KernelArg[] = new Array(n)
-      const vs = views[i]
+      const vs = views.at(i)
       for (let j = 0; j < n; j++) {
         const s = argSlots[a0 + j]!
         const v = vs?.[j]
-        const a = slotAvals[s]!
+        const a = slotAvals.at(s)
         args[j] = v === undefined ? { handle: slots[s], shape: a.shape, dtype: a.dtype } : { handle: slots[s], shape: v.shape, dtype: v.dtype, strides: v.strides, offset: v.offset }
       }
-      const r = run[i]!
-      const aval = slotAvals[out[i]!]!
+      const r = run.at(i)
+      const aval = slotAvals.at(out[i]!)
       let h: unknown
       offered = deadline === Infinity ? undefined : deadline
       try {
-        h = typeof r === "function" ? r(args, params[i] as never, aval) : fusion!.kernel(r, args, aval)
+        h = typeof r === "function" ? r(args, params.at(i) as never, aval) : fusion!.kernel(r, args, aval)
       } catch (e) {
         throw carried(e)
       } finally {

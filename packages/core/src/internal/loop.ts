@@ -163,8 +163,8 @@ class BodyRunner {
     for (let i = 0; i < count; i++) {
       const list: KernelArg[] = []
       for (let j = 0; j < argAt[i + 1]! - argAt[i]!; j++) {
-        const v = views[i]?.[j]
-        const a = plan.slotAvals[args[argAt[i]! + j]!]!
+        const v = views.at(i)?.[j]
+        const a = plan.slotAvals.at(args[argAt[i]! + j]!)
         list.push(v === undefined ? { handle: undefined, shape: a.shape, dtype: a.dtype } : { handle: undefined, shape: v.shape, dtype: v.dtype, strides: v.strides, offset: v.offset })
       }
       this.args.push(list)
@@ -183,11 +183,11 @@ class BodyRunner {
         const args = this.args[i]!
         const a0 = argAt[i]!
         for (let j = 0; j < args.length; j++) (args[j] as { handle: unknown }).handle = slots[argSlots[a0 + j]!]
-        const r = run[i]!
-        const aval = slotAvals[out[i]!]!
+        const r = run.at(i)
+        const aval = slotAvals.at(out[i]!)
         let h: unknown
         try {
-          h = typeof r === "function" ? r(args, params[i] as never, aval) : fusion!.kernel(r, args, aval)
+          h = typeof r === "function" ? r(args, params.at(i) as never, aval) : fusion!.kernel(r, args, aval)
         } catch (e) {
           if (e instanceof BackendError || e instanceof LinalgError || e instanceof ControlFlowError) throw new EvalFailure(e)
           throw e

@@ -26,7 +26,7 @@ import type { Aval } from "./bind.js"
 import { BackendError, ConcretizationError, type TensorError } from "../Errors.js"
 import type { Prim, PrimParams } from "./primitives.js"
 import { fmt, shapeEq, stridesOf } from "./shape.js"
-import { Column, IntColumn } from "./columns.js"
+import { Column, type Indexed, IntColumn } from "./columns.js"
 import { newPass, originOf, type Tensor } from "./tensor.js"
 
 /** A failure raised inside planning or evaluation (caught and typed at the Effect boundary). */
@@ -297,11 +297,11 @@ export interface ViewArg {
 export interface Steps {
   readonly count: number
   readonly out: Int32Array
-  readonly run: ReadonlyArray<Kernel<Prim> | ReadonlyArray<FusedOp>>
-  readonly params: ReadonlyArray<unknown>
+  readonly run: Indexed<Kernel<Prim> | ReadonlyArray<FusedOp>>
+  readonly params: Indexed<unknown>
   readonly argAt: Int32Array
   readonly args: Int32Array
-  readonly views: ReadonlyArray<ReadonlyArray<ViewArg | undefined> | undefined>
+  readonly views: Indexed<ReadonlyArray<ViewArg | undefined> | undefined>
   readonly freeAt: Int32Array
   readonly free: Int32Array
 }
@@ -311,7 +311,7 @@ export interface Plan {
   readonly backend: BackendShape
   readonly slots: number
   /** The shape and dtype of each slot (equal avals are one object). */
-  readonly slotAvals: ReadonlyArray<Aval>
+  readonly slotAvals: Indexed<Aval>
   /** The slots of sources that hold a const tensor's data (uploaded at execution if needed). */
   readonly consts: ReadonlyArray<readonly [number, Tensor]>
   /** The slot of each program input (bound at execution), in order. */
@@ -716,13 +716,13 @@ export const planGraph = (
   const steps: Steps = {
     count,
     out: stepOut.done(),
-    run: stepRun.toArray(),
-    params: stepParams.toArray(),
+    run: stepRun,
+    params: stepParams,
     argAt: argAt.done(),
     args: argSlots.done(),
-    views: stepViews.toArray(),
+    views: stepViews,
     freeAt,
     free
   }
-  return { backend, slots, slotAvals: slotAvals.toArray(), consts: consts.toArray(), inputs: inputSlots, steps, outputs, outputAvals: roots.map((r) => ({ shape: r.shape, dtype: r.dtype })) }
+  return { backend, slots, slotAvals, consts: consts.toArray(), inputs: inputSlots, steps, outputs, outputAvals: roots.map((r) => ({ shape: r.shape, dtype: r.dtype })) }
 }

@@ -57,8 +57,6 @@ export class Tensor implements Pipeable, Inspectable {
   readonly shape: ReadonlyArray<number>
   /** The element type. */
   readonly dtype: DType
-  /** The number of elements. */
-  readonly size: number
   /** @internal */ op: NodeOp
   /** @internal */ params: unknown
   /** @internal */ inputs: ReadonlyArray<Tensor>
@@ -93,7 +91,6 @@ export class Tensor implements Pipeable, Inspectable {
   }) {
     this.shape = fields.shape
     this.dtype = fields.dtype
-    this.size = sizeOf(fields.shape)
     this.op = fields.op
     this.params = fields.params
     const inputs = fields.inputs ?? noInputs
@@ -129,6 +126,11 @@ export class Tensor implements Pipeable, Inspectable {
   /** @internal the value an `input` node is bound to (a `custom` node: its graph value) */
   get value(): Tensor | undefined {
     return this.op === "input" || this.op === "custom" ? (this.extra as Tensor | undefined) : undefined
+  }
+
+  /** The number of elements (computed from the shape: a field would cost every node of a long graph 8 bytes). */
+  get size(): number {
+    return sizeOf(this.shape)
   }
 
   /** The number of axes. */

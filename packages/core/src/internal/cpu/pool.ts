@@ -24,10 +24,14 @@ const MIN_ELEMENTS = 16
 const MAX_BYTES = 32 * 2 ** 20
 const MAX_PER_KEY = 64
 
-const free = new Map<string, HostArray[]>()
+// the free arrays of each kind, by length (numbers for keys: no string made per call)
+const free = {
+  Float32Array: new Map<number, HostArray[]>(),
+  Float64Array: new Map<number, HostArray[]>(),
+  Int32Array: new Map<number, HostArray[]>(),
+  Uint8Array: new Map<number, HostArray[]>()
+}
 let bytes = 0
-
-const keyOf = (ctor: string, length: number) => `${ctor}:${length}`
 
 /** A zeroed host array for `size` elements of `dtype` (reused when one is free). */
 export const alloc = (dtype: DType, size: number): HostArray => allocFrom(dtype, size, true)
@@ -42,7 +46,7 @@ const allocFrom = (dtype: DType, size: number, zero: boolean): HostArray => {
   const length = dtype === "complex64" ? 2 * size : size
   if (length >= MIN_ELEMENTS) {
     const ctor = dtype === "float64" ? "Float64Array" : dtype === "int32" ? "Int32Array" : dtype === "bool" ? "Uint8Array" : "Float32Array"
-    const list = free.get(keyOf(ctor, length))
+    const list = free[ctor].get(length)
     const arr = list?.pop()
     if (arr !== undefined) {
       bytes -= arr.byteLength
@@ -59,9 +63,10 @@ export const release = (handle: unknown): void => {
   const arr = handle as HostArray
   if (arr.length < MIN_ELEMENTS || arr.byteOffset !== 0 || arr.byteLength !== arr.buffer.byteLength) return
   if (bytes + arr.byteLength > MAX_BYTES) return
-  const key = keyOf(arr.constructor.name, arr.length)
-  let list = free.get(key)
-  if (list === undefined) free.set(key, (list = []))
+  const byLength = free[arr.constructor.name as keyof typeof free] as Map<number, HostArray[]> | undefined
+  if (byLength === undefined) return
+  let list = byLength.get(arr.length)
+  if (list === undefined) byLength.set(arr.length, (list = []))
   if (list.length >= MAX_PER_KEY || list.includes(arr)) return
   list.push(arr)
   bytes += arr.byteLength
@@ -69,6 +74,6 @@ export const release = (handle: unknown): void => {
 
 /** Forgets every pooled buffer (tests). */
 export const clearPool = (): void => {
-  free.clear()
+  for (const byLength of Object.values(free)) byLength.clear()
   bytes = 0
 }

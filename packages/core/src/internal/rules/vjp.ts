@@ -29,12 +29,16 @@ const mT = (x: Tensor): Tensor => {
   let t = transposes.get(x)
   if (t === undefined) {
     const r = x.ndim
-    t = bind("transpose", [x], { perm: [...Array.from({ length: r - 2 }, (_, i) => i), r - 1, r - 2] })
+    // one params object per rank, shared by the transposes of every step
+    let p = swapLast[r]
+    if (p === undefined) swapLast[r] = p = Object.freeze({ perm: Object.freeze([...Array.from({ length: r - 2 }, (_, i) => i), r - 1, r - 2]) })
+    t = bind("transpose", [x], p)
     transposes.set(x, t)
   }
   return t
 }
 const transposes = new WeakMap<Tensor, Tensor>()
+const swapLast: Array<PrimParams["transpose"]> = []
 
 /**
  * The reverse rule of a primitive whose forward rule is given: the forward
