@@ -14,11 +14,12 @@
  * - Matmul: tiled, in workgroup memory (matmul.ts).
  * - argsort ranks each element in its row (stable, NaN last) and writes its
  *   index at its rank; cumsum, scatterAdd and conv loop in each invocation.
- * - `random` and the linear-algebra primitives run the CPU backend's
- *   kernels (the definition of Random's numbers; sequential pivoting and
- *   Jacobi sweeps) on operands read back asynchronously, then upload the
- *   result: the kernel answers with a Promise, which the evaluation awaits
- *   without blocking the page.
+ * - `random`: Threefry-2x32 in u32 arithmetic (random.ts), the CPU
+ *   kernel's numbers.
+ * - The linear-algebra primitives run the CPU backend's kernels
+ *   (sequential pivoting and Jacobi sweeps) on operands read back
+ *   asynchronously, then upload the result: the kernel answers with a
+ *   Promise, which the evaluation awaits without blocking the page.
  *
  * Small results of host operands (at most `cpuThreshold` elements) are
  * computed by the CPU backend's kernels and stay on the host.
@@ -26,6 +27,7 @@
 import { BackendError, type BackendShape, CpuBackend, DType as DT, type Kernel, type KernelArg, type Prim } from "@diffect/core"
 import { type Device, fail, Handle, storageType } from "./device.js"
 import { matmul } from "./matmul.js"
+import { randomKernel } from "./random.js"
 import {
   binaryWgsl,
   bindings,
@@ -588,8 +590,8 @@ export const makeKernels = (device: Device, cpuThreshold: number): { kernels: Ba
     imag: guard("imag", ([a], _p, out) => (a!.dtype === "complex64" ? complexUnsupported("imag") : zeros(device, h(a).n, out.dtype))),
     complex: guard("complex", () => complexUnsupported("complex")),
     conj: guard("conj", ([a]) => (a!.dtype === "complex64" ? complexUnsupported("conj") : device.share(h(a)))),
-    // draws run Random's host loops (the definition of their numbers) on the key's words, read back asynchronously
-    random: viaHost("random"),
+    // Threefry on the GPU (random.ts): the CPU's numbers (exactly but for normal's last ulps)
+    random: guard("random", ([k], p, out) => randomKernel(device, h(k), p, sizeOf(out.shape), out.dtype)),
     gather: guard("gather", ([x, i], { axis, batchDims }, out) => gather(device, h(x), h(i), x!.shape, i!.shape, axis, batchDims, sizeOf(out.shape))),
     scatterAdd: guard("scatterAdd", ([x, i, u], { axis, batchDims }) => scatterAdd(device, h(x), h(i), h(u), x!.shape, i!.shape, axis, batchDims)),
     argsort: guard("argsort", ([x], { descending }) => argsort(device, h(x), x!.shape, descending)),

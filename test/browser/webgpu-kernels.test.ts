@@ -1,0 +1,90 @@
+/**
+ * WebGPU kernels that must agree with the CPU's definition beyond float
+ * tolerance, and run inside loop bodies (which need synchronous kernels):
+ * Random's draws (Threefry in u32 arithmetic: the CPU's bits) and the
+ * linear-algebra primitives, compared with the CPU backend in the same page.
+ */
+import { CpuBackend, Internal, Tensor } from "@diffect/core"
+import { WebGPUBackend } from "@diffect/backend-webgpu"
+import { scan } from "@diffect/transforms"
+import { Effect, ManagedRuntime } from "effect"
+import { afterAll, describe, expect, it } from "vitest"
+
+const gpu = ManagedRuntime.make(WebGPUBackend.layer({ cpuThreshold: 0 }))
+const cpu = ManagedRuntime.make(CpuBackend.layer)
+afterAll(async () => {
+  await gpu.dispose()
+  await cpu.dispose()
+})
+
+type Params = Internal.RandomParams
+const keys = (words: ReadonlyArray<number>) => Tensor.make(Int32Array.from(words), { shape: [words.length / 2, 2], dtype: "int32" })
+const draw = (kind: Params["kind"], shape: ReadonlyArray<number>, dtype: "float32" | "int32" | "bool", a = 0, b = 0): Params => ({ kind, shape, dtype, a, b })
+
+/** The words of a tensor's values (float32 as their bits), on both backends. */
+const both = async (make: () => Tensor.Tensor) => {
+  const bitsOf = (v: ArrayLike<number>) => Array.from(v instanceof Float32Array ? new Uint32Array(v.buffer, v.byteOffset, v.length) : v)
+  const [g, c] = await Promise.all([gpu.runPromise(Tensor.data(make())), cpu.runPromise(Tensor.data(make()))])
+  return { gpu: bitsOf(g as ArrayLike<number>), cpu: bitsOf(c as ArrayLike<number>), values: Array.from(c as ArrayLike<number>), gpuValues: Array.from(g as ArrayLike<number>) }
+}
+
+// keys with large words (top bits set), so that u32 arithmetic is exercised
+const KEYS = [0x9e3779b9 | 0, 0x7f4a7c15, -1, 0x12345678, 0, 0, 0x80000000 | 0, 3]
+
+describe("webgpu random: the CPU's numbers", () => {
+  const exact: ReadonlyArray<[string, Params]> = [
+    ["hash", draw("hash", [], "int32", 0xdeadbeef, 7)],
+    ["bits", draw("bits", [1001], "int32")],
+    ["uniform [0, 1)", draw("uniform", [1000], "float32", 0, 1)],
+    ["uniform [-1, 2)", draw("uniform", [1000], "float32", -1, 2)],
+    ["uniform [0.1, 0.7)", draw("uniform", [1000], "float32", 0.1, 0.7)],
+    ["uniform [0, 0.3)", draw("uniform", [1000], "float32", 0, 0.3)],
+    ["uniform [-1e-3, 5e4)", draw("uniform", [1000], "float32", -1e-3, 5e4)],
+    ["bernoulli 0.3", draw("bernoulli", [1000], "bool", 0.3)],
+    ["bernoulli 0.1 (not a float32)", draw("bernoulli", [1000], "bool", 0.1)],
+    ["randint [-3, 10)", draw("randint", [1000], "int32", -3, 10)],
+    ["randint over most of int32", draw("randint", [1000], "int32", -2147483648, 2147483000)],
+    ["permutation of 37", draw("permutation", [37], "int32")]
+  ]
+  for (const [name, p] of exact)
+    it(`${name}: the same words as the CPU kernel`, async () => {
+      const r = await both(() => Internal.bind("random", [keys(KEYS)], p))
+      expect(r.gpu.length).toBe(r.cpu.length)
+      expect(r.gpu).toEqual(r.cpu)
+    })
+
+  // bounds whose float64 sum lies near a float32 midpoint that only float64 rounding resolves: one ulp at most
+  for (const [a, b] of [[1, 1.1], [-0.7, 1.9], [1e6, 1e6 + 0.3]] as const)
+    it(`uniform [${a}, ${b}): within one float32 ulp of the CPU's numbers, and in [${a}, ${b})`, async () => {
+      const r = await both(() => Internal.bind("random", [keys(KEYS)], draw("uniform", [1000], "float32", a, b)))
+      expect(r.gpu.length).toBe(r.cpu.length)
+      for (let i = 0; i < r.cpu.length; i++) {
+        expect(Math.abs(r.gpuValues[i]! - r.values[i]!)).toBeLessThanOrEqual(2 ** (Math.floor(Math.log2(Math.abs(r.values[i]!))) - 23))
+        expect(r.gpuValues[i]! >= Math.fround(a) && r.gpuValues[i]! < b).toBe(true)
+      }
+    })
+
+  it("normal: within a few float32 ulps of the CPU's float64 Box–Muller", async () => {
+    const r = await both(() => Internal.bind("random", [keys(KEYS)], draw("normal", [4001], "float32", 0.5, 2)))
+    expect(r.gpuValues.length).toBe(r.values.length)
+    let worst = 0
+    for (let i = 0; i < r.values.length; i++) worst = Math.max(worst, Math.abs(r.gpuValues[i]! - r.values[i]!) / Math.max(1, Math.abs(r.values[i]!)))
+    expect(worst).toBeLessThan(2e-6)
+    // the tails are there (|z| > 3.5 somewhere among 16,000 draws)
+    expect(r.values.some((v) => Math.abs(v - 0.5) > 7)).toBe(true)
+  })
+
+  it("draws inside a scan body run on the GPU, with the CPU's numbers", async () => {
+    const body = (k: Tensor.Tensor, _x: Tensor.Tensor) => {
+      const next = Internal.bind("random", [k], draw("hash", [], "int32", 0, 1))
+      const u = Internal.bind("random", [k], draw("uniform", [64], "float32", -1, 1))
+      return [next, Tensor.sum(u)] as const
+    }
+    const program = () => scan(body, Tensor.make(Int32Array.from([5, 6]), { shape: [2], dtype: "int32" }), Tensor.zeros([20]))
+    const read = (rt: typeof gpu) => rt.runPromise(Effect.flatMap(program(), ([k, ys]) => Effect.all([Tensor.toArray(k), Tensor.data(ys)])))
+    const [g, c] = await Promise.all([read(gpu), read(cpu)])
+    expect(g[0]).toEqual(c[0])
+    expect(Array.from(g[1] as Float32Array)).toEqual(Array.from(c[1] as Float32Array).map((v) => expect.closeTo(v, 4)))
+  })
+})
+
