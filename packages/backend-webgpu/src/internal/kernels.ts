@@ -16,16 +16,20 @@
  *   index at its rank; cumsum, scatterAdd and conv loop in each invocation.
  * - `random`: Threefry-2x32 in u32 arithmetic (random.ts), the CPU
  *   kernel's numbers.
- * - The linear-algebra primitives run the CPU backend's kernels
- *   (sequential pivoting and Jacobi sweeps) on operands read back
- *   asynchronously, then upload the result: the kernel answers with a
- *   Promise, which the evaluation awaits without blocking the page.
+ * - cholesky, triangularSolve and lu: the CPU's algorithms in f32
+ *   (linalg.ts), one invocation per matrix (per right-hand column for
+ *   triangularSolve).
+ * - qr, eigh and svd run the CPU backend's kernels (Householder, Jacobi
+ *   sweeps) on operands read back asynchronously, then upload the result:
+ *   the kernel answers with a Promise, which the evaluation awaits without
+ *   blocking the page (so they do not run inside loop bodies).
  *
  * Small results of host operands (at most `cpuThreshold` elements) are
  * computed by the CPU backend's kernels and stay on the host.
  */
 import { BackendError, type BackendShape, CpuBackend, DType as DT, type Kernel, type KernelArg, type Prim } from "@diffect/core"
 import { type Device, fail, Handle, storageType } from "./device.js"
+import { cholesky, lu, triangularSolve } from "./linalg.js"
 import { matmul } from "./matmul.js"
 import { randomKernel } from "./random.js"
 import {
@@ -596,9 +600,9 @@ export const makeKernels = (device: Device, cpuThreshold: number): { kernels: Ba
     scatterAdd: guard("scatterAdd", ([x, i, u], { axis, batchDims }) => scatterAdd(device, h(x), h(i), h(u), x!.shape, i!.shape, axis, batchDims)),
     argsort: guard("argsort", ([x], { descending }) => argsort(device, h(x), x!.shape, descending)),
     cumsum: guard("cumsum", ([x], { axis, reverse }, out) => cumsum(device, h(x), x!.shape, axis, reverse, out.dtype)),
-    cholesky: viaHost("cholesky"),
-    triangularSolve: viaHost("triangularSolve"),
-    lu: viaHost("lu"),
+    cholesky: guard("cholesky", ([a], _p, out) => cholesky(device, h(a), a!.shape, out.dtype)),
+    triangularSolve: guard("triangularSolve", ([a, b], p, out) => triangularSolve(device, h(a), h(b), a!.shape, b!.shape, p, out.dtype)),
+    lu: guard("lu", ([a], _p, out) => lu(device, h(a), a!.shape, out.dtype)),
     qr: viaHost("qr"),
     eigh: viaHost("eigh"),
     svd: viaHost("svd"),
