@@ -52,15 +52,18 @@ describe("webgpu backend lifecycle", () => {
     expect(e.message).toContain("no GPU adapter")
   })
 
-  it("device loss: a typed failure naming the buffers that were lost; values kept on the host survive", async () => {
+  it("device loss: a typed failure naming the Variables and buffers that were lost; values kept on the host survive", async () => {
     const rt = ManagedRuntime.make(WebGPUBackend.layer())
     const backend = await rt.runPromise(webgpu)
     const { big, small } = await rt.runPromise(
       Effect.gen(function* () {
         const big = yield* Variable.make(Tensor.zeros([5000]), { name: "weights" })
         const small = yield* Variable.make(Tensor.zeros([3]), { name: "bias" })
+        // a pytree Variable with one leaf on the GPU and one on the host
+        const pair = yield* Variable.make({ w: Tensor.zeros([64, 64]), s: Tensor.zeros([2]) }, { name: "layer" })
         yield* Variable.update(big, (v) => Tensor.add(v, 1))
         yield* Variable.update(small, (v) => Tensor.add(v, 2))
+        yield* Variable.update(pair, ({ w, s }) => ({ w: Tensor.exp(w), s: Tensor.add(s, 1) }))
         expect(yield* Tensor.item(Tensor.sum(yield* Variable.get(big)))).toBe(5000)
         return { big, small }
       })
@@ -72,9 +75,15 @@ describe("webgpu backend lifecycle", () => {
     expect(read._tag).toBe("BackendError")
     expect(read.message).toContain("lost")
     expect(read.message).toContain("float32[5000]")
+    // it names the Variables whose values were only on the GPU, with the lost leaves, and not the others
+    expect(read.message).toContain("weights (float32[5000])")
+    expect(read.message).toContain("layer (float32[64, 64] at leaf")
+    expect(read.message).toContain("2 Variables")
+    expect(read.message).not.toContain("bias")
     const compute = failure(await rt.runPromiseExit(Tensor.data(Tensor.exp(Tensor.arange(5000)))))
     expect(compute._tag).toBe("BackendError")
     expect(compute.message).toContain("the GPU device was lost")
+    expect(compute.message).toContain("weights (float32[5000])")
     // the small Variable's value was kept on the host: it survives
     expect(await rt.runPromise(Effect.flatMap(Variable.get(small), Tensor.toArray))).toEqual([2, 2, 2])
     await rt.dispose()

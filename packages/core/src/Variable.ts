@@ -30,6 +30,10 @@ import * as Pytree from "./Pytree.js"
 const VariableTypeId: unique symbol = Symbol.for("diffect/Variable")
 let nextId = 0
 
+/** Every live Variable, weakly (a backend whose device is lost names the Variables whose values it held). */
+const live = new Set<WeakRef<Variable<unknown>>>()
+const forget = new FinalizationRegistry<WeakRef<Variable<unknown>>>((ref) => live.delete(ref))
+
 interface LeafAval {
   readonly shape: ReadonlyArray<number>
   readonly dtype: DType
@@ -53,6 +57,9 @@ export class Variable<A = Tensor> {
     readonly trainable: boolean
   ) {
     this.current = init
+    const ref = new WeakRef<Variable<unknown>>(this)
+    live.add(ref)
+    forget.register(this, ref)
     const [leaves, def] = Pytree.flatten(init)
     this.def = def
     this.avals = leaves.map((t) => ({ shape: t.shape, dtype: t.dtype }))
@@ -64,6 +71,24 @@ export class Variable<A = Tensor> {
   toString(): string {
     return `Variable(${this.label})`
   }
+}
+
+/**
+ * @internal For backends: the label and leaf avals of each live Variable
+ * whose committed value has a leaf kept only in a device buffer whose
+ * handle satisfies `held` (a WebGPU backend names, when its device is
+ * lost, the Variables whose values were only on it).
+ */
+export const holding = (held: (handle: unknown) => boolean): Array<string> => {
+  const out: string[] = []
+  for (const ref of live) {
+    const v = ref.deref()
+    if (v === undefined) continue
+    const [leaves] = Pytree.flatten(v.current)
+    const lost = leaves.flatMap((t, i) => (t.host === undefined && t.buf !== undefined && held(t.buf.handle) ? [`${t.dtype}${fmt(t.shape)}${leaves.length > 1 ? ` at leaf ${i}` : ""}`] : []))
+    if (lost.length > 0) out.push(`${v.label} (${lost.join(", ")})`)
+  }
+  return out
 }
 
 /** Whether `u` is a Variable. */

@@ -12,7 +12,7 @@
  * so far are submitted (it waits in `released`), so `queue.writeBuffer`
  * into a pooled buffer never races a dispatch that reads its old contents.
  */
-import { BackendError, type DType as D } from "@diffect/core"
+import { BackendError, type DType as D, Variable } from "@diffect/core"
 
 type DType = D.DType
 type HostArray = D.HostArray
@@ -50,6 +50,8 @@ export interface Loss {
   readonly message: string
   /** The buffers that were on the device: dtype and element count of each (`float32[1024]`). */
   readonly buffers: ReadonlyArray<string>
+  /** The Variables whose committed values were only on the device: label and leaves (`weights (float32[5000])`). */
+  readonly variables: ReadonlyArray<string>
 }
 
 const WORKGROUP = 64
@@ -84,7 +86,7 @@ export class Device {
   /** Buffers given back since the last submit (reusable after it). */
   private released: GPUBuffer[] = []
   private readonly staging = new Map<number, GPUBuffer[]>()
-  private readonly live = new Set<Storage>()
+  private live = new Set<Storage>()
   private encoder: GPUCommandEncoder | undefined
   private pass: GPUComputePassEncoder | undefined
   private recorded = 0
@@ -116,17 +118,24 @@ export class Device {
 
   lossMessage(): string {
     const l = this.lost!
+    const list = (xs: ReadonlyArray<string>) => `${xs.slice(0, 12).join(", ")}${xs.length > 12 ? `, ... (${xs.length - 12} more)` : ""}`
     const what =
-      l.buffers.length === 0 ? "no tensor values were on it" : `${l.buffers.length} tensor buffers on it are gone (${l.buffers.slice(0, 12).join(", ")}${l.buffers.length > 12 ? ", ..." : ""})`
-    return `the GPU device was lost (${l.reason}${l.message ? `: ${l.message}` : ""}); ${what}. Tensors and Variables whose values were computed on the GPU lost them (small values kept on the host survive); restore Variables from a checkpoint (Codec) and provide a new WebGPUBackend.layer()`
+      l.buffers.length === 0 ? "no tensor values were on it" : `${l.buffers.length} tensor buffers on it are gone (${list(l.buffers)})`
+    const vars =
+      l.variables.length === 0
+        ? "no Variable's value was only on it"
+        : `the values of ${l.variables.length === 1 ? "Variable" : `${l.variables.length} Variables`} ${list(l.variables)} were only on it and are lost`
+    return `the GPU device was lost (${l.reason}${l.message ? `: ${l.message}` : ""}); ${what}; ${vars}. Tensors whose values were computed on the GPU lost them (small values kept on the host survive); restore the Variables named here from a checkpoint (Codec) and provide a new WebGPUBackend.layer()`
   }
 
   /** Records the loss: what was on the device, for the failures that follow. */
   markLost(reason: string, message: string): void {
     if (this.lost !== undefined) return
     const buffers = [...this.live].map((s) => s.label)
-    this.lost = { reason, message, buffers }
-    this.live.clear()
+    const gone = this.live
+    const variables = Variable.holding((h) => h instanceof Handle && h.host === undefined && h.storage !== undefined && gone.has(h.storage))
+    this.lost = { reason, message, buffers, variables }
+    this.live = new Set()
     this.pool.clear()
     this.released = []
     this.staging.clear()
