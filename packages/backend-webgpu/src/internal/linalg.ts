@@ -1,7 +1,7 @@
 /**
  * Dense linear algebra as WGSL kernels: the CPU backend's algorithms (the
- * same recurrences, pivoting and packed layouts; see the core's
- * `cpu/linalg.ts`) in f32, so that they run synchronously on the GPU, also
+ * same recurrences, pivoting and packed layouts as the core's CPU
+ * kernels) in f32, so that they run synchronously on the GPU, also
  * inside loop bodies.
  *
  * - cholesky: the row-oriented Cholesky–Banachiewicz recurrence, one

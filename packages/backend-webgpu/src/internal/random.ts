@@ -1,7 +1,7 @@
 /**
  * The `random` primitive as a WGSL kernel: Threefry-2x32 (20 rounds) in u32
- * arithmetic, the same words as the core's definition (`threefry.ts`), and
- * from them the same numbers as the CPU kernel (`cpu/random.ts`):
+ * arithmetic, the same words as the core's definition of Random, and from
+ * them the same numbers as the CPU backend's kernel:
  *
  * - `hash`, `bits`, `bernoulli`, `randint` and `permutation` are integer
  *   arithmetic and give the CPU's numbers exactly: bernoulli compares the
@@ -67,7 +67,7 @@ fn mod64(hi: u32, lo: u32, span: u32) -> u32 {
   for (var j = 31; j >= 0; j = j - 1) { r = dbl(r, (lo >> u32(j)) & 1u, span); }
   return r;
 }
-// an unbiased integer in [0, span) for the counter (attempt, index): rejection on 53-bit values (threefry.ts below)
+// an unbiased integer in [0, span) for the counter (attempt, index): rejection on 53-bit values (as the core's below)
 fn below(k0: u32, k1: u32, index: u32, span: u32) -> u32 {
   let rem = mod64(2097152u, 0u, span); // 2^53 mod span
   let lh = select(2097152u, 2097151u, rem > 0u);
