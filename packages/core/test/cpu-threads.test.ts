@@ -157,7 +157,7 @@ describe("CPU worker pool", () => {
 })
 
 describe("feeding a job's input", () => {
-  it("a feed that throws: the job runs to its end, the error is the caller's, and the pool keeps working", () => {
+  it("a feed that throws: the job runs to its end, the error is the caller's, and the pool keeps working; drains see every chunk's result once", () => {
     const shared = sharedWasm()!
     const ex = shared.exports as { heapBase: () => number }
     const base = (ex.heapBase() + 15) & ~15
@@ -173,9 +173,13 @@ describe("feeding a job's input", () => {
     ).toThrow("boom")
     expect(fed).toEqual([0, 1, 2, 3, 4])
     // the next job: chunk c's input placed by its feed (exp of c), computed whoever claims it
-    const got = two.exec(shared, UNARY, [base, base, 256, 2, 32], 8, false, { feed: (c) => F.fill(c, 32 * c, 32 * c + 32) })
+    // and each chunk's result drained once, whoever computed it, after it was computed
+    const drained: Array<[number, number]> = []
+    const drain = (c: number) => drained.push([c, F[32 * c + 7]!])
+    const got = two.exec(shared, UNARY, [base, base, 256, 2, 32], 8, false, { feed: (c) => F.fill(c, 32 * c, 32 * c + 32), drain })
     expect(got).toBe(0)
     for (let c = 0; c < 8; c++) expect(F[32 * c + 7]).toBe(Math.fround(Math.exp(c)))
+    expect(drained.sort((x, y) => x[0] - y[0])).toEqual(Array.from({ length: 8 }, (_, c) => [c, Math.fround(Math.exp(c))]))
   })
 })
 

@@ -103,11 +103,16 @@ export const fusedOnThreads = (loop: Loop, out: HostArray, arrays: ReadonlyArray
     const s = c * per, e = Math.min(n, s + per)
     for (const f of full) f.view.set(f.src.subarray(f.from + s, f.from + e) as never, s)
   }
-  const ok = pool.exec(shared, FUSED, args, Math.ceil(n / per), true, { feed })
+  // each chunk's result copied out as soon as the calling thread has computed it (the rest after the job)
+  const result = viewOf(outType, at.buffer, at.base, n)
+  const drain = (c: number) => {
+    const s = c * per, e = Math.min(n, s + per)
+    out.set(result.subarray(s, e) as never, s)
+  }
+  const ok = pool.exec(shared, FUSED, args, Math.ceil(n / per), true, { feed, drain })
   if (Number.isNaN(ok)) {
     refused.add(loop)
     return false
   }
-  out.set(viewOf(outType, at.buffer, at.base, n) as never)
   return true
 }

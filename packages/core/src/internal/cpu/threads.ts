@@ -51,7 +51,7 @@ interface WorkerHandle {
 }
 
 type Run = (kind: number, chunk: number) => void
-type ClaimAll = (ctl: Int32Array, run: Run) => number
+type ClaimAll = (ctl: Int32Array, run: Run, after?: (chunk: number) => void) => number
 
 /**
  * The float32 sin, cos, exp of fastmath.ts as source, for the fused loops a
@@ -250,11 +250,13 @@ export class Pool {
    * chunk c may be claimed once it has run, so the workers compute the first
    * chunks while the rest is copied. `during()` runs after the feeds,
    * before the calling thread claims chunks (work of its own the job does
-   * not read).
+   * not read). `drain(c)` copies chunk c's result out of the shared memory:
+   * the calling thread runs it after each chunk it computed, and for the
+   * others once the job is done (not after a failure).
    */
   exec(
     shared: SharedWasm, kind: number, args: ReadonlyArray<number>, chunks: number, tolerant = false,
-    io: { readonly feed?: (chunk: number) => void; readonly during?: () => void } = {}
+    io: { readonly feed?: (chunk: number) => void; readonly during?: () => void; readonly drain?: (chunk: number) => void } = {}
   ): number {
     if (this.broken !== undefined) {
       const why = this.broken
@@ -298,7 +300,22 @@ export class Pool {
       failure = { e }
       Atomics.store(ctl, AVAIL, chunks)
     }
-    claimAll(ctl, s.run)
+    const drain = io.drain
+    const drained = drain !== undefined ? new Uint8Array(chunks) : undefined
+    let draining: unknown
+    const after =
+      drain !== undefined && drained !== undefined
+        ? (c: number) => {
+            if (draining !== undefined) return
+            try {
+              drain(c)
+              drained[c] = 1
+            } catch (e) {
+              draining = e
+            }
+          }
+        : undefined
+    claimAll(ctl, s.run, after)
     const t1 = performance.now()
     let done = Atomics.load(ctl, DONE)
     // the last chunks are usually a fraction of a chunk away: poll for a while before sleeping
@@ -319,6 +336,8 @@ export class Pool {
     if (failure !== undefined) throw failure.e
     if (ctl[ERR] !== 0 && tolerant) return Number.NaN
     if (ctl[ERR] !== 0) throw new BackendError({ message: `a CPU kernel failed in a thread of the worker pool (job kind ${kind})` })
+    if (draining !== undefined) throw draining
+    if (drain !== undefined && drained !== undefined) for (let c = 0; c < chunks; c++) if (drained[c] === 0) drain(c)
     return ctl[ACC]!
   }
 }

@@ -248,15 +248,24 @@ export const gemmF32Wasm = (
     else ex.packB(rawP, B.rs, B.cs, bP, n, np, k, kc, 0, np)
   } else packB(F, bP >> 2, b, bOff, B.rs, B.cs, n, np, k, kc)
   const [ars, acs] = strides ?? placeA(F, aP >> 2, a, aOff, A.rs, A.cs, m, mp, k)
-  if (sw !== undefined) pool.exec(sw, GEMM, [aP, ars, acs, bP, cP, mp, np, k, kc, NC, rows], Math.ceil(mp / rows))
-  else ex.gemmF32(aP, ars, acs, bP, cP, mp, np, k, kc, NC)
   const c = cP >> 2
-  if (np === n) out.set(F.subarray(c, c + m * n), oOff)
-  else
-    for (let i = 0; i < m; i++) {
-      const src = c + i * np, dst = oOff + i * n
-      for (let j = 0; j < n; j++) out[dst + j] = F[src + j]!
-    }
+  // rows i0 … i1 of C into out
+  const copyRows = (i0: number, i1: number) => {
+    if (np === n) out.set(F.subarray(c + i0 * n, c + i1 * n), oOff + i0 * n)
+    else
+      for (let i = i0; i < i1; i++) {
+        const src = c + i * np, dst = oOff + i * n
+        for (let j = 0; j < n; j++) out[dst + j] = F[src + j]!
+      }
+  }
+  if (sw !== undefined) {
+    // each block of rows copied out as soon as the calling thread has computed it (the rest after the job)
+    const drain = (chunk: number) => copyRows(Math.min(m, chunk * rows), Math.min(m, (chunk + 1) * rows))
+    pool.exec(sw, GEMM, [aP, ars, acs, bP, cP, mp, np, k, kc, NC, rows], Math.ceil(mp / rows), false, { drain })
+  } else {
+    ex.gemmF32(aP, ars, acs, bP, cP, mp, np, k, kc, NC)
+    copyRows(0, m)
+  }
   return true
 }
 
@@ -296,8 +305,12 @@ export const unaryF32Wasm = (op: keyof typeof wasmUnary, a: Float32Array, out: F
       F.set(a.subarray(i0, i1), q + i0)
       if (i1 === n && padded > n) F.fill(0, q + n, q + padded)
     }
-    const far = pool.exec(shared, UNARY, [base, base, padded, code, PAR_CHUNK], Math.ceil(padded / PAR_CHUNK), false, { feed })
-    out.set(F.subarray(q, q + n))
+    // and each chunk's result copied out as soon as the calling thread has computed it (the rest after the job)
+    const drain = (c: number) => {
+      const i0 = c * PAR_CHUNK, i1 = Math.min(n, i0 + PAR_CHUNK)
+      out.set(F.subarray(q + i0, q + i1), i0)
+    }
+    const far = pool.exec(shared, UNARY, [base, base, padded, code, PAR_CHUNK], Math.ceil(padded / PAR_CHUNK), false, { feed, drain })
     if (far > 0) fixFar(a, out, 0, n, fallback)
     return true
   }

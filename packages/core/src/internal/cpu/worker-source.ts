@@ -114,8 +114,13 @@ export const runnerSource = (math: string): string => `function makeRunner(ex, c
   }
 }`
 
-/** Claims and runs chunks of the current job until none is left (both sides use it); returns how many it ran. */
-export const claimSource = `function claimAll(ctl, run) {
+/**
+ * Claims and runs chunks of the current job until none is left (both sides
+ * use it); returns how many it ran. The calling thread passes `after`, run
+ * after each chunk it computed (it copies that chunk's result out while the
+ * workers compute theirs).
+ */
+export const claimSource = `function claimAll(ctl, run, after) {
   for (let ran = 0; ; ran++) {
     const w = Atomics.load(ctl, ${CLAIM})
     const next = w & 0xffff, chunks = w >>> 16
@@ -134,6 +139,7 @@ export const claimSource = `function claimAll(ctl, run) {
       Atomics.store(ctl, ${ERR}, 1)
     }
     if (Atomics.add(ctl, ${DONE}, 1) + 1 === chunks) Atomics.notify(ctl, ${DONE})
+    if (after !== undefined) after(next)
   }
 }`
 
