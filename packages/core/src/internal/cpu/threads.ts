@@ -293,6 +293,7 @@ export class Pool {
         for (let c = 0; c < chunks; c++) {
           feed(c)
           Atomics.store(ctl, AVAIL, c + 1)
+          if (together) Atomics.notify(ctl, AVAIL)
         }
       io.during?.()
     } catch (e) {

@@ -114,6 +114,9 @@ export const runnerSource = (math: string): string => `function makeRunner(ex, c
   }
 }`
 
+/** How many times a worker polls for a chunk's input before it sleeps (the calling thread notifies as it feeds). */
+const AVAIL_SPIN = 1000
+
 /**
  * Claims and runs chunks of the current job until none is left (both sides
  * use it); returns how many it ran. The calling thread passes `after`, run
@@ -121,12 +124,16 @@ export const runnerSource = (math: string): string => `function makeRunner(ex, c
  * workers compute theirs).
  */
 export const claimSource = `function claimAll(ctl, run, after) {
-  for (let ran = 0; ; ran++) {
+  for (let ran = 0, idle = 0; ; ran++) {
     const w = Atomics.load(ctl, ${CLAIM})
     const next = w & 0xffff, chunks = w >>> 16
     if (next >= chunks) return ran
-    if (next >= Atomics.load(ctl, ${AVAIL})) {
-      ran-- // its input is being copied: wait for it (at most the copy of one chunk)
+    const avail = Atomics.load(ctl, ${AVAIL})
+    if (next >= avail) {
+      // its input is being copied (only workers wait here: the calling thread feeds every chunk before it claims);
+      // a short spin, then sleeps, so as not to take the core from the thread copying on a loaded machine
+      if (++idle > ${AVAIL_SPIN}) Atomics.wait(ctl, ${AVAIL}, avail, 1)
+      ran--
       continue
     }
     if (Atomics.compareExchange(ctl, ${CLAIM}, w, w + 1) !== w) {
