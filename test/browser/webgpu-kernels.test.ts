@@ -166,3 +166,13 @@ describe("webgpu linear algebra: shaders, also inside loop bodies", () => {
       return scan(body, mats([12, 2], 8), mats([6, 12, 12], 9))
     }))
 })
+
+describe("webgpu matmul: the register-blocked kernels' edges", () => {
+  // rows not a multiple of the 8-row block, columns in pairs of vec4 or not, a transposed (strided) left operand, a batch
+  for (const [m, k, n, t] of [[70, 36, 24, false], [9, 8, 12, false], [33, 20, 8, true], [5, 7, 16, true]] as const)
+    it(`[3, ${m}, ${k}] @ [3, ${k}, ${n}]${t ? ", the left operand a transposed view" : ""}`, () =>
+      close(() => {
+        const a = t ? mT(mats([3, k, m], 10)) : mats([3, m, k], 10)
+        return Tensor.matmul(a, mats([3, k, n], 11))
+      }, 1e-5))
+})

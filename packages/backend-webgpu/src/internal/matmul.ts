@@ -29,7 +29,7 @@ const operandIndex = (name: string, arg: KernelArg, batchShape: ReadonlyArray<nu
 }
 
 /**
- * The register-blocked variant without workgroup memory: each invocation
+ * The register-blocked variant without workgroup memory (any dtype and layout): each invocation
  * computes a 4 × 4 block reading its rows of `a` and columns of `b` from the
  * buffers. Used where workgroup memory is the same memory as the buffers
  * and a barrier is expensive (SwiftShader runs invocations on CPU threads
@@ -92,9 +92,18 @@ const vec4Along = (arg: KernelArg): boolean => {
 }
 
 /**
+ * Rows of the output per invocation of the vec4 kernel, and its columns in
+ * vec4s: 8 × 8 outputs each (on SwiftShader, matmul 512 took 120 ms against
+ * 220–410 ms with 4 × 4 blocks, 150–160 ms with 8 × 4, 16 × 4 or 8 × 16, 260 ms with 4 × 8;
+ * bench/webgl/run.mjs --webgpu, one run each at load 13–16).
+ */
+const ROWS = 8
+const COLS = 2
+
+/**
  * The register-blocked kernel with vec4 loads: `b` read four columns at a
  * time; `a` four steps of k at a time where its rows are contiguous. Each
- * invocation accumulates a 4 × 4 block as four vec4 rows.
+ * invocation accumulates a ROWS × 4·COLS block as vec4s.
  */
 const matmulVec4 = (device: Device, a: KernelArg, b: KernelArg, outDtype: DType): Handle => {
   const r = a.shape.length
@@ -103,12 +112,17 @@ const matmulVec4 = (device: Device, a: KernelArg, b: KernelArg, outDtype: DType)
   const batch = batchShape.reduce((x, y) => x * y, 1)
   const aVec = vec4Along(a)
   const ha = a.handle as Handle, hb = b.handle as Handle
-  const key = `matmulVec4:${aVec}:${m}:${k}:${n}:${batchShape}:${a.strides ?? "c"}:${a.offset ?? 0}:${b.strides ?? "c"}:${b.offset ?? 0}`
-  const bw = n / 4, bh = Math.ceil(m / 4)
-  const rows = [0, 1, 2, 3]
+  // the columns of a block, in vec4s: as many as divide n / 4
+  const C = (n / 4) % COLS === 0 ? COLS : 1
+  const R = ROWS
+  const key = `matmulVec4:${R}:${C}:${aVec}:${m}:${k}:${n}:${batchShape}:${a.strides ?? "c"}:${a.offset ?? 0}:${b.strides ?? "c"}:${b.offset ?? 0}`
+  const bw = n / (4 * C), bh = Math.ceil(m / R)
+  const rows = Array.from({ length: R }, (_, i) => i)
+  const cols = Array.from({ length: C }, (_, j) => j)
   // strides of b's rows and of a along k, in elements
   const bRow = (b.strides ?? stridesOf(b.shape))[r - 2]!
   const aK = (a.strides ?? stridesOf(a.shape))[r - 1]!
+  const lanes = ["x", "y", "z", "w"]
   const code = () => `@group(0) @binding(0) var<storage, read> ${aVec ? "A4: array<vec4<f32>>" : "A0: array<f32>"};
 @group(0) @binding(1) var<storage, read> B4: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> O: array<vec4<f32>>;
@@ -121,27 +135,28 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3
   if (e >= ${batch * bw * bh}) { return; }
   let bt = e / ${bw * bh};
   let rest = e % ${bw * bh};
-  let row = (rest / ${bw}) * 4;
-  let col = (rest % ${bw}) * 4;
+  let row = (rest / ${bw}) * ${R};
+  let col = (rest % ${bw}) * ${4 * C};
   ${rows.map((i) => `let r${i} = min(row + ${i}, ${m - 1});`).join(" ")}
-  ${rows.map((i) => `var c${i} = vec4<f32>(0.0);`).join(" ")}
+  ${rows.flatMap((i) => cols.map((j) => `var c${i}_${j} = vec4<f32>(0.0);`)).join(" ")}
   ${rows.map((i) => `let pa${i} = ia(bt, r${i}, 0)${aVec ? " / 4" : ""};`).join(" ")}
   let pb = ib(bt, 0, col) / 4;
   ${
     aVec
       ? `for (var q = 0; q < ${k / 4}; q = q + 1) {
-    let kb = pb + q * ${(4 * bRow) / 4};
-    ${rows.map((j) => `let b${j} = B4[kb + ${(j * bRow) / 4}];`).join("\n    ")}
+    let kb = pb + q * ${bRow};
+    ${[0, 1, 2, 3].flatMap((t) => cols.map((j) => `let b${t}_${j} = B4[kb + ${(t * bRow) / 4 + j}];`)).join("\n    ")}
     ${rows.map((i) => `let a${i} = A4[pa${i} + q];`).join("\n    ")}
-    ${rows.map((i) => `c${i} = c${i} + a${i}.x * b0 + a${i}.y * b1 + a${i}.z * b2 + a${i}.w * b3;`).join("\n    ")}
+    ${rows.flatMap((i) => cols.map((j) => `c${i}_${j} = c${i}_${j} + ${[0, 1, 2, 3].map((t) => `a${i}.${lanes[t]} * b${t}_${j}`).join(" + ")};`)).join("\n    ")}
   }`
       : `for (var kk = 0; kk < ${k}; kk = kk + 1) {
-    let bv = B4[pb + kk * ${bRow / 4}];
-    ${rows.map((i) => `c${i} = c${i} + A0[pa${i} + kk * ${aK}] * bv;`).join("\n    ")}
+    ${cols.map((j) => `let bv${j} = B4[pb + kk * ${bRow / 4} + ${j}];`).join(" ")}
+    ${rows.map((i) => `let av${i} = A0[pa${i} + kk * ${aK}];`).join(" ")}
+    ${rows.flatMap((i) => cols.map((j) => `c${i}_${j} = c${i}_${j} + av${i} * bv${j};`)).join("\n    ")}
   }`
   }
   let bo = bt * ${m * n};
-  ${rows.map((i) => `if (row + ${i} < ${m}) { O[(bo + (row + ${i}) * ${n} + col) / 4] = c${i}; }`).join("\n  ")}
+  ${rows.map((i) => `if (row + ${i} < ${m}) { ${cols.map((j) => `O[(bo + (row + ${i}) * ${n} + col) / 4 + ${j}] = c${i}_${j};`).join(" ")} }`).join("\n  ")}
 }`
   return device.run({ key, code, inputs: [ha, hb], n: batch * m * n, dtype: outDtype, groups: grid(Math.ceil((batch * bw * bh) / 64)) })
 }
