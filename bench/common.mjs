@@ -172,6 +172,28 @@ const transpose64 = (a, m, n) => {
 }
 
 /** The float64 reference outputs (an array of arrays, in the order adapters return them). */
+/** x = A⁻¹ b in float64, by Gaussian elimination with partial pivoting (A: n × n, row-major). */
+export const solveReference = (aIn, bIn, n) => {
+  const a = Float64Array.from(aIn), x = Float64Array.from(bIn)
+  for (let col = 0; col < n; col++) {
+    let piv = col
+    for (let r = col + 1; r < n; r++) if (Math.abs(a[r * n + col]) > Math.abs(a[piv * n + col])) piv = r
+    for (let j = 0; j < n; j++) [a[col * n + j], a[piv * n + j]] = [a[piv * n + j], a[col * n + j]]
+    ;[x[col], x[piv]] = [x[piv], x[col]]
+    for (let r = col + 1; r < n; r++) {
+      const f = a[r * n + col] / a[col * n + col]
+      for (let j = col; j < n; j++) a[r * n + j] -= f * a[col * n + j]
+      x[r] -= f * x[col]
+    }
+  }
+  for (let r = n - 1; r >= 0; r--) {
+    let s = x[r]
+    for (let j = r + 1; j < n; j++) s -= a[r * n + j] * x[j]
+    x[r] = s / a[r * n + r]
+  }
+  return x
+}
+
 export const reference = (id) =>
   cached(`ref:${id}`, () => {
     const I = inputs(id)
@@ -267,26 +289,7 @@ export const reference = (id) =>
       return [dx, dk]
     }
     if (id === "solve256") {
-      // Gaussian elimination with partial pivoting in float64
-      const { n } = I
-      const a = Float64Array.from(I.a), x = Float64Array.from(I.b)
-      for (let col = 0; col < n; col++) {
-        let piv = col
-        for (let r = col + 1; r < n; r++) if (Math.abs(a[r * n + col]) > Math.abs(a[piv * n + col])) piv = r
-        for (let j = 0; j < n; j++) [a[col * n + j], a[piv * n + j]] = [a[piv * n + j], a[col * n + j]]
-        ;[x[col], x[piv]] = [x[piv], x[col]]
-        for (let r = col + 1; r < n; r++) {
-          const f = a[r * n + col] / a[col * n + col]
-          for (let j = col; j < n; j++) a[r * n + j] -= f * a[col * n + j]
-          x[r] -= f * x[col]
-        }
-      }
-      for (let r = n - 1; r >= 0; r--) {
-        let s = x[r]
-        for (let j = r + 1; j < n; j++) s -= a[r * n + j] * x[j]
-        x[r] = s / a[r * n + r]
-      }
-      return [x]
+      return [solveReference(I.a, I.b, I.n)]
     }
     if (id === "cholesky256") {
       const { n, a } = I

@@ -9,7 +9,7 @@
 import { Linalg, Tensor } from "@diffect/core"
 import { WebGLBackend } from "@diffect/backend-webgl"
 import { Effect, ManagedRuntime } from "effect"
-import { median, uniform } from "../common.mjs"
+import { median, solveReference, uniform } from "../common.mjs"
 
 export const linalgWorkloads = [
   { id: "cholesky64", label: "cholesky 64×64", n: 64 },
@@ -46,24 +46,7 @@ const inputsOf = (w) => {
 const referenceOf = (w, I) => {
   const { n, batch } = I
   if (w.id.startsWith("solve")) {
-    const a = Float64Array.from(I.a), x = Float64Array.from(I.b)
-    for (let c = 0; c < n; c++) {
-      let p = c
-      for (let r = c + 1; r < n; r++) if (Math.abs(a[r * n + c]) > Math.abs(a[p * n + c])) p = r
-      for (let j = 0; j < n; j++) [a[c * n + j], a[p * n + j]] = [a[p * n + j], a[c * n + j]]
-      ;[x[c], x[p]] = [x[p], x[c]]
-      for (let r = c + 1; r < n; r++) {
-        const f = a[r * n + c] / a[c * n + c]
-        for (let j = c; j < n; j++) a[r * n + j] -= f * a[c * n + j]
-        x[r] -= f * x[c]
-      }
-    }
-    for (let r = n - 1; r >= 0; r--) {
-      let s = x[r]
-      for (let j = r + 1; j < n; j++) s -= a[r * n + j] * x[j]
-      x[r] = s / a[r * n + r]
-    }
-    return x
+    return solveReference(I.a, I.b, n)
   }
   const l = new Float64Array(batch * n * n)
   for (let q = 0; q < batch; q++) {
