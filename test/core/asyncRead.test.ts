@@ -75,7 +75,9 @@ describe("asynchronous reads", () => {
     await Effect.runPromise(read)
     const live = stats.live()
     for (let i = 0; i < 5; i++) await Effect.runPromise(read)
-    expect(stats.live()).toBe(live)
+    // no new buffer: the count may only fall (a garbage collection between the reads releases
+    // the buffers of y's dropped inputs through the finalizer), never rise
+    expect(stats.live()).toBeLessThanOrEqual(live)
     expect(stats.asyncReads).toBe(6)
   })
 
