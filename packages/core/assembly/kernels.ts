@@ -252,3 +252,181 @@ export function unaryF32(src: usize, dst: usize, n: i32, op: i32): i32 {
   }
   return far
 }
+
+// ------------------------------------------------------------------ fused float32 programs
+//
+// A fused elementwise group of float32 operations (src/internal/cpu/fusion.ts)
+// run tile by tile: each operation runs over a tile of TILE elements, its
+// result kept in a scratch tile (in L1) for the operations after it, the
+// last one's written to the output. One pass over memory for the whole
+// group, with sin, cos and exp computed here as unaryF32 computes them.
+// Every float32 result is rounded as the separate kernels store it
+// (f32x4 add, sub, mul, div and sqrt round once, as Math.fround of the
+// double operation; sin, cos, exp in double precision, then demoted), so
+// the bits equal the JavaScript loop's. A comparison's result is 1 or 0
+// (as float32), as the JavaScript loop's `| 0`.
+//
+// prog: per operation 5 i32 (code, destination slot, operand slots a, b, c;
+// sincos: c is the cos destination). Slots (nslots): the leaves first,
+// then one per operation of the group (a sincos fills two). leaves: per leaf 3 i32 (kind, pointer, period): kind 0 dense
+// float32 (element i at pointer + 4i), 1 a float32 scalar, 2 float32 of
+// period `period` (element i at pointer + 4(i mod period)), 3, 4, 5 the
+// same for bool bytes. Elements i0 … i1 of out (+ 4i); i0 a multiple of
+// TILE, elements up to i1 rounded up to 4 are computed (dense operands and
+// the output must have that room). scratch: 4 + 4·TILE bytes per slot.
+// Returns how many inputs of sin or cos were finite with |x| ≥ 1e5 (the
+// caller recomputes the group another way).
+
+const TILE = 256
+
+export const F_NEG = 0, F_ABS = 1, F_SQRT = 2, F_FLOOR = 3, F_SIGN = 4, F_SIN = 5, F_COS = 6, F_EXP = 7, F_SINCOS = 8
+export const F_ADD = 9, F_SUB = 10, F_MUL = 11, F_DIV = 12, F_MAX = 13, F_MIN = 14, F_GREATER = 15, F_LESS = 16, F_EQUAL = 17, F_WHERE = 18
+
+/** The tile length of fusedF32 (checked by the JavaScript side). */
+export function fusedTile(): i32 {
+  return TILE
+}
+
+// @ts-ignore: decorator
+@inline
+function farLanes(v: v128): i32 {
+  const av = f32x4.abs(v)
+  return i32x4.bitmask(v128.and(f32x4.ge(av, f32x4.splat(1e5)), f32x4.ne(av, f32x4.splat(Infinity)))) != 0 ? 1 : 0
+}
+
+// @ts-ignore: decorator
+@inline
+function demote2(a: v128, b: v128): v128 {
+  return i32x4.shuffle(f32x4.demote_f64x2_zero(a), f32x4.demote_f64x2_zero(b), 0, 1, 4, 5)
+}
+
+// @ts-ignore: decorator
+@inline
+function hiOf(v: v128): v128 {
+  return f64x2.promote_low_f32x4(i32x4.shuffle(v, v, 2, 3, 0, 1))
+}
+
+export function fusedF32(prog: usize, nops: i32, leaves: usize, nleaves: i32, nslots: i32, out: usize, i0: i32, i1: i32, scratch: usize): i32 {
+  const ptrs = scratch
+  const tiles = (scratch + (<usize>nslots << 2) + 15) & ~(<usize>15)
+  const one = f32x4.splat(1)
+  let far = 0
+  // scalars: their tile filled once
+  for (let l = 0; l < nleaves; l++) {
+    const d = leaves + (<usize>l * 12)
+    const kind = load<i32>(d)
+    if (kind == 1 || kind == 4) {
+      const v = kind == 1 ? load<f32>(load<u32>(d, 4)) : load<u8>(load<u32>(d, 4)) != 0 ? <f32>1 : <f32>0
+      const t = tiles + (<usize>l * TILE << 2)
+      const s = f32x4.splat(v)
+      for (let j = 0; j < TILE; j += 4) v128.store(t + (<usize>j << 2), s)
+      store<u32>(ptrs + (<usize>l << 2), <u32>t)
+    }
+  }
+  for (let op = 0; op < nops; op++) {
+    const o = prog + (<usize>op * 20)
+    const d = load<i32>(o, 4)
+    store<u32>(ptrs + (<usize>d << 2), <u32>(tiles + (<usize>d * TILE << 2)))
+    if (load<i32>(o) == F_SINCOS) {
+      const e = load<i32>(o, 16)
+      store<u32>(ptrs + (<usize>e << 2), <u32>(tiles + (<usize>e * TILE << 2)))
+    }
+  }
+  for (let s = i0; s < i1; s += TILE) {
+    const len = (min(TILE, i1 - s) + 3) & ~3
+    // the leaves' tiles
+    for (let l = 0; l < nleaves; l++) {
+      const d = leaves + (<usize>l * 12)
+      const kind = load<i32>(d)
+      const p = <usize>load<u32>(d, 4)
+      if (kind == 0) store<u32>(ptrs + (<usize>l << 2), <u32>(p + (<usize>s << 2)))
+      else if (kind == 2 || kind == 5 || kind == 3) {
+        const period = kind == 3 ? 0x7fffffff : load<i32>(d, 8)
+        const t = tiles + (<usize>l * TILE << 2)
+        let r = kind == 3 ? s : s % period
+        for (let j = 0; j < len; j++) {
+          store<f32>(t + (<usize>j << 2), kind == 2 ? load<f32>(p + (<usize>r << 2)) : load<u8>(p + <usize>r) != 0 ? <f32>1 : <f32>0)
+          if (++r == period) r = 0
+        }
+        store<u32>(ptrs + (<usize>l << 2), <u32>t)
+      }
+    }
+    // the last operation writes the output
+    const last = load<i32>(prog + (<usize>(nops - 1) * 20), 4)
+    store<u32>(ptrs + (<usize>last << 2), <u32>(out + (<usize>s << 2)))
+    for (let op = 0; op < nops; op++) {
+      const o = prog + (<usize>op * 20)
+      const code = load<i32>(o)
+      const dst = <usize>load<u32>(ptrs + (<usize>load<i32>(o, 4) << 2))
+      const a = <usize>load<u32>(ptrs + (<usize>load<i32>(o, 8) << 2))
+      const b = code >= F_ADD ? <usize>load<u32>(ptrs + (<usize>load<i32>(o, 12) << 2)) : a
+      const c = code == F_WHERE ? <usize>load<u32>(ptrs + (<usize>load<i32>(o, 16) << 2)) : code == F_SINCOS ? <usize>load<u32>(ptrs + (<usize>load<i32>(o, 16) << 2)) : a
+      const bytes = <usize>len << 2
+      switch (code) {
+        case F_NEG: for (let j: usize = 0; j < bytes; j += 16) v128.store(dst + j, f32x4.neg(v128.load(a + j))); break
+        case F_ABS: for (let j: usize = 0; j < bytes; j += 16) v128.store(dst + j, f32x4.abs(v128.load(a + j))); break
+        case F_SQRT: for (let j: usize = 0; j < bytes; j += 16) v128.store(dst + j, f32x4.sqrt(v128.load(a + j))); break
+        case F_FLOOR: for (let j: usize = 0; j < bytes; j += 16) v128.store(dst + j, f32x4.floor(v128.load(a + j))); break
+        case F_SIGN:
+          for (let j: usize = 0; j < bytes; j += 16) {
+            // x > 0 ? 1 : x < 0 ? −1 : x == 0 ? +0 : x (NaN)
+            const x = v128.load(a + j)
+            const zero = f32x4.splat(0)
+            let r = v128.bitselect(zero, x, f32x4.eq(x, zero))
+            r = v128.bitselect(f32x4.splat(-1), r, f32x4.lt(x, zero))
+            v128.store(dst + j, v128.bitselect(one, r, f32x4.gt(x, zero)))
+          }
+          break
+        case F_SIN:
+        case F_COS:
+          for (let j: usize = 0; j < bytes; j += 16) {
+            const v = v128.load(a + j)
+            far += farLanes(v)
+            v128.store(dst + j, demote2(sincos2(f64x2.promote_low_f32x4(v), code == F_COS), sincos2(hiOf(v), code == F_COS)))
+          }
+          break
+        case F_SINCOS:
+          for (let j: usize = 0; j < bytes; j += 16) {
+            const v = v128.load(a + j)
+            far += farLanes(v)
+            const lo = f64x2.promote_low_f32x4(v), hi = hiOf(v)
+            v128.store(dst + j, demote2(sincos2(lo, false), sincos2(hi, false)))
+            v128.store(c + j, demote2(sincos2(lo, true), sincos2(hi, true)))
+          }
+          break
+        case F_EXP:
+          for (let j: usize = 0; j < bytes; j += 16) {
+            const v = v128.load(a + j)
+            v128.store(dst + j, demote2(exp2lanes(f64x2.promote_low_f32x4(v)), exp2lanes(hiOf(v))))
+          }
+          break
+        case F_ADD: for (let j: usize = 0; j < bytes; j += 16) v128.store(dst + j, f32x4.add(v128.load(a + j), v128.load(b + j))); break
+        case F_SUB: for (let j: usize = 0; j < bytes; j += 16) v128.store(dst + j, f32x4.sub(v128.load(a + j), v128.load(b + j))); break
+        case F_MUL: for (let j: usize = 0; j < bytes; j += 16) v128.store(dst + j, f32x4.mul(v128.load(a + j), v128.load(b + j))); break
+        case F_DIV: for (let j: usize = 0; j < bytes; j += 16) v128.store(dst + j, f32x4.div(v128.load(a + j), v128.load(b + j))); break
+        case F_MAX:
+          // x > y || x ≠ x ? x : y (as the JavaScript loop: NaN, and y on ties of ±0)
+          for (let j: usize = 0; j < bytes; j += 16) {
+            const x = v128.load(a + j), y = v128.load(b + j)
+            v128.store(dst + j, v128.bitselect(x, y, v128.or(f32x4.gt(x, y), f32x4.ne(x, x))))
+          }
+          break
+        case F_MIN:
+          for (let j: usize = 0; j < bytes; j += 16) {
+            const x = v128.load(a + j), y = v128.load(b + j)
+            v128.store(dst + j, v128.bitselect(x, y, v128.or(f32x4.lt(x, y), f32x4.ne(x, x))))
+          }
+          break
+        case F_GREATER: for (let j: usize = 0; j < bytes; j += 16) v128.store(dst + j, v128.and(f32x4.gt(v128.load(a + j), v128.load(b + j)), one)); break
+        case F_LESS: for (let j: usize = 0; j < bytes; j += 16) v128.store(dst + j, v128.and(f32x4.lt(v128.load(a + j), v128.load(b + j)), one)); break
+        case F_EQUAL: for (let j: usize = 0; j < bytes; j += 16) v128.store(dst + j, v128.and(f32x4.eq(v128.load(a + j), v128.load(b + j)), one)); break
+        case F_WHERE:
+          for (let j: usize = 0; j < bytes; j += 16)
+            v128.store(dst + j, v128.bitselect(v128.load(b + j), v128.load(c + j), f32x4.ne(v128.load(a + j), f32x4.splat(0))))
+          break
+        default: unreachable()
+      }
+    }
+  }
+  return far
+}

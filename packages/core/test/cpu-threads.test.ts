@@ -80,6 +80,21 @@ describe("CPU worker pool", () => {
     expect(Array.from(b).map((v) => Object.is(v, -0) ? "-0" : v)).toEqual(Array.from(a).map((v) => Object.is(v, -0) ? "-0" : v))
   })
 
+  propTest.prop([fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 120 }), fc.boolean(), fc.integer({ min: 0, max: 1000 })], { numRuns: 30 })(
+    "fused float32 groups with sin, cos, exp (the WebAssembly kernel: broadcast rows, scalars, masks, far arguments) give the same bits on 1 and 2 threads",
+    (rows, cols, far, seed) => {
+      const x = Tensor.make(data(rows * cols, seed).map((v, i) => (far && i % 211 === 7 ? v * 3e5 : v)), { shape: [rows, cols] })
+      const bias = Tensor.make(data(cols, seed + 2), { shape: [cols] })
+      const f = () =>
+        Effect.all([
+          Tensor.data(Tensor.add(Tensor.mul(Tensor.sin(x), Tensor.cos(x)), Tensor.exp(Tensor.neg(Tensor.mul(x, x))))),
+          Tensor.data(Tensor.where(Tensor.greater(x, bias), Tensor.exp(Tensor.mul(x, 0.5)), Tensor.sub(Tensor.cos(bias), x)))
+        ])
+      const [a, b] = [run1(f()), run2(f())]
+      expect(b.map(bits)).toEqual(a.map(bits))
+    }
+  )
+
   propTest.prop(
     [
       fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 3 }),

@@ -31,6 +31,9 @@ const PER = 16384
 /** The most operands a job can name in the control block. */
 const MAX_OPS = Math.floor((CONTROL_INTS - ARGS - FUSED_HEAD) / 3)
 
+/** FUSED_PAR_MIN now. */
+export const fusedThreshold = (): number => FUSED_PAR_MIN
+
 /** Sets FUSED_PAR_MIN (benchmarks, tests); returns the previous value. */
 export const setFusedThreshold = (n: number): number => {
   const was = FUSED_PAR_MIN

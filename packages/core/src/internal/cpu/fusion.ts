@@ -8,6 +8,12 @@
  *
  * Operands may be strided views read in place when dense, scalar or
  * periodic (see `views.ts`); others are gathered first.
+ *
+ * A float32 group with sin, cos or exp whose every operation has a
+ * WebAssembly form runs on the kernel of `fused-wasm.ts` instead (the same
+ * bits); float32 sin, cos and exp are fusible for that (a group that also
+ * has, say, a log runs them in the JavaScript loop, with fastmath's
+ * functions: the same bits again).
  */
 import { allocHost, type DType, type HostArray } from "../../DType.js"
 import { alloc } from "./pool.js"
@@ -18,7 +24,8 @@ import { binaryExpr, unaryExpr, unaryFormula } from "./elementwise.js"
 import { cosF, expF, sinCosSource, sinF } from "./fastmath.js"
 import { wasm } from "./wasm.js"
 import { type Access, access, dense } from "./views.js"
-import { fusedOnThreads } from "./fused-threads.js"
+import { fusedOnThreads, fusedThreshold } from "./fused-threads.js"
+import { fusedWasm } from "./fused-wasm.js"
 
 const isFloat = (d: DType): boolean => d === "float32" || d === "float64"
 
@@ -31,8 +38,6 @@ const exprOf = (prim: Prim, dtype: DType = "float64"): string | undefined =>
 
 const canFuse = (prim: Prim, dtype: DType, ins: ReadonlyArray<DType>): boolean => {
   if (exprOf(prim) === undefined || prim === "erf") return false
-  // float32 sin, cos, exp run faster as WebAssembly kernels than inside a loop
-  if (dtype === "float32" && (prim === "sin" || prim === "cos" || prim === "exp") && wasm() !== undefined) return false
   if (prim === "where") return isFloat(dtype) && ins[0] === "bool" && ins[1] === dtype && ins[2] === dtype
   if (prim === "greater" || prim === "less" || prim === "equal") return dtype === "bool" && ins.every(isFloat)
   return isFloat(dtype) && ins.every((d) => d === dtype)
@@ -115,6 +120,8 @@ const kernel = (program: ReadonlyArray<FusedOp>, args: ReadonlyArray<KernelArg>,
     arrays.push(data)
   }
   if (period === 0) period = n
+  // a float32 group with sin, cos or exp: one pass on the WebAssembly kernel
+  if (out.dtype === "float32" && wasm() !== undefined && fusedWasm(program, res, arrays, acc, n, period, fusedThreshold())) return res
   let key = programKeys.get(program)
   if (key === undefined) programKeys.set(program, (key = program.map((op) => `${op.prim}:${op.dtype}:${op.operands.join(",")}`).join(";") + "|"))
   for (let i = 0; i < args.length; i++) key += `${acc[i]!.kind}${args[i]!.dtype[0]}${args[i]!.dtype === "float64" ? "d" : ""}`

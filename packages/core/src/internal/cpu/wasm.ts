@@ -26,6 +26,8 @@ interface Exports {
   readonly gemmF32: (a: number, ars: number, acs: number, b: number, c: number, mp: number, np: number, k: number, kc: number, nc: number) => void
   readonly unaryF32: (src: number, dst: number, n: number, op: number) => number
   readonly packB: (src: number, rs: number, cs: number, dst: number, n: number, np: number, k: number, kc: number, j0: number, j1: number) => void
+  readonly fusedTile: () => number
+  readonly fusedF32: (prog: number, nops: number, leaves: number, nleaves: number, nslots: number, out: number, i0: number, i1: number, scratch: number) => number
 }
 
 /** The GEMM tile of the module (checked against the module at load). */
@@ -98,6 +100,19 @@ const load = (): Exports | undefined => {
 export const stage = (bytes: number): { readonly base: number; readonly buffer: ArrayBuffer | SharedArrayBuffer } | undefined => {
   const ex = wasm()
   if (ex === undefined || shared === undefined || bytes > PAR_MAX_BYTES) return undefined
+  const base = (ex.heapBase() + 15) & ~15
+  if (!reserve(ex, base + bytes)) return undefined
+  return { base, buffer: ex.memory.buffer }
+}
+
+/**
+ * Reserves `bytes` of linear memory (shared or not) for a kernel on the
+ * calling thread; returns its first byte (16-aligned) and the memory's
+ * buffer, or undefined (no WebAssembly, or too large). Valid until the next kernel.
+ */
+export const linear = (bytes: number): { readonly base: number; readonly buffer: ArrayBuffer | SharedArrayBuffer } | undefined => {
+  const ex = wasm()
+  if (ex === undefined) return undefined
   const base = (ex.heapBase() + 15) & ~15
   if (!reserve(ex, base + bytes)) return undefined
   return { base, buffer: ex.memory.buffer }

@@ -27,7 +27,7 @@ export const SEQ = 0, CLAIM = 1, DONE = 2, KIND = 3, ERR = 4, ACC = 5, STOP = 6,
 export const CONTROL_INTS = 256
 
 /** Job kinds. */
-export const GEMM = 1, UNARY = 2, FUSED = 3, PACKB = 4, REDUCE = 5
+export const GEMM = 1, UNARY = 2, FUSED = 3, PACKB = 4, REDUCE = 5, FUSED_WASM = 6
 /** Arguments of a FUSED job before its operands' (type, pointer, length) triples. */
 export const FUSED_HEAD = 9
 
@@ -50,6 +50,11 @@ export const FUSED_HEAD = 9
  *   w, ncc, cw, per, units]: units chunk·per … of a blocked reduction of
  *   `reduce-blocks.ts` (op: sumRuns, maxRuns, sumLeading) on the input at
  *   `src` (type 0 float32, 1 float64), partials (float64) at `part`.
+ * - FUSED_WASM, args [prog, nops, leaves, nleaves, nslots, out, n, per,
+ *   flags, nScratch, scratch, scratchBytes]: elements chunk·per … of a
+ *   fused float32 program on the WebAssembly kernel (fusedF32), in one of
+ *   the nScratch scratch areas, taken with a compare-and-swap on its flag
+ *   (Int32 at `flags`); its count of far arguments added to ACC.
  *
  * `math` defines sinF, cosF, expF (the float32 functions of fastmath.ts)
  * for the compiled loops, and sumRuns, maxRuns, sumLeading.
@@ -100,6 +105,17 @@ export const runnerSource = (math: string): string => `function makeRunner(ex, c
       }
       if (period < n) loop(out, ops, offs, len / period, period)
       else loop(out, ops, offs, 1, len)
+    } else if (kind === ${FUSED_WASM}) {
+      const per = ctl[A + 7], i0 = c * per, i1 = Math.min(ctl[A + 6], i0 + per)
+      const flags = new Int32Array(memory.buffer, ctl[A + 8], ctl[A + 9])
+      let k = 0
+      while (Atomics.compareExchange(flags, k, 0, 1) !== 0) k = (k + 1) % flags.length
+      try {
+        const far = ex.fusedF32(ctl[A], ctl[A + 1], ctl[A + 2], ctl[A + 3], ctl[A + 4], ctl[A + 5], i0, i1, ctl[A + 10] + k * ctl[A + 11])
+        if (far > 0) Atomics.add(ctl, ${ACC}, far)
+      } finally {
+        Atomics.store(flags, k, 0)
+      }
     } else if (kind === ${REDUCE}) {
       const op = ctl[A], per = ctl[A + 12], u0 = c * per, u1 = Math.min(ctl[A + 13], u0 + per)
       const buf = memory.buffer
