@@ -17,6 +17,7 @@ export default {
   name: "diffect",
   entryPoints: [
     "packages/core/src/index.ts",
+    "packages/core/src/Codec.ts",
     "packages/transforms/src/index.ts",
     "packages/transforms/src/testing/index.ts",
     "packages/transforms/src/interop/fp-ts.ts",

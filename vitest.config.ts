@@ -10,6 +10,7 @@ export default defineConfig({
       // subpath entries first: an alias also matches "<key>/..." imports
       "@diffect/transforms/testing": srcOf("transforms/src/testing/index.ts"),
       "@diffect/transforms/fp-ts": srcOf("transforms/src/interop/fp-ts.ts"),
+      "@diffect/core/Codec": srcOf("core/src/Codec.ts"),
       "@diffect/core": src("core"),
       "@diffect/transforms": src("transforms"),
       "@diffect/backend-webgl": src("backend-webgl"),

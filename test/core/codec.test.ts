@@ -7,7 +7,8 @@
 import { Cause, Effect, Exit, Schema } from "effect"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { Codec, Tensor, TrainVar, Variable } from "@diffect/core"
+import { Tensor, TrainVar, Variable } from "@diffect/core"
+import * as Codec from "@diffect/core/Codec"
 
 const run = <A, E>(eff: Effect.Effect<A, E>): Promise<A> => Effect.runPromise(eff)
 const values = async (t: Tensor.Tensor): Promise<number[]> => Array.from((await run(Tensor.data(t))) as ArrayLike<number>)

@@ -6,7 +6,8 @@
  */
 import { Cause, Data, Deferred, Effect, Exit, Fiber } from "effect"
 import { describe, expect, it } from "vitest"
-import { Codec, Random, Tensor, TrainVar, Variable } from "@diffect/core"
+import { Random, Tensor, TrainVar, Variable } from "@diffect/core"
+import * as Codec from "@diffect/core/Codec"
 import { grad, hessian, jacfwd, jacrev, jvp, valueAndGrad, vectorGrad, vjp, vmap } from "@diffect/transforms"
 import { expectFailure, f64, noThrow, type T, valueOf } from "./helpers.js"
 

@@ -7,7 +7,8 @@
  */
 import { Effect, pipe } from "effect"
 import { describe, expect, it } from "vitest"
-import { Backend, Codec, Random, Tensor } from "@diffect/core"
+import { Backend, Random, Tensor } from "@diffect/core"
+import * as Codec from "@diffect/core/Codec"
 import { grad, jvp, vmap } from "@diffect/transforms"
 import { WebGLBackend } from "@diffect/backend-webgl"
 import { WebGPUBackend } from "@diffect/backend-webgpu"

@@ -6,7 +6,8 @@
  */
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { Codec, Tensor, TrainVar, Variable } from "@diffect/core"
+import { Tensor, TrainVar, Variable } from "@diffect/core"
+import * as Codec from "@diffect/core/Codec"
 import { grad } from "@diffect/transforms"
 import { Optim } from "@diffect/nn"
 import { type Arr, expectClose, f64, failureOf, run, torch } from "./helpers.js"

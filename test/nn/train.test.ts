@@ -6,7 +6,8 @@
  */
 import { Deferred, Effect, Exit, Fiber, Stream } from "effect"
 import { describe, expect, it } from "vitest"
-import { Codec, Random, Tensor, TrainVar, Variable } from "@diffect/core"
+import { Random, Tensor, TrainVar, Variable } from "@diffect/core"
+import * as Codec from "@diffect/core/Codec"
 import { jit } from "@diffect/transforms"
 import { Data, Layer, Loss, Metrics, Module, Optim, Train } from "@diffect/nn"
 import { failureOf, run } from "./helpers.js"

@@ -1,6 +1,8 @@
 /**
  * `effect/Schema` codecs between tensors and JSON, and checkpoints of
- * Variables.
+ * Variables: the subpath `@diffect/core/Codec` (not in the package's index,
+ * so that a program that does not save or restore does not load
+ * effect/Schema: about 10 MB of RSS in Node).
  *
  * A tensor's JSON form is `{ shape, dtype, data }`: `data` is the flat
  * row-major values (bool as 0/1, complex64 interleaved `re, im`), and a
@@ -14,7 +16,8 @@
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { Codec, Tensor, Variable } from "@diffect/core"
+ * import { Tensor, Variable } from "@diffect/core"
+ * import * as Codec from "@diffect/core/Codec"
  * const program = Effect.gen(function* () {
  *   const json = yield* Codec.encode(Tensor.make([[1, 2], [3, 4]]))
  *   // { shape: [2, 2], dtype: "float32", data: [1, 2, 3, 4] }

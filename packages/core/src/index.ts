@@ -1,6 +1,9 @@
 /**
  * @diffect/core: tensors, dtypes, pytrees, primitives and their rules, the
- * Backend service with the CPU backend, and state Variables.
+ * Backend service with the CPU backend, and state Variables. The JSON
+ * codecs and checkpoints are the subpath `@diffect/core/Codec` (they are
+ * built on effect/Schema, which a program that does not save or restore
+ * then does not load).
  * @module @diffect/core
  */
 export * as Tensor from "./Tensor.js"
@@ -11,7 +14,6 @@ export * as DType from "./DType.js"
 export * as CpuBackend from "./CpuBackend.js"
 export * as Errors from "./Errors.js"
 export * as Random from "./Random.js"
-export * as Codec from "./Codec.js"
 export * as Linalg from "./Linalg.js"
 export { Backend, type BackendShape, type Kernel, type KernelArg, prims, type Prim, type PrimParams } from "./Backend.js"
 export {

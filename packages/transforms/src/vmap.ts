@@ -4,7 +4,6 @@
  * @module
  */
 import * as Effect from "effect/Effect"
-import * as Schema from "effect/Schema"
 import { DTypeError, Internal, OptionsError, Pytree, ShapeError, StateError, Tensor, type TensorError, Variable } from "@diffect/core"
 import { isOptionsObject } from "./internal/options.js"
 import { callFn, checkFn, type Fn, toTensorTree } from "./internal/trace.js"
@@ -20,8 +19,9 @@ export interface VmapOptions {
   readonly outAxes?: OutAxes | undefined
 }
 
-const Axes = Schema.Union([Schema.Int, Schema.Null, Schema.Array(Schema.Union([Schema.Int, Schema.Null]))])
-const VmapOptionsSchema = Schema.Struct({ inAxes: Schema.optional(Axes), outAxes: Schema.optional(Axes) })
+/** An axis option as accepted: absent, an integer, null, or an array of integers and nulls. */
+const isAxes = (u: unknown): boolean =>
+  u === undefined || u === null || Number.isInteger(u) || (Array.isArray(u) && u.every((a) => a === null || Number.isInteger(a)))
 
 /** Checks the options (an object with integer / null / array axes, nothing else). */
 const checkOptions = (options: unknown): Effect.Effect<VmapOptions, OptionsError> => {
@@ -30,14 +30,15 @@ const checkOptions = (options: unknown): Effect.Effect<VmapOptions, OptionsError
     return Effect.fail(new OptionsError({ message: `vmap: options must be an object { inAxes, outAxes }, got ${Internal.describeValue(options)}` }))
   const unknown = Object.keys(options).filter((k) => k !== "inAxes" && k !== "outAxes")
   if (unknown.length > 0) return Effect.fail(new OptionsError({ message: `vmap: unknown option${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")} (expected inAxes, outAxes)` }))
-  return Schema.decodeUnknownEffect(VmapOptionsSchema)(options).pipe(
-    Effect.mapError(
-      (issue) =>
-        new OptionsError({
-          message: `vmap: inAxes and outAxes must each be an integer, null, or an array of integers and nulls: ${String(issue)}`
-        })
+  const o = options as { readonly inAxes?: unknown; readonly outAxes?: unknown }
+  const bad = (["inAxes", "outAxes"] as const).filter((k) => !isAxes(o[k]))
+  if (bad.length > 0)
+    return Effect.fail(
+      new OptionsError({
+        message: `vmap: inAxes and outAxes must each be an integer, null, or an array of integers and nulls: ${bad.map((k) => `${k} is ${Internal.describeValue(o[k])}`).join(", ")}`
+      })
     )
-  )
+  return Effect.succeed(o as VmapOptions)
 }
 
 const moveAxis = (t: Tensor.Tensor, from: number, to: number): Tensor.Tensor => {

@@ -1,11 +1,11 @@
 /**
- * Transform options, validated with effect/Schema: the structural checks
- * (booleans, integer argnums) by a Schema, the checks that depend on the
- * call (argnums in range and distinct, gradVars made of Variables) by hand;
- * every failure becomes a tagged error (OptionsError, ArgnumsError, GradVarsError).
+ * Transform options, validated by hand (not with effect/Schema, which would
+ * add some 10 MB to every program's RSS for a handful of checks): the flags
+ * are booleans, argnums an integer or an array of integers, in range and
+ * distinct, gradVars made of Variables; every failure is a tagged error
+ * (OptionsError, ArgnumsError, GradVarsError).
  */
 import * as Effect from "effect/Effect"
-import * as Schema from "effect/Schema"
 import { ArgnumsError, GradVarsError, Internal, OptionsError, Variable } from "@diffect/core"
 
 /** The variables to differentiate: one, an array, or a record. */
@@ -21,14 +21,12 @@ export interface GradOptions {
   readonly allowInt?: boolean | undefined
 }
 
-const ArgnumsSchema = Schema.UndefinedOr(Schema.Union([Schema.Int, Schema.Array(Schema.Int)]))
+/** The boolean flags of the grad family. */
+const flagNames = ["hasAux", "returnValue", "holomorphic", "allowInt"] as const
 
-const FlagsSchema = Schema.Struct({
-  hasAux: Schema.optional(Schema.Boolean),
-  returnValue: Schema.optional(Schema.Boolean),
-  holomorphic: Schema.optional(Schema.Boolean),
-  allowInt: Schema.optional(Schema.Boolean)
-})
+/** Whether `u` is undefined, an integer, or an array of integers (the accepted forms of argnums). */
+const isArgnums = (u: unknown): u is number | ReadonlyArray<number> | undefined =>
+  u === undefined || Number.isInteger(u) || (Array.isArray(u) && u.every((a) => Number.isInteger(a)))
 
 /** The resolved options of one call. */
 export interface Resolved {
@@ -68,15 +66,17 @@ export const resolve = (name: string, options: GradOptions, nargs: number): Effe
       return yield* Effect.fail(
         new OptionsError({ message: `${name}: unknown option${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")} (expected ${known.join(", ")})` })
       )
-    const { gradVars: _gv, argnums: rawArgnums, ...flags } = options as Record<string, unknown>
-    const decoded = yield* Schema.decodeUnknownEffect(FlagsSchema)(flags).pipe(
-      Effect.mapError((issue) => new OptionsError({ message: `${name}: invalid options: ${String(issue)}` }))
-    )
-    const given = yield* Schema.decodeUnknownEffect(ArgnumsSchema)(rawArgnums).pipe(
-      Effect.mapError(
-        () => new ArgnumsError({ message: `${name}: argnums must be an integer or an array of integers, got ${show(rawArgnums)}` })
+    const raw = options as Record<string, unknown>
+    const notBoolean = flagNames.filter((k) => raw[k] !== undefined && typeof raw[k] !== "boolean")
+    if (notBoolean.length > 0)
+      return yield* Effect.fail(
+        new OptionsError({ message: `${name}: invalid options: ${notBoolean.map((k) => `${k} must be a boolean, got ${describe(raw[k])}`).join("; ")}` })
       )
-    )
+    const decoded = raw as { readonly hasAux?: boolean; readonly returnValue?: boolean; readonly holomorphic?: boolean; readonly allowInt?: boolean }
+    const rawArgnums = raw.argnums
+    if (!isArgnums(rawArgnums))
+      return yield* Effect.fail(new ArgnumsError({ message: `${name}: argnums must be an integer or an array of integers, got ${show(rawArgnums)}` }))
+    const given = rawArgnums
     const gv = options.gradVars
     let vars: Variable.Variable<unknown>[] = []
     let varsShape: Resolved["varsShape"] = { kind: "none" }
