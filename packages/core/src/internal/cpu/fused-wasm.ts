@@ -123,8 +123,10 @@ export const fusedWasm = (program: ReadonlyArray<FusedOp>, out: HostArray, array
   const spanP = (span + 3) & ~3
   const bytesOf = (l: Leaf, len: number) => pad16(l.bool ? len : 4 * len)
   const scratchBytes = pad16(4 * t.nslots) + 4 * TILE * t.nslots
+  // each leaf's region: a dense operand's span, a scalar's or period's own length
+  const regionBytes = leaves.map((l) => bytesOf(l, l.kind % 3 === 0 ? spanP : l.length))
   let bytes = pad16(4 * spanP)
-  for (const l of leaves) bytes += bytesOf(l, l.kind % 3 === 0 ? spanP : l.length)
+  for (const r of regionBytes) bytes += r
   const tables = bytes
   bytes += pad16(12 * leaves.length) + pad16(4 * t.words.length) + pad16(4 * threads) + threads * scratchBytes
   const at = sw !== undefined ? stage(bytes) : linear(bytes)
@@ -133,9 +135,9 @@ export const fusedWasm = (program: ReadonlyArray<FusedOp>, out: HostArray, array
   const outP = at.base
   let q = outP + pad16(4 * spanP)
   const leafAt: number[] = []
-  for (const l of leaves) {
+  for (const r of regionBytes) {
     leafAt.push(q)
-    q += bytesOf(l, l.kind % 3 === 0 ? spanP : l.length)
+    q += r
   }
   const leavesP = at.base + tables
   const progP = leavesP + pad16(12 * leaves.length)
@@ -144,21 +146,18 @@ export const fusedWasm = (program: ReadonlyArray<FusedOp>, out: HostArray, array
   new Int32Array(buf, progP, t.words.length).set(t.words)
   new Int32Array(buf, flagsP, threads).fill(0)
   const table = new Int32Array(buf, leavesP, 3 * leaves.length)
-  // a dense operand's chunk [s, e) placed at its region (+ s when the region holds all n)
-  const place = (l: Leaf, p: number, s: number, e: number, whole: boolean) => {
-    const dst = whole ? s : 0
-    if (l.bool) new Uint8Array(buf, p, spanP).set((l.src as Uint8Array).subarray(l.from + s, l.from + e), dst)
-    else new Float32Array(buf, p, spanP).set((l.src as Float32Array).subarray(l.from + s, l.from + e), dst)
+  // a leaf's elements [s, e) copied to its region at p, from the region's element `at`
+  const put = (l: Leaf, p: number, s: number, e: number, at: number) => {
+    if (l.bool) new Uint8Array(buf, p + at, e - s).set((l.src as Uint8Array).subarray(l.from + s, l.from + e))
+    else new Float32Array(buf, p + 4 * at, e - s).set((l.src as Float32Array).subarray(l.from + s, l.from + e))
   }
+  // a dense operand's chunk [s, e) (at s when the region holds all n)
+  const place = (l: Leaf, p: number, s: number, e: number, whole: boolean) => put(l, p, s, e, whole ? s : 0)
   leaves.forEach((l, i) => {
     table[3 * i] = l.kind
     table[3 * i + 1] = leafAt[i]!
     table[3 * i + 2] = l.kind % 3 === 2 ? period : 0
-    if (l.kind % 3 !== 0) {
-      const len = l.length
-      if (l.bool) new Uint8Array(buf, leafAt[i]!, len).set((l.src as Uint8Array).subarray(l.from, l.from + len))
-      else new Float32Array(buf, leafAt[i]!, len).set((l.src as Float32Array).subarray(l.from, l.from + len))
-    }
+    if (l.kind % 3 !== 0) put(l, leafAt[i]!, 0, l.length, 0)
   })
   let far: number
   if (sw !== undefined) {

@@ -93,19 +93,6 @@ const load = (): Exports | undefined => {
 }
 
 /**
- * Reserves `bytes` of shared linear memory for a job of the worker pool;
- * returns its first byte (16-aligned) and the memory's buffer, or undefined
- * (no shared memory, or too large). Valid until the next kernel.
- */
-export const stage = (bytes: number): { readonly base: number; readonly buffer: ArrayBuffer | SharedArrayBuffer } | undefined => {
-  const ex = wasm()
-  if (ex === undefined || shared === undefined || bytes > PAR_MAX_BYTES) return undefined
-  const base = (ex.heapBase() + 15) & ~15
-  if (!reserve(ex, base + bytes)) return undefined
-  return { base, buffer: ex.memory.buffer }
-}
-
-/**
  * Reserves `bytes` of linear memory (shared or not) for a kernel on the
  * calling thread; returns its first byte (16-aligned) and the memory's
  * buffer, or undefined (no WebAssembly, or too large). Valid until the next kernel.
@@ -117,6 +104,14 @@ export const linear = (bytes: number): { readonly base: number; readonly buffer:
   if (!reserve(ex, base + bytes)) return undefined
   return { base, buffer: ex.memory.buffer }
 }
+
+/**
+ * Reserves `bytes` of shared linear memory for a job of the worker pool:
+ * `linear`'s region where the memory is shared and `bytes` is within
+ * PAR_MAX_BYTES; undefined otherwise. Valid until the next kernel.
+ */
+export const stage = (bytes: number): { readonly base: number; readonly buffer: ArrayBuffer | SharedArrayBuffer } | undefined =>
+  shared === undefined || bytes > PAR_MAX_BYTES ? undefined : linear(bytes)
 
 /** The shared memory and module for the worker pool (undefined: the kernels run on one thread). */
 export const sharedWasm = (): SharedWasm | undefined => (wasm() !== undefined ? shared : undefined)
