@@ -73,10 +73,9 @@ export const resolve = (name: string, options: GradOptions, nargs: number): Effe
         new OptionsError({ message: `${name}: invalid options: ${notBoolean.map((k) => `${k} must be a boolean, got ${describe(raw[k])}`).join("; ")}` })
       )
     const decoded = raw as { readonly hasAux?: boolean; readonly returnValue?: boolean; readonly holomorphic?: boolean; readonly allowInt?: boolean }
-    const rawArgnums = raw.argnums
-    if (!isArgnums(rawArgnums))
-      return yield* Effect.fail(new ArgnumsError({ message: `${name}: argnums must be an integer or an array of integers, got ${show(rawArgnums)}` }))
-    const given = rawArgnums
+    const given = raw.argnums
+    if (!isArgnums(given))
+      return yield* Effect.fail(new ArgnumsError({ message: `${name}: argnums must be an integer or an array of integers, got ${show(given)}` }))
     const gv = options.gradVars
     let vars: Variable.Variable<unknown>[] = []
     let varsShape: Resolved["varsShape"] = { kind: "none" }
