@@ -3,13 +3,87 @@
 // euler: the gradient through a JavaScript loop of T Euler steps of
 //   x ← x + dt·(tanh(W x) − x), n = 64, loss mean(x_T²), with respect to W;
 // imports: what importing effect and diffect costs before any work.
+//
+//   node bench/memory.mjs stages [--libs diffect-jit,diffect-jit-t1,jax-js-jit] [--calls 45] [--rounds 3]
+// stages: where the memory of the benchmark's MLP child goes (bench/child.mjs
+//   runs the same adapter), one fresh process per library and round, the
+//   libraries alternating: process.memoryUsage() after each stage (bare Node,
+//   the adapter's imports, the inputs and the prepared function, the first
+//   call), the largest values seen after any of `--calls` calls, and what is
+//   still live after a full collection (`--expose-gc`); medians over rounds.
 import { fork } from "node:child_process"
 import { fileURLToPath } from "node:url"
 
 const argv = process.argv.slice(2)
-const which = argv.find((a) => !a.startsWith("--") && !/^\d+$/.test(a)) ?? "all"
-const stepsAt = argv.indexOf("--steps")
-const steps = stepsAt >= 0 ? Number(argv[stepsAt + 1]) : 16000
+const opt = (name, dflt) => {
+  const i = argv.indexOf(`--${name}`)
+  return i >= 0 ? argv[i + 1] : dflt
+}
+const optionValues = new Set(["--steps", "--libs", "--calls", "--rounds"].map((o) => opt(o.slice(2), undefined)))
+const which = argv.find((a) => !a.startsWith("--") && !optionValues.has(a)) ?? "all"
+const steps = Number(opt("steps", 16000))
+
+if (process.env.DIFFECT_MEMORY_STAGES) {
+  const lib = process.env.DIFFECT_MEMORY_STAGES
+  const calls = Number(process.env.CALLS)
+  const MB = (b) => b / 2 ** 20
+  const sample = () => {
+    const m = process.memoryUsage()
+    return { rss: MB(m.rss), heapUsed: MB(m.heapUsed), heapTotal: MB(m.heapTotal), external: MB(m.external), arrayBuffers: MB(m.arrayBuffers) }
+  }
+  const stages = [["bare Node", sample()]]
+  const { inputs } = await import("./common.mjs")
+  const adapter = (await import(`./libs/${lib}.mjs`)).default
+  await adapter.init()
+  stages.push(["imports", sample()])
+  const run = await adapter.prepare("mlp", inputs("mlp"))
+  stages.push(["inputs, prepared", sample()])
+  await run()
+  stages.push(["first call", sample()])
+  const most = sample()
+  for (let i = 0; i < calls; i++) {
+    await run()
+    for (const [k, v] of Object.entries(sample())) most[k] = Math.max(most[k], v)
+  }
+  stages.push([`most over ${calls} calls`, most])
+  // a collection frees array buffers' memory after it returns: collect, wait, collect again
+  global.gc()
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  global.gc()
+  stages.push(["live after a full GC", sample()])
+  process.send({ lib, stages, maxRssMB: process.resourceUsage().maxRSS / 1024 })
+  process.exit(0)
+}
+
+if (which === "stages") {
+  const libs = opt("libs", "diffect-jit,diffect-jit-t1,jax-js-jit").split(",")
+  const calls = Number(opt("calls", 45)), rounds = Number(opt("rounds", 3))
+  const runStages = (lib) =>
+    new Promise((resolve, reject) => {
+      const child = fork(fileURLToPath(import.meta.url), [], {
+        env: { ...process.env, DIFFECT_MEMORY_STAGES: lib, CALLS: String(calls) },
+        execArgv: ["--expose-gc"],
+        stdio: ["ignore", "inherit", "inherit", "ipc"]
+      })
+      child.on("message", resolve)
+      child.on("exit", (code) => code !== 0 && reject(new Error(`${lib}: exit ${code}`)))
+    })
+  const got = Object.fromEntries(libs.map((l) => [l, []]))
+  for (let r = 0; r < rounds; r++) for (const lib of libs) got[lib].push(await runStages(lib))
+  const median = (xs) => {
+    const s = [...xs].sort((a, b) => a - b)
+    return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
+  }
+  const keys = ["rss", "heapUsed", "heapTotal", "external", "arrayBuffers"]
+  const lines = [`| stage | ${libs.map((l) => `${l}: ${keys.join(" / ")}`).join(" | ")} |`, `|---|${libs.map(() => "---").join("|")}|`]
+  for (let s = 0; s < got[libs[0]][0].stages.length; s++) {
+    const cells = libs.map((l) => keys.map((k) => median(got[l].map((g) => g.stages[s][1][k])).toFixed(1)).join(" / "))
+    lines.push(`| ${got[libs[0]][0].stages[s][0]} | ${cells.join(" | ")} |`)
+  }
+  lines.push(`| peak RSS (maxRSS) | ${libs.map((l) => median(got[l].map((g) => g.maxRssMB)).toFixed(1)).join(" | ")} |`)
+  console.log(`MB, medians of ${rounds} processes per library (alternating), ${calls} calls after the first:\n${lines.join("\n")}`)
+  process.exit(0)
+}
 
 if (process.env.DIFFECT_MEMORY_CHILD) {
   const kind = process.env.DIFFECT_MEMORY_CHILD

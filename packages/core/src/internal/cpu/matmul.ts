@@ -55,7 +55,8 @@ export interface Strided {
  * map check and one base pointer per step for V8, not two).
  */
 const B0 = KC * MR
-const pack = new Float64Array(B0 + KC * NC)
+/** Made on the first product this kernel runs (1 MiB: not allocated by a process whose products all run on WebAssembly). */
+let pack: Float64Array | undefined
 /** The output tile of an edge (fewer than MR rows or NR columns). */
 const edge = new Float64Array(MR * NR)
 
@@ -63,8 +64,7 @@ const edge = new Float64Array(MR * NR)
  * Packs `b[k0 : k0 + kc, n0 : n0 + nc]` into `NR`-wide panels: element
  * (p, j0 + c) at `B0 + (j0 / NR) · kc · NR + p · NR + c`, zero-padded on the right.
  */
-const packB = (b: HostArray, off: number, rs: number, cs: number, k0: number, kc: number, n0: number, nc: number): void => {
-  const bp = pack
+const packB = (bp: Float64Array, b: HostArray, off: number, rs: number, cs: number, k0: number, kc: number, n0: number, nc: number): void => {
   let q = B0
   for (let j0 = 0; j0 < nc; j0 += NR) {
     const w = Math.min(NR, nc - j0)
@@ -84,8 +84,7 @@ const packB = (b: HostArray, off: number, rs: number, cs: number, k0: number, kc
 }
 
 /** Packs rows `i0 .. i0 + h` of `a[:, k0 : k0 + kc]`: element (i0 + r, p) at `p · MR + r`. */
-const packA = (a: HostArray, off: number, rs: number, cs: number, i0: number, h: number, k0: number, kc: number): void => {
-  const ap = pack
+const packA = (ap: Float64Array, a: HostArray, off: number, rs: number, cs: number, i0: number, h: number, k0: number, kc: number): void => {
   const row = off + i0 * rs + k0 * cs
   if (h === MR) {
     for (let p = 0, q = 0, at = row; p < kc; p++, q += MR, at += cs) {
@@ -156,6 +155,7 @@ export const gemmFloat = (
   m: number, k: number, n: number
 ): void => {
   const micro = out instanceof Float32Array ? micro32 : micro64
+  const pk = (pack ??= new Float64Array(B0 + KC * NC))
   if (k === 0) {
     out.fill(0, oOff, oOff + m * n)
     return
@@ -167,12 +167,12 @@ export const gemmFloat = (
     const acc = k0 > 0
     for (let n0 = 0; n0 < n; n0 += NC) {
       const nc = Math.min(NC, n - n0)
-      packB(b, bOff, B.rs, B.cs, k0, kc, n0, nc)
+      packB(pk, b, bOff, B.rs, B.cs, k0, kc, n0, nc)
       for (let i0 = 0; i0 < m; i0 += MR) {
         const h = Math.min(MR, m - i0)
-        packA(a, aOff, A.rs, A.cs, i0, h, k0, kc)
+        packA(pk, a, aOff, A.rs, A.cs, i0, h, k0, kc)
         for (let j0 = 0; j0 < nc; j0 += NR) {
-          micro(pack, B0 + j0 * kc, kc, out, oOff + i0 * n + n0 + j0, n, acc, h, Math.min(NR, nc - j0), edge)
+          micro(pk, B0 + j0 * kc, kc, out, oOff + i0 * n + n0 + j0, n, acc, h, Math.min(NR, nc - j0), edge)
         }
       }
     }
