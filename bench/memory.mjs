@@ -1,8 +1,10 @@
 // Peak memory of long programs, each in a fresh process (run `npm run build` first):
-//   node bench/memory.mjs [euler|imports|all] [--steps 16000]
+//   node bench/memory.mjs [euler|imports|stages|all] [--steps 16000]
 // euler: the gradient through a JavaScript loop of T Euler steps of
 //   x ← x + dt·(tanh(W x) − x), n = 64, loss mean(x_T²), with respect to W;
-// imports: what importing effect and diffect costs before any work.
+// imports: what importing effect and diffect costs before any work (the
+//   peak RSS of a process that imports them; then RSS and heap used after
+//   each import, collected, and the same for jax-js).
 //
 //   node bench/memory.mjs stages [--libs diffect-jit,diffect-jit-t1,jax-js-jit] [--calls 45] [--rounds 3]
 // stages: where the memory of the benchmark's MLP child goes (bench/child.mjs
@@ -54,6 +56,39 @@ if (process.env.DIFFECT_MEMORY_STAGES) {
   process.send({ lib, stages, maxRssMB: process.resourceUsage().maxRSS / 1024 })
   process.exit(0)
 }
+
+if (process.env.DIFFECT_MEMORY_IMPORTS) {
+  // RSS and V8 heap used after each import, a full collection before each reading
+  const specs = process.env.DIFFECT_MEMORY_IMPORTS.split(",")
+  const read = async () => {
+    global.gc()
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    global.gc()
+    const m = process.memoryUsage()
+    return [m.rss / 2 ** 20, m.heapUsed / 2 ** 20]
+  }
+  let [rss, heap] = await read()
+  const parts = [`bare Node ${rss.toFixed(1)} MB RSS / ${heap.toFixed(1)} MB heap used`]
+  for (const spec of specs) {
+    await import(spec)
+    const [r, h] = await read()
+    parts.push(`${spec} +${(r - rss).toFixed(1)} / +${(h - heap).toFixed(1)}`)
+    ;[rss, heap] = [r, h]
+  }
+  process.send(parts.join(", "))
+  process.exit(0)
+}
+
+const importSteps = (specs) =>
+  new Promise((resolve) => {
+    const child = fork(fileURLToPath(import.meta.url), [], {
+      env: { ...process.env, DIFFECT_MEMORY_IMPORTS: specs.join(",") },
+      execArgv: ["--expose-gc"],
+      stdio: ["ignore", "inherit", "inherit", "ipc"]
+    })
+    child.on("message", resolve)
+    child.on("exit", (code) => code !== 0 && resolve(`exit ${code}`))
+  })
 
 if (which === "stages") {
   const libs = opt("libs", "diffect-jit,diffect-jit-t1,jax-js-jit").split(",")
@@ -124,4 +159,8 @@ const runChild = (kind) =>
 for (const kind of which === "all" ? ["imports", "euler"] : [which]) {
   const r = await runChild(kind)
   console.log(`${r.kind}: peak RSS ${r.maxRssMB.toFixed(0)} MB, ${(r.ms / 1000).toFixed(2)} s${r.detail ? ` (${r.detail})` : ""}`)
+  if (kind === "imports") {
+    console.log(`  import by import, collected: ${await importSteps(["effect/Effect", "@diffect/core", "@diffect/transforms"])}`)
+    console.log(`  jax-js, collected: ${await importSteps(["@jax-js/jax"])}`)
+  }
 }
