@@ -2,7 +2,7 @@
 // (no graph building, no transform interpretation, no planning per call).
 import * as Effect from "effect/Effect"
 import { Tensor } from "@diffect/core"
-import { bpttLoss, elemChain, mlpProblem, provide, useThreads } from "./diffect.mjs"
+import { bpttLoss, elemChain, mlpProblem, onBackend, provide } from "./diffect.mjs"
 
 let T = {}
 const f32 = (data, shape) => Tensor.make(data, { shape })
@@ -65,6 +65,6 @@ const adapter = {
     return undefined
   }
 }
-export default adapter
+export default onBackend(adapter, "diffect-jit")
 /** The adapter on a pool of `threads` threads. */
-export const withThreads = (name, threads) => ({ ...adapter, name, init: async () => (useThreads(threads), adapter.init()) })
+export const withThreads = (name, threads) => onBackend(adapter, name, threads)

@@ -12,10 +12,40 @@ let T = {}
 let context
 /** Provides the chosen backend (every effect the adapters run goes through here). */
 export const provide = (eff) => (context === undefined ? eff : Effect.provide(eff, context))
-/** Makes every later run use CpuBackend.layerWith({ threads }), built once in a scope left open. */
-export const useThreads = (threads) => {
+/** The context of CpuBackend.layerWith({ threads }), built once in a scope left open. */
+export const threadsContext = (threads) => {
   const scope = Effect.runSync(Scope.make())
-  context = Effect.runSync(Layer.buildWithScope(CpuBackend.layerWith({ threads }), scope))
+  return Effect.runSync(Layer.buildWithScope(CpuBackend.layerWith({ threads }), scope))
+}
+/**
+ * `f` run with `ctx` as the backend (undefined: the default one), so that
+ * adapters of one module in one process (`diffect`, `diffect-t1`) each keep
+ * their own backend; the effects are provided synchronously inside `f`.
+ */
+export const within = (ctx, f) =>
+  f === undefined
+    ? undefined
+    : (...a) => {
+        const was = context
+        context = ctx
+        try {
+          return f(...a)
+        } finally {
+          context = was
+        }
+      }
+/** `adapter` on its own backend: the default one, or a pool of `threads` threads. */
+export const onBackend = (adapter, name, threads) => {
+  let ctx
+  return {
+    ...adapter,
+    name,
+    init: async () => {
+      if (threads !== undefined) ctx = threadsContext(threads)
+      await adapter.init()
+    },
+    prepare: async (id, I) => within(ctx, await within(ctx, adapter.prepare)(id, I))
+  }
 }
 const f32 = (data, shape) => Tensor.make(data, { shape })
 const read = (t) => Effect.runSync(provide(Tensor.data(t)))
@@ -163,6 +193,6 @@ const adapter = {
     return undefined
   }
 }
-export default adapter
+export default onBackend(adapter, "diffect")
 /** The adapter on a pool of `threads` threads. */
-export const withThreads = (name, threads) => ({ ...adapter, name, init: async () => (useThreads(threads), adapter.init()) })
+export const withThreads = (name, threads) => onBackend(adapter, name, threads)
