@@ -1,5 +1,6 @@
 /**
- * WebAssembly SIMD kernels of the CPU backend, in AssemblyScript (compiled by
+ * WebAssembly SIMD kernels of the CPU backend (GEMM, unary and fused
+ * float32 loops, convolutions), in AssemblyScript (compiled by
  * `scripts/build-wasm.mjs` into `src/internal/cpu/wasm-module.ts`).
  *
  * The JavaScript side (`src/internal/cpu/wasm.ts`) owns the memory: it packs
@@ -429,4 +430,154 @@ export function fusedF32(prog: usize, nops: i32, leaves: usize, nleaves: i32, ns
     }
   }
   return far
+}
+
+// ------------------------------------------------------------------ direct convolution
+//
+// One image, 2 spatial dims, unit stride along the width, no input dilation:
+//   y[o, r, q] = Σ_c Σ_u Σ_v w[o, c, u, v] · x[c, r·sh + u·dh, q + v·dw]
+// x is the zero-padded input [C][xh][xw] (padding already placed, and at
+// least ow8 − 1 + (kw − 1)·dw + 8 columns so that the last tile reads
+// zeros), w is packed [o4 / 4][taps][4] (four output channels side by side,
+// zeros past O), `offs` holds for each tap (c, u, v) the byte offset of its
+// input in x (c·xh·xw + u·dh·xw + v·dw, times 4), y is [o4][oh][ow8] with ow8
+// a multiple of 8 (the columns past the true output width are garbage the
+// caller drops). The micro-kernel holds a 4 (output channels) × 8 (columns)
+// tile in 8 SIMD registers over all taps: per tap one offset, 2 loads of x,
+// 4 splat loads of w and 16 multiply-adds.
+
+export function convF32(x: usize, w: usize, offs: usize, y: usize, taps: i32, xw: i32, o4: i32, oh: i32, ow8: i32, sh: i32): void {
+  const rowBytes = <usize>xw << 2
+  const yRow = <usize>ow8 << 2
+  const yChan = <usize>oh * yRow
+  const offEnd = offs + (<usize>taps << 2)
+  for (let ob = 0; ob < o4; ob += 4) {
+    const wBlock = w + (<usize>ob * <usize>taps << 2)
+    const yBlock = y + <usize>ob * yChan
+    for (let r = 0; r < oh; r++) {
+      const xRow = x + <usize>(r * sh) * rowBytes
+      const yr = yBlock + <usize>r * yRow
+      for (let q = 0; q < ow8; q += 8) {
+        let a00 = f32x4.splat(0), a01 = f32x4.splat(0)
+        let a10 = f32x4.splat(0), a11 = f32x4.splat(0)
+        let a20 = f32x4.splat(0), a21 = f32x4.splat(0)
+        let a30 = f32x4.splat(0), a31 = f32x4.splat(0)
+        let wp = wBlock
+        const xq = xRow + (<usize>q << 2)
+        for (let op = offs; op < offEnd; op += 4) {
+          const xp = xq + <usize>load<u32>(op)
+          const x0 = v128.load(xp)
+          const x1 = v128.load(xp, 16)
+          let s = v128.load32_splat(wp)
+          a00 = f32x4.add(a00, f32x4.mul(s, x0))
+          a01 = f32x4.add(a01, f32x4.mul(s, x1))
+          s = v128.load32_splat(wp, 4)
+          a10 = f32x4.add(a10, f32x4.mul(s, x0))
+          a11 = f32x4.add(a11, f32x4.mul(s, x1))
+          s = v128.load32_splat(wp, 8)
+          a20 = f32x4.add(a20, f32x4.mul(s, x0))
+          a21 = f32x4.add(a21, f32x4.mul(s, x1))
+          s = v128.load32_splat(wp, 12)
+          a30 = f32x4.add(a30, f32x4.mul(s, x0))
+          a31 = f32x4.add(a31, f32x4.mul(s, x1))
+          wp += 16
+        }
+        const yp = yr + (<usize>q << 2)
+        v128.store(yp, a00)
+        v128.store(yp, a01, 16)
+        v128.store(yp + yChan, a10)
+        v128.store(yp + yChan, a11, 16)
+        v128.store(yp + 2 * yChan, a20)
+        v128.store(yp + 2 * yChan, a21, 16)
+        v128.store(yp + 3 * yChan, a30)
+        v128.store(yp + 3 * yChan, a31, 16)
+      }
+    }
+  }
+}
+
+/**
+ * Places `planes` planes of h × w float32 (the first at `src`, planes
+ * `srcPlane` and rows `srcRow` elements apart, columns contiguous) into dst
+ * as planes of xh × xw with the data at row `top`, column `left`, zero
+ * elsewhere: the zero-padded input of the kernels here.
+ */
+export function padF32(src: usize, srcPlane: i32, srcRow: i32, dst: usize, planes: i32, h: i32, w: i32, xh: i32, xw: i32, top: i32, left: i32): void {
+  memory.fill(dst, 0, <usize>(planes * xh * xw) << 2)
+  const rowBytes = <usize>w << 2
+  for (let p = 0; p < planes; p++) {
+    let s = src + (<usize>(p * srcPlane) << 2)
+    let d = dst + (<usize>((p * xh + top) * xw + left) << 2)
+    for (let r = 0; r < h; r++) {
+      memory.copy(d, s, rowBytes)
+      s += <usize>srcRow << 2
+      d += <usize>xw << 2
+    }
+  }
+}
+
+// ------------------------------------------------------------------ narrow convolution (kernel gradients)
+//
+// A convolution whose output is small and whose kernel is wide (what the
+// kernel gradient of a layer is: the image plays the kernel), vectorized
+// along the kernel's width instead of the output's:
+//   y[o, p] = Σ_c Σ_u Σ_q w[o, c, u, q] · x[c, u·dh + row(p), q + col(p)]
+// x is one zero-padded image [C][xh][xw]; `poff` holds for each output
+// position p (an even count: the last one may repeat) the byte offset of
+// (row(p), col(p)) in x; w is read through strides (in elements: ws0 between
+// output channels, ws1 between input channels, ws2 between rows; the kw
+// columns contiguous, kw a multiple of 4, o4 channels readable); y is
+// [o4][positions]. Tile: 4 output channels × 2 positions in 8 SIMD
+// accumulators, summed across lanes at the end.
+
+export function convF32Narrow(x: usize, w: usize, ws0: i32, ws1: i32, ws2: i32, poff: usize, positions: i32, y: usize, c: i32, kh: i32, kw: i32, xh: i32, xw: i32, dh: i32, o4: i32): void {
+  const xRow = <usize>(dh * xw) << 2
+  const xChan = <usize>(xh * xw) << 2
+  const o1 = <usize>ws0 << 2
+  const kwBytes = <usize>kw << 2
+  for (let ob = 0; ob < o4; ob += 4) {
+    for (let p = 0; p < positions; p += 2) {
+      const xa0 = x + <usize>load<u32>(poff + (<usize>p << 2))
+      const xb0 = x + <usize>load<u32>(poff + (<usize>p << 2), 4)
+      let a0 = f32x4.splat(0), b0 = f32x4.splat(0)
+      let a1 = f32x4.splat(0), b1 = f32x4.splat(0)
+      let a2 = f32x4.splat(0), b2 = f32x4.splat(0)
+      let a3 = f32x4.splat(0), b3 = f32x4.splat(0)
+      for (let ci = 0; ci < c; ci++) {
+        for (let u = 0; u < kh; u++) {
+          const xo = <usize>ci * xChan + <usize>u * xRow
+          const xa = xa0 + xo, xb = xb0 + xo
+          const wr = w + (<usize>(ob * ws0 + ci * ws1 + u * ws2) << 2)
+          for (let q: usize = 0; q < kwBytes; q += 16) {
+            const va = v128.load(xa + q), vb = v128.load(xb + q)
+            let s = v128.load(wr + q)
+            a0 = f32x4.add(a0, f32x4.mul(s, va))
+            b0 = f32x4.add(b0, f32x4.mul(s, vb))
+            s = v128.load(wr + o1 + q)
+            a1 = f32x4.add(a1, f32x4.mul(s, va))
+            b1 = f32x4.add(b1, f32x4.mul(s, vb))
+            s = v128.load(wr + 2 * o1 + q)
+            a2 = f32x4.add(a2, f32x4.mul(s, va))
+            b2 = f32x4.add(b2, f32x4.mul(s, vb))
+            s = v128.load(wr + 3 * o1 + q)
+            a3 = f32x4.add(a3, f32x4.mul(s, va))
+            b3 = f32x4.add(b3, f32x4.mul(s, vb))
+          }
+        }
+      }
+      const yp = y + (<usize>(ob * positions + p) << 2)
+      const yc = <usize>positions << 2
+      storeSums(yp, a0, b0)
+      storeSums(yp + yc, a1, b1)
+      storeSums(yp + 2 * yc, a2, b2)
+      storeSums(yp + 3 * yc, a3, b3)
+    }
+  }
+}
+
+/** Stores the lane sums of a and b at y and y + 4. */
+@inline
+function storeSums(y: usize, a: v128, b: v128): void {
+  store<f32>(y, f32x4.extract_lane(a, 0) + f32x4.extract_lane(a, 1) + f32x4.extract_lane(a, 2) + f32x4.extract_lane(a, 3))
+  store<f32>(y, f32x4.extract_lane(b, 0) + f32x4.extract_lane(b, 1) + f32x4.extract_lane(b, 2) + f32x4.extract_lane(b, 3), 4)
 }

@@ -8,9 +8,10 @@ import { makeCpuBackend } from "../src/internal/cpu/backend.js"
 import { Pool } from "../src/internal/cpu/threads.js"
 import { UNARY } from "../src/internal/cpu/worker-source.js"
 import { setFusedThreshold } from "../src/internal/cpu/fused-threads.js"
-import { setParallelThresholds, sharedWasm } from "../src/internal/cpu/wasm.js"
+import { setParallelThresholds, setWasmEnabled, sharedWasm } from "../src/internal/cpu/wasm.js"
 import { setReduceThreshold } from "../src/internal/cpu/reduce.js"
 import { RB } from "../src/internal/cpu/reduce-blocks.js"
+import { setConvThreshold } from "../src/internal/cpu/wasm-conv.js"
 
 const one = new Pool(1)
 // no back-off to one thread on a loaded machine: every split job is offered to the worker
@@ -26,7 +27,9 @@ const bits = (a: ArrayLike<number>) => new Uint32Array(Float32Array.from(a).buff
 let thresholds: { gemm: number; unary: number }
 let fusedThreshold: number
 let reduceThreshold: number
+let convThreshold: number
 beforeAll(async () => {
+  convThreshold = setConvThreshold(0)
   reduceThreshold = setReduceThreshold(0)
   // split even small kernels, so that the properties cross chunk edges of every size
   thresholds = setParallelThresholds({ gemm: 0, unary: 0 })
@@ -40,6 +43,7 @@ afterAll(() => {
   setParallelThresholds(thresholds)
   setFusedThreshold(fusedThreshold)
   setReduceThreshold(reduceThreshold)
+  setConvThreshold(convThreshold)
   two.close()
 })
 
@@ -115,6 +119,49 @@ describe("CPU worker pool", () => {
     const keyed = (r: ReadonlyArray<ArrayLike<number>>) => r.map((v) => Array.from(v).map((e) => (Object.is(e, -0) ? "-0" : Number.isNaN(e) ? "NaN" : e)))
     expect(keyed(b)).toEqual(keyed(a))
   })
+
+  propTest.prop(
+    [
+      fc.integer({ min: 1, max: 7 }),
+      fc.constantFrom(1, 2, 3),
+      fc.integer({ min: 1, max: 3 }),
+      fc.integer({ min: 1, max: 6 }),
+      fc.integer({ min: 6, max: 19 }),
+      fc.integer({ min: 1, max: 3 }),
+      fc.integer({ min: 1, max: 2 }),
+      fc.integer({ min: 1, max: 2 }),
+      fc.constantFrom("SAME" as const, "VALID" as const),
+      fc.boolean(),
+      fc.boolean(),
+      fc.integer({ min: 0, max: 1000 })
+    ],
+    { numRuns: 40 }
+  )(
+    "conv (the direct WebAssembly kernel: odd batches, groups, row strides, dilation, 1-D, inputs that are transposed views) gives the same bits on 1 and 2 threads, close to im2col",
+    (n, groups, cpg, opg, size, k, stride, dilation, padding, oneD, view, seed) => {
+      const c = groups * cpg, o = groups * opg
+      const xShape = oneD ? [n, c, 2 * size] : [n, c, size, size + 3]
+      const wShape = oneD ? [o, cpg, k] : [o, cpg, k, k + 1]
+      const xLen = xShape.reduce((a, b) => a * b, 1)
+      // a view: the batch axis is not the outermost in memory (the images interleave)
+      const made = Tensor.make(data(xLen, seed), { shape: view ? [c, n, ...xShape.slice(2)] : xShape })
+      const x = view ? Tensor.transpose(made, [1, 0, ...xShape.slice(2).map((_, i) => i + 2)]) : made
+      const w = Tensor.make(data(wShape.reduce((a, b) => a * b, 1), seed + 3), { shape: wShape })
+      // the column stride stays 1 (the direct kernel's case); the row stride varies
+      const strides = oneD ? [1] : [stride, 1]
+      const f = () => Tensor.data(Tensor.conv(x, w, { padding, strides, dilation: oneD ? [dilation] : [dilation, dilation], groups }))
+      const [a, b] = [run1(f()), run2(f())]
+      expect(bits(b)).toEqual(bits(a))
+      const was = setWasmEnabled(false)
+      try {
+        const ref = run1(f())
+        expect(ref.length).toBe(a.length)
+        for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - ref[i]!)).toBeLessThanOrEqual(1e-4 * (1 + Math.abs(ref[i]!)) * cpg * k * k)
+      } finally {
+        setWasmEnabled(was)
+      }
+    }
+  )
 
   it("a sum adds in blocks of RB elements, left to right, the blocks' sums left to right, on any number of threads", () => {
     // float64 terms that make the order visible: 2⁵³ + 1 rounds back to 2⁵³, so where the ±2⁵³ fall decides which ones are kept

@@ -1,15 +1,16 @@
 /**
  * The CPU `conv` kernel. float32 convolutions in 1 or 2 spatial dims with
  * no input dilation and non-negative padding run on WebAssembly SIMD
- * kernels (`wasm-dense.ts`), reading their operands in place through
+ * kernels (`wasm-conv.ts`), reading their operands in place through
  * strides (conv is a view kernel: the transposes of a kernel gradient are
  * not materialized): with unit stride along the last axis and outputs at
  * least `DIRECT_MIN_WIDTH` wide (the forward pass of a CNN layer and its
- * input gradient) the direct kernel, vectorized along the output's width;
- * narrower outputs with a kernel width that is a multiple of 4 (a layer's
- * kernel gradient, where the image is the kernel) the narrow kernel,
- * vectorized along the kernel's width. Everything else (transposed
- * convolutions, other narrow ones, float64, 3-D) goes through im2col, then
+ * input gradient) the direct kernel, vectorized along the output's width
+ * and split over the worker pool by images; narrower outputs with a kernel
+ * width that is a multiple of 4 (a layer's kernel gradient, where the image
+ * is the kernel) the narrow kernel, vectorized along the kernel's width.
+ * Everything else (transposed convolutions, other narrow ones, float64,
+ * 3-D) goes through im2col, then
  * one GEMM per image and group on the existing matmul kernels (the
  * WebAssembly SIMD GEMM for float32).
  *
@@ -26,7 +27,7 @@ import { sizeOf, stridesOf } from "../shape.js"
 import { gemmAny } from "./matmul.js"
 import { alloc, allocUninitialized, release } from "./pool.js"
 import { dense } from "./views.js"
-import { convF32Direct, convF32NarrowRun, type Strided4 } from "./wasm-dense.js"
+import { convF32Direct, convF32NarrowRun, type Strided4 } from "./wasm-conv.js"
 
 /** Narrower outputs waste most of the direct kernel's 8-column tiles: the narrow kernel or im2col instead. */
 const DIRECT_MIN_WIDTH = 6

@@ -2,7 +2,8 @@
  * The CPU backend's worker pool: threads that share the WebAssembly memory
  * of `wasm.ts` and split a kernel's work into chunks (matmul by blocks of
  * output rows, the float32 sin/cos/exp kernels by ranges of elements, sums
- * and maxima by fixed blocks: `reduce.ts`).
+ * and maxima by fixed blocks: `reduce.ts`, the direct float32 convolution
+ * by images: `wasm-conv.ts`).
  *
  * - Node: node:worker_threads (taken with `process.getBuiltinModule`, so the
  *   package imports nothing Node-only); workers are `unref`'d and never keep

@@ -1,8 +1,8 @@
 /**
- * The JavaScript side of the convolution and dense linear-algebra kernels in
+ * The JavaScript side of the dense linear-algebra kernels (float64) in
  * WebAssembly SIMD (`assembly/dense.ts`, embedded in `wasm-dense-module.ts`):
  * loading, its own linear memory, and placing operands in the layouts the
- * kernels read. Optional, like the GEMM module (`wasm.ts`): where WebAssembly
+ * kernels read (the convolutions are in the GEMM module: `wasm-conv.ts`). Optional, like the GEMM module (`wasm.ts`): where WebAssembly
  * SIMD is missing, or `setWasmEnabled(false)` turned the kernels off, the
  * callers use their JavaScript kernels, which stay the reference.
  */
@@ -13,15 +13,12 @@ interface Exports {
   readonly memory: WebAssembly.Memory
   readonly heapBase: () => number
   readonly denseVersion: () => number
-  readonly convF32: (x: number, w: number, offs: number, y: number, taps: number, xw: number, o4: number, oh: number, ow8: number, sh: number) => void
-  readonly padF32: (src: number, srcPlane: number, srcRow: number, dst: number, planes: number, h: number, w: number, xh: number, xw: number, top: number, left: number) => void
-  readonly convF32Narrow: (x: number, w: number, ws0: number, ws1: number, ws2: number, poff: number, positions: number, y: number, c: number, kh: number, kw: number, xh: number, xw: number, dh: number, o4: number) => void
   readonly luF64: (a: number, n: number, perm: number) => number
   readonly choleskyF64: (a: number, l: number, n: number) => number
   readonly trisolveF64: (a: number, x: number, n: number, k: number, lower: number, transpose: number, unit: number) => void
 }
 
-const VERSION = 3
+const VERSION = 4
 /** Beyond this much linear memory the JavaScript kernels are used (memory never shrinks). */
 const MAX_BYTES = 256 * 2 ** 20
 
@@ -58,169 +55,6 @@ const reserve = (ex: Exports, bytes: number): boolean => {
   if (bytes > have) {
     ex.memory.grow(Math.ceil((bytes - have) / 65536))
     heap = new Float32Array(ex.memory.buffer)
-  }
-  return true
-}
-
-/**
- * A float32 operand read in place: element (i0, i1, i2, i3) at
- * `offset + Σ ik · strides[k]` of `data` (4 axes; a 1-D convolution's
- * operands have a unit third axis).
- */
-export interface Strided4 {
-  readonly data: Float32Array
-  readonly offset: number
-  readonly strides: readonly [number, number, number, number]
-}
-
-/** How many elements of `data` from `offset` the operand of `shape` spans (non-negative strides). */
-const spanOf = (a: Strided4, shape: ReadonlyArray<number>): number => {
-  let last = 0
-  for (let d = 0; d < 4; d++) last += (shape[d]! - 1) * a.strides[d]!
-  return last + 1
-}
-
-/** Copies the span of `a` into linear memory at byte `at` (16-aligned); returns the element index there of its first element. */
-const placeSpan = (at: number, a: Strided4, span: number): number => {
-  heap.set(a.data.subarray(a.offset, a.offset + span), at >> 2)
-  return at >> 2
-}
-
-/** A 2-D convolution as the direct kernel reads it (1-D is h = 1). */
-export interface DirectConv {
-  readonly n: number
-  readonly c: number
-  readonly h: number
-  readonly w: number
-  readonly o: number
-  readonly groups: number
-  readonly kh: number
-  readonly kw: number
-  readonly oh: number
-  readonly ow: number
-  /** the row stride (the column stride is 1) */
-  readonly sh: number
-  readonly dh: number
-  readonly dw: number
-  /** padding before the first row and column (≥ 0; the padding after follows from the output size) */
-  readonly padTop: number
-  readonly padLeft: number
-}
-
-const align16 = (b: number): number => (b + 15) & ~15
-
-/**
- * y = conv(x, w) for float32 x [n, c, h, w], w [o, c / groups, kh, kw], into
- * out [n, o, oh, ow] (dense), on the direct WebAssembly kernel; x and w are
- * read through their strides (x's columns contiguous). Returns false, doing
- * nothing, when the kernel is unavailable or the operands too large.
- */
-export const convF32Direct = (x: Strided4, w: Strided4, out: Float32Array, p: DirectConv): boolean => {
-  const ex = dense()
-  if (ex === undefined || x.strides[3] !== 1) return false
-  const { n, c, h, o, groups, kh, kw, oh, ow, sh, dh, dw, padTop, padLeft } = p
-  const cg = c / groups, og = o / groups
-  const o4 = Math.ceil(og / 4) * 4
-  const ow8 = Math.ceil(ow / 8) * 8
-  const xh = Math.max(h + padTop, (oh - 1) * sh + (kh - 1) * dh + 1)
-  const xw = Math.max(p.w + padLeft, ow8 + (kw - 1) * dw)
-  const taps = cg * kh * kw
-  const xSpan = spanOf(x, [n, c, h, p.w])
-  const rawP = align16(ex.heapBase())
-  const xP = align16(rawP + 4 * xSpan)
-  const xLen = cg * xh * xw
-  const wP = align16(xP + 4 * xLen)
-  const wLen = groups * o4 * taps
-  const oP = align16(wP + 4 * wLen)
-  const yP = align16(oP + 4 * taps)
-  // one image's output at a time: copied out while it is still in cache (faster than all images, then one copy)
-  if (!reserve(ex, yP + 4 * o4 * oh * ow8)) return false
-  const F = heap
-  const raw = placeSpan(rawP, x, xSpan)
-  const wq = wP >> 2, yq = yP >> 2
-  // the byte offset in x of each tap (ci, u, v), in the weights' order
-  const offs = new Int32Array(ex.memory.buffer, oP, taps)
-  for (let ci = 0, t = 0; ci < cg; ci++) for (let u = 0; u < kh; u++) for (let v = 0; v < kw; v++) offs[t++] = 4 * ((ci * xh + u * dh) * xw + v * dw)
-  // weights of every group: [o4 / 4][cg][kh][kw][4]
-  F.fill(0, wq, wq + wLen)
-  const [w0, w1, w2, w3] = w.strides
-  for (let g = 0; g < groups; g++)
-    for (let oc = 0; oc < og; oc++) {
-      const dst = wq + g * o4 * taps + (oc >> 2) * 4 * taps + (oc & 3)
-      const src = w.offset + (g * og + oc) * w0
-      for (let ci = 0, t = 0; ci < cg; ci++)
-        for (let u = 0; u < kh; u++) for (let v = 0; v < kw; v++, t++) F[dst + 4 * t] = w.data[src + ci * w1 + u * w2 + v * w3]!
-    }
-  const [s0, s1, s2] = x.strides
-  const outSize = oh * ow
-  for (let b = 0; b < n; b++)
-    for (let g = 0; g < groups; g++) {
-      ex.padF32(4 * (raw + b * s0 + g * cg * s1), s1, s2, xP, cg, h, p.w, xh, xw, padTop, padLeft)
-      ex.convF32(xP, wP + 4 * g * o4 * taps, oP, yP, taps, xw, o4, oh, ow8, sh)
-      const dst0 = (b * o + g * og) * outSize
-      if (ow8 === ow) out.set(F.subarray(yq, yq + og * outSize), dst0) // [o4][oh][ow] is the output's layout: one copy
-      else
-        for (let oc = 0; oc < og; oc++)
-          for (let r = 0, src = yq + oc * oh * ow8, dst = dst0 + oc * outSize; r < oh; r++, src += ow8, dst += ow) out.set(F.subarray(src, src + ow), dst)
-    }
-  return true
-}
-
-/** A convolution with a small output and a wide kernel (a kernel gradient), as the narrow kernel reads it. */
-export interface NarrowConv {
-  readonly n: number
-  readonly c: number
-  readonly h: number
-  readonly w: number
-  readonly o: number
-  readonly kh: number
-  readonly kw: number
-  readonly oh: number
-  readonly ow: number
-  readonly sh: number
-  readonly sw: number
-  /** the kernel's row dilation (its column dilation is 1) */
-  readonly dh: number
-  readonly padTop: number
-  readonly padLeft: number
-}
-
-/**
- * y = conv(x, w) for float32 x [n, c, h, w], w [o, c, kh, kw] with kw a
- * multiple of 4 and unit column dilation, groups 1, into out [n, o, oh, ow]
- * (dense), on the narrow kernel (vectorized along the kernel's width); x
- * and w are read through their strides (columns contiguous). False, doing
- * nothing, when it does not apply or the kernel is unavailable.
- */
-export const convF32NarrowRun = (x: Strided4, w: Strided4, out: Float32Array, p: NarrowConv): boolean => {
-  const ex = dense()
-  if (ex === undefined || x.strides[3] !== 1 || w.strides[3] !== 1 || p.kw % 4 !== 0) return false
-  const { n, c, h, o, kh, kw, oh, ow, sh, sw, dh, padTop, padLeft } = p
-  const o4 = Math.ceil(o / 4) * 4
-  const positions = oh * ow + ((oh * ow) & 1)
-  const xh = Math.max(h + padTop, (oh - 1) * sh + (kh - 1) * dh + 1)
-  const xw = Math.max(p.w + padLeft, (ow - 1) * sw + kw)
-  const xSpan = spanOf(x, [n, c, h, p.w])
-  // the channels past o read whatever lies after w's span (their sums are dropped): keep that inside memory
-  const wSpan = spanOf(w, [o, c, kh, kw]) + (o4 - o) * w.strides[0]
-  const rawP = align16(ex.heapBase())
-  const wP = align16(rawP + 4 * xSpan)
-  const xP = align16(wP + 4 * wSpan)
-  const pP = align16(xP + 4 * c * xh * xw)
-  const yP = align16(pP + 4 * positions)
-  if (!reserve(ex, yP + 4 * o4 * positions)) return false
-  const raw = placeSpan(rawP, x, xSpan)
-  heap.set(w.data.subarray(w.offset, w.offset + Math.min(wSpan, w.data.length - w.offset)), wP >> 2)
-  const poff = new Int32Array(ex.memory.buffer, pP, positions)
-  for (let q = 0; q < oh * ow; q++) poff[q] = 4 * (Math.floor(q / ow) * sh * xw + (q % ow) * sw)
-  if (positions > oh * ow) poff[positions - 1] = 0
-  const [s0, s1, s2] = x.strides
-  const yq = yP >> 2
-  const outSize = oh * ow
-  for (let b = 0; b < n; b++) {
-    ex.padF32(4 * (raw + b * s0), s1, s2, xP, c, h, p.w, xh, xw, padTop, padLeft)
-    ex.convF32Narrow(xP, wP, w.strides[0], w.strides[1], w.strides[2], pP, positions, yP, c, kh, kw, xh, xw, dh, o4)
-    for (let oc = 0; oc < o; oc++) out.set(heap.subarray(yq + oc * positions, yq + oc * positions + outSize), (b * o + oc) * outSize)
   }
   return true
 }

@@ -27,7 +27,7 @@ export const SEQ = 0, CLAIM = 1, DONE = 2, KIND = 3, ERR = 4, ACC = 5, STOP = 6,
 export const CONTROL_INTS = 256
 
 /** Job kinds. */
-export const GEMM = 1, UNARY = 2, FUSED = 3, PACKB = 4, REDUCE = 5, FUSED_WASM = 6
+export const GEMM = 1, UNARY = 2, FUSED = 3, PACKB = 4, REDUCE = 5, FUSED_WASM = 6, CONV = 7
 /** Arguments of a FUSED job before its operands' (type, pointer, length) triples. */
 export const FUSED_HEAD = 9
 
@@ -55,6 +55,13 @@ export const FUSED_HEAD = 9
  *   fused float32 program on the WebAssembly kernel (fusedF32), in one of
  *   the nScratch scratch areas, taken with a compare-and-swap on its flag
  *   (Int32 at `flags`); its count of far arguments added to ACC.
+ * - CONV, args [raw, s0, s1, s2, c, h, w, xpad, xh, xw, top, left, wp,
+ *   offs, y, taps, o4, oh, ow8, sh, groups, padBytes, yBytes, flags,
+ *   nScratch]: image `chunk` of a direct float32 convolution
+ *   (`wasm-conv.ts`): its input (at raw + 4·chunk·s0, planes s1 and rows s2
+ *   elements apart) zero-padded by padF32 into one of the nScratch areas at
+ *   xpad (padBytes each, taken as FUSED_WASM's), then convF32 per group into
+ *   y + chunk·yBytes (group g at g·o4·oh·ow8·4; weights at wp + g·o4·taps·4).
  *
  * `math` defines sinF, cosF, expF (the float32 functions of fastmath.ts)
  * for the compiled loops, and sumRuns, maxRuns, sumLeading.
@@ -113,6 +120,18 @@ export const runnerSource = (math: string): string => `function makeRunner(ex, c
       try {
         const far = ex.fusedF32(ctl[A], ctl[A + 1], ctl[A + 2], ctl[A + 3], ctl[A + 4], ctl[A + 5], i0, i1, ctl[A + 10] + k * ctl[A + 11])
         if (far > 0) Atomics.add(ctl, ${ACC}, far)
+      } finally {
+        Atomics.store(flags, k, 0)
+      }
+    } else if (kind === ${CONV}) {
+      const C = ctl[A + 4], xh = ctl[A + 8], xw = ctl[A + 9], taps = ctl[A + 15], o4 = ctl[A + 16], oh = ctl[A + 17], ow8 = ctl[A + 18], groups = ctl[A + 20]
+      const flags = new Int32Array(memory.buffer, ctl[A + 23], ctl[A + 24])
+      let k = 0
+      while (Atomics.compareExchange(flags, k, 0, 1) !== 0) k = (k + 1) % flags.length
+      try {
+        const xp = ctl[A + 7] + k * ctl[A + 21], yp = ctl[A + 14] + c * ctl[A + 22], cg = C / groups
+        ex.padF32(ctl[A] + 4 * c * ctl[A + 1], ctl[A + 2], ctl[A + 3], xp, C, ctl[A + 5], ctl[A + 6], xh, xw, ctl[A + 10], ctl[A + 11])
+        for (let g = 0; g < groups; g++) ex.convF32(xp + 4 * g * cg * xh * xw, ctl[A + 12] + 4 * g * o4 * taps, ctl[A + 13], yp + 4 * g * o4 * oh * ow8, taps, xw, o4, oh, ow8, ctl[A + 19])
       } finally {
         Atomics.store(flags, k, 0)
       }
