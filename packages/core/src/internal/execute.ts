@@ -53,11 +53,47 @@ export const hostOf = (t: Tensor): HostArray => {
   return t.host
 }
 
-/** The buffer of a source tensor on `backend` (uploading and caching it the first time). */
+/**
+ * The buffers of consts on backends other than the one of their `buf`, by
+ * backend. A const may be read by several backends at once (the scalars
+ * that ops share, see `ops.ts`, are read by every program): each backend
+ * keeps its own buffer, so a backend never reads a buffer that another
+ * evaluation gave back to its own backend, nor one released when another
+ * backend's Layer closed. Backends are held weakly (a closed one is not kept
+ * alive by a long-lived const); each buffer is released when its const is
+ * garbage collected.
+ */
+const elsewhere = new WeakMap<Tensor, WeakMap<BackendShape, unknown>>()
+
+interface HeldElsewhere {
+  readonly backend: WeakRef<BackendShape>
+  readonly handle: unknown
+}
+const registryElsewhere = new FinalizationRegistry<HeldElsewhere>((held) => {
+  try {
+    held.backend.deref()?.dispose(held.handle)
+  } catch {
+    // the backend may be gone (context lost): nothing left to release
+  }
+})
+
+/** The buffer of a source tensor on `backend` (uploading and caching it the first time it is read there). */
 export const sourceHandle = (backend: BackendShape, t: Tensor): unknown => {
-  if (t.buf !== undefined && t.buf.backend === backend) return t.buf.handle
+  const buf = t.buf
+  if (buf === undefined) {
+    const handle = backend.upload(hostOf(t), t)
+    setBuffer(t, backend, handle)
+    return handle
+  }
+  if (buf.backend === backend) return buf.handle
+  // realized on another backend: this backend's own buffer, kept beside that one's
+  let byBackend = elsewhere.get(t)
+  const kept = byBackend?.get(backend)
+  if (kept !== undefined) return kept
   const handle = backend.upload(hostOf(t), t)
-  setBuffer(t, backend, handle)
+  if (byBackend === undefined) elsewhere.set(t, (byBackend = new WeakMap()))
+  byBackend.set(backend, handle)
+  if (!backend.hostBuffers) registryElsewhere.register(t, { backend: new WeakRef(backend), handle })
   return handle
 }
 
