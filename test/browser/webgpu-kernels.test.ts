@@ -150,11 +150,6 @@ describe("webgpu linear algebra: shaders, also inside loop bodies", () => {
       close(() => grad((x: Tensor.Tensor) => Tensor.sum(Linalg.slogdet(x)[1]))(Tensor.add(mats([40, 40], 7), Tensor.mul(Tensor.eye(40), 3))))
     ))
 
-  it("a matrix that is not positive-definite gives NaN on the GPU", async () => {
-    const got = await gpu.runPromise(Tensor.toArray(Linalg.cholesky(Tensor.sub(Tensor.eye(40), 2))))
-    expect((got as number[][]).flat().every(Number.isNaN)).toBe(true)
-  })
-
   it("cholesky, triangularSolve and lu inside a scan body", () =>
     close(() => {
       const body = (x: Tensor.Tensor, m: Tensor.Tensor) => {

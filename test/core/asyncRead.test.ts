@@ -8,7 +8,7 @@
  */
 import { Effect, Exit } from "effect"
 import { describe, expect, it } from "vitest"
-import { Backend, BackendError, type BackendShape, CpuBackend, Tensor, Variable } from "@diffect/core"
+import { Backend, BackendError, type BackendShape, CpuBackend, Internal, Tensor, Variable } from "@diffect/core"
 import { cond, jit, scan, whileLoop } from "@diffect/transforms"
 
 /** The CPU backend with its buffers boxed (not host memory) and only an asynchronous read. */
@@ -176,5 +176,32 @@ describe("control flow on a backend that reads only asynchronously", () => {
     })
     expect(await Effect.runPromise(program.pipe(Effect.provideService(Backend, backend)))).toEqual([128, [2, 3], [-4, -9], 6, [0, 1, 3]])
     expect(stats.asyncReads).toBeGreaterThan(8) // the while predicate at every step, both cond predicates, the results
+  })
+
+  it("Internal.mayAnswerAsync: true for a kernel of an evaluation run as an Effect, false in loop bodies and outside evaluations", async () => {
+    const seen: boolean[] = []
+    const cpu = CpuBackend.backend
+    const exp = cpu.kernels.exp
+    const { fusion: _, ...unfused } = cpu
+    const backend: BackendShape = {
+      ...unfused,
+      kernels: {
+        ...cpu.kernels,
+        exp: (args, p, out) => {
+          seen.push(Internal.mayAnswerAsync())
+          return exp(args, p, out)
+        }
+      }
+    }
+    const program = Effect.gen(function* () {
+      yield* Tensor.data(Tensor.exp(Tensor.make([1, 2])))
+      yield* scan((c: Tensor.Tensor, x: Tensor.Tensor) => [Tensor.add(c, Tensor.exp(x)), c] as const, Tensor.make(0), Tensor.make([1, 2, 3]))
+      yield* whileLoop((x: Tensor.Tensor) => Tensor.less(x, 10), (x) => Tensor.add(Tensor.exp(Tensor.mul(x, 0)), x), Tensor.make(0))
+    })
+    await Effect.runPromise(program.pipe(Effect.provideService(Backend, backend)))
+    expect(seen[0]).toBe(true)
+    expect(seen.length).toBeGreaterThan(1)
+    expect(seen.slice(1).every((b) => !b)).toBe(true)
+    expect(Internal.mayAnswerAsync()).toBe(false)
   })
 })

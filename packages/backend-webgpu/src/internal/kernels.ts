@@ -27,9 +27,9 @@
  * Small results of host operands (at most `cpuThreshold` elements) are
  * computed by the CPU backend's kernels and stay on the host.
  */
-import { BackendError, type BackendShape, CpuBackend, DType as DT, type Kernel, type KernelArg, type Prim } from "@diffect/core"
+import { BackendError, type BackendShape, CpuBackend, DType as DT, Internal, type Kernel, type KernelArg, type Prim } from "@diffect/core"
 import { type Device, fail, Handle, storageType } from "./device.js"
-import { cholesky, lu, triangularSolve } from "./linalg.js"
+import { cholesky, choleskyChecked, lu, triangularSolve } from "./linalg.js"
 import { matmul } from "./matmul.js"
 import { randomKernel } from "./random.js"
 import {
@@ -600,7 +600,10 @@ export const makeKernels = (device: Device, cpuThreshold: number): { kernels: Ba
     scatterAdd: guard("scatterAdd", ([x, i, u], { axis, batchDims }) => scatterAdd(device, h(x), h(i), h(u), x!.shape, i!.shape, axis, batchDims)),
     argsort: guard("argsort", ([x], { descending }) => argsort(device, h(x), x!.shape, descending)),
     cumsum: guard("cumsum", ([x], { axis, reverse }, out) => cumsum(device, h(x), x!.shape, axis, reverse, out.dtype)),
-    cholesky: guard("cholesky", ([a], _p, out) => cholesky(device, h(a), a!.shape, out.dtype)),
+    // checked (a LinalgError for a matrix that is not positive-definite) where it may answer asynchronously; NaN in loop bodies
+    cholesky: guard("cholesky", ([a], _p, out) =>
+      Internal.mayAnswerAsync() ? choleskyChecked(device, h(a), a!.shape, out.dtype) : cholesky(device, h(a), a!.shape, out.dtype)
+    ),
     triangularSolve: guard("triangularSolve", ([a, b], p, out) => triangularSolve(device, h(a), h(b), a!.shape, b!.shape, p, out.dtype)),
     lu: guard("lu", ([a], _p, out) => lu(device, h(a), a!.shape, out.dtype)),
     qr: viaHost("qr"),

@@ -6,15 +6,18 @@
  *
  * - cholesky: the row-oriented Cholesky–Banachiewicz recurrence, one
  *   invocation per matrix of the batch. A matrix that is not
- *   positive-definite comes out as NaN (the CPU fails with a LinalgError,
- *   which a shader cannot raise; its operands on the host still do).
+ *   positive-definite comes out as NaN. Where the kernel may answer
+ *   asynchronously (not inside a loop body, see `Internal.mayAnswerAsync`)
+ *   the factors are checked by reading back one element of each, and such
+ *   a matrix is a LinalgError as on the CPU (`choleskyChecked`); inside a
+ *   loop body, which needs a synchronous answer, it stays NaN.
  * - triangularSolve: substitution on each column of the right-hand side,
  *   one invocation per (matrix, column).
  * - lu: Doolittle elimination with partial pivoting (the largest magnitude,
  *   NaN first, as the CPU), one invocation per matrix, packed as
  *   `[LU (n × n), perm (n), sign (n)]`.
  */
-import type { DType as D } from "@diffect/core"
+import { type DType as D, LinalgError } from "@diffect/core"
 import { type Device, grid, type Handle } from "./device.js"
 import { bindings, mathLib, uses } from "./wgsl.js"
 
@@ -64,6 +67,72 @@ export const cholesky = (device: Device, a: Handle, shape: Shape, out: DType): H
     n: batch * nn,
     dtype: out,
     groups: grid(Math.ceil(batch / 64))
+  })
+}
+
+/**
+ * The order (from 0) of the first leading minor of matrix `off` of `src`
+ * (n × n, row-major) found not positive by the shader's recurrence in
+ * float32, or undefined if this float32 arithmetic finds none (the GPU's
+ * rounding may differ in the last bits).
+ */
+const failingOrder = (src: ArrayLike<number>, off: number, n: number): number | undefined => {
+  const f = Math.fround
+  const l = new Float32Array(n * n)
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j <= i; j++) {
+      let s = f(src[off + i * n + j]!)
+      for (let k = 0; k < j; k++) s = f(s - f(l[i * n + k]! * l[j * n + k]!))
+      if (i === j) {
+        if (!(s > 0)) return i
+        l[i * n + i] = Math.sqrt(s)
+      } else l[i * n + j] = s / l[j * n + j]!
+    }
+  return undefined
+}
+
+/**
+ * cholesky with its answer checked (the kernel answers with a Promise: only
+ * where the core allows it, outside loop bodies): the first element of each
+ * factor is read back, NaN exactly where the matrix is not positive-definite;
+ * the first such matrix fails with the CPU's LinalgError, naming the order of
+ * its leading minor that is not positive and its place in the batch.
+ */
+export const choleskyChecked = async (device: Device, a: Handle, shape: Shape, out: DType): Promise<Handle> => {
+  const l = cholesky(device, a, shape, out)
+  const n = shape[shape.length - 1]!
+  const batch = batchOf(shape)
+  if (batch === 0 || n === 0) return l
+  let firsts: ArrayLike<number>
+  try {
+    const first = device.run({
+      key: `cholesky-first:${out}:${batch}:${n}`,
+      code: () => perItem([out], "float32", batch, `O[t] = x0(t * ${n * n});`),
+      inputs: [l],
+      n: batch,
+      dtype: "float32",
+      groups: grid(Math.ceil(batch / 64))
+    })
+    try {
+      firsts = await device.read(first)
+    } finally {
+      device.dispose(first)
+    }
+  } catch (e) {
+    device.dispose(l)
+    throw e
+  }
+  let bad = -1
+  for (let b = 0; b < batch && bad < 0; b++) if (Number.isNaN(firsts[b]!)) bad = b
+  if (bad < 0) return l
+  device.dispose(l)
+  const order = failingOrder(await device.read(a), bad * n * n, n)
+  const where = `in ${out} [${shape.join(", ")}]${batch > 1 ? ` (matrix ${bad} of the batch)` : ""}`
+  throw new LinalgError({
+    message:
+      order === undefined
+        ? `cholesky: the matrix is not positive-definite (a leading minor is not positive in the GPU's float32 arithmetic) ${where}`
+        : `cholesky: the matrix is not positive-definite (its leading minor of order ${order + 1} is not positive) ${where}`
   })
 }
 

@@ -19,7 +19,7 @@ import { planGraph } from "./plan.js"
 import { Tensor } from "./tensor.js"
 
 export { EvalFailure, planGraph, type Plan, type Steps } from "./plan.js"
-export { execute, executeSync, Execution, failureOf, hostOf, setBuffer, sourceHandle, SLICE_MS, type Executed } from "./execute.js"
+export { execute, executeSync, Execution, failureOf, hostOf, mayAnswerAsync, setBuffer, sourceHandle, SLICE_MS, type Executed } from "./execute.js"
 
 /** Concrete computed roots keep their buffer and forget how they were made. */
 const settleRoots = (backend: BackendShape, roots: ReadonlyArray<Tensor>, r: Executed): Executed => {

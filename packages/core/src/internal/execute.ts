@@ -143,6 +143,16 @@ export const takeDeadline = (): number | undefined => {
   return d
 }
 
+/**
+ * Whether the kernel being called may answer with a Promise: it is called
+ * by an execution that yields (an Effect), not inside a loop's body nor by
+ * a synchronous evaluation, which refuse Promises. A backend that can check
+ * a kernel's result only by reading it back asynchronously (WebGPU's
+ * cholesky: is every matrix positive-definite?) does so where this is true.
+ * Unlike `takeDeadline`, asking does not withdraw the offer.
+ */
+export const mayAnswerAsync = (): boolean => offered !== undefined
+
 /** One run of a plan, resumable between steps. */
 export class Execution {
   private readonly slots: unknown[]
