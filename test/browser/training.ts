@@ -1,9 +1,10 @@
 /**
  * The training loop of the GPU backends' lifecycle tests: a small softmax
  * regression (TrainVars w, b) trained by plain gradient steps, with the
- * backend's live buffer count read after every round of steps, garbage
- * collected first (buffers of dropped tensors are released by a
- * FinalizationRegistry). Chromium runs with --js-flags=--expose-gc.
+ * backend's live buffers read after rounds of steps, garbage collected first
+ * until the reading no longer changes (buffers of dropped tensors are
+ * released by a FinalizationRegistry). Chromium runs with
+ * --js-flags=--expose-gc.
  */
 import { Tensor, TrainVar, Variable } from "@diffect/core"
 import { valueAndGrad } from "@diffect/transforms"
@@ -14,14 +15,16 @@ export interface Rounds {
   readonly rounds: number
   readonly stepsPerRound: number
   readonly lr: number
+  /** The rounds (from 0) after which to read (default: every round). */
+  readonly readAfter?: ReadonlyArray<number>
 }
 
-/** Trains, and returns the live buffer count after each round and the last loss. */
-export const liveBuffersWhileTraining = async (
+/** Trains, and returns what `liveBuffers` reads after each round read (see `readAfter`), and the last loss. */
+export const liveBuffersWhileTraining = async <T = number>(
   run: <A>(effect: Effect.Effect<A, unknown>) => Promise<A>,
-  liveBuffers: () => number,
-  { rounds, stepsPerRound, lr }: Rounds
-): Promise<{ readonly counts: ReadonlyArray<number>; readonly loss: number }> => {
+  liveBuffers: () => T,
+  { rounds, stepsPerRound, lr, readAfter }: Rounds
+): Promise<{ readonly counts: ReadonlyArray<T>; readonly loss: number }> => {
   const step = await run(
     Effect.gen(function* () {
       const w = yield* TrainVar.make(Tensor.mul(Tensor.ones([3, 4]), 0.1))
@@ -42,14 +45,22 @@ export const liveBuffersWhileTraining = async (
       })
     })
   )
-  const collect = async () => {
-    for (let i = 0; i < 4; i++) {
+  // collects until two readings in a row agree (finalizers only ever lower them), at least 4 times, at most 20
+  const collect = async (): Promise<T> => {
+    let last = ""
+    let reading = liveBuffers()
+    for (let i = 0; i < 20; i++) {
       ;(globalThis as { gc?: () => void }).gc?.()
       await new Promise((r) => setTimeout(r, 5))
+      reading = liveBuffers()
+      const key = JSON.stringify(reading)
+      if (i >= 3 && key === last) break
+      last = key
     }
+    return reading
   }
   expect(typeof (globalThis as { gc?: unknown }).gc).toBe("function")
-  const counts: number[] = []
+  const counts: T[] = []
   let loss = Infinity
   for (let round = 0; round < rounds; round++) {
     loss = await run(
@@ -59,8 +70,7 @@ export const liveBuffersWhileTraining = async (
         return yield* Tensor.item(value)
       })
     )
-    await collect()
-    counts.push(liveBuffers())
+    if (readAfter === undefined || readAfter.includes(round)) counts.push(await collect())
   }
   return { counts, loss }
 }

@@ -169,14 +169,22 @@ describe("webgpu backend lifecycle", () => {
     }
   })
 
-  it("keeps live GPU buffers flat over 2,000 training steps (bench/webgl runs 10,000)", async () => {
-    // every kernel as a shader (cpuThreshold 0), so that each step makes buffers
+  it("keeps GPU memory flat over 10,000 training steps: as many live buffers and bytes after step 10,000 as after step 100", async () => {
+    // every kernel as a shader (cpuThreshold 0), so that each step makes GPU buffers
     const rt = ManagedRuntime.make(WebGPUBackend.layer({ cpuThreshold: 0 }))
     const backend = await rt.runPromise(webgpu)
-    const { counts, loss } = await liveBuffersWhileTraining((e) => rt.runPromise(e), () => backend.liveBuffers!(), { rounds: 4, stepsPerRound: 500, lr: 0.1 })
-    console.log("live GPU buffers after every 500 steps (after GC):", counts.join(" "), "final loss", loss)
+    const { counts, loss } = await liveBuffersWhileTraining((e) => rt.runPromise(e), () => backend.memory(), {
+      rounds: 100,
+      stepsPerRound: 100,
+      lr: 0.1,
+      readAfter: [0, 99]
+    })
+    const [early, late] = counts as [WebGPUBackend.Memory, WebGPUBackend.Memory]
+    console.log("GPU memory after step 100 and after step 10,000 (after GC):", JSON.stringify(early), JSON.stringify(late), "final loss", loss)
     expect(loss).toBeLessThan(0.2)
-    expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(2)
+    expect(early.liveBuffers).toBeGreaterThan(0)
+    expect(late.liveBuffers).toBeLessThanOrEqual(early.liveBuffers)
+    expect(late.liveBytes).toBeLessThanOrEqual(early.liveBytes)
     await rt.dispose()
   })
 })

@@ -25,7 +25,9 @@
 import { Backend, BackendError, type BackendShape, type DType as D } from "@diffect/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { Device, fail, Handle } from "./internal/device.js"
+import { Device, fail, Handle, type Memory } from "./internal/device.js"
+
+export type { Memory } from "./internal/device.js"
 import { asHost, makeFusion, makeKernels } from "./internal/kernels.js"
 
 type DType = D.DType
@@ -59,6 +61,12 @@ export interface Options {
 export interface WebGPUBackendShape extends BackendShape {
   /** The GPU device. */
   readonly device: GPUDevice
+  /**
+   * The GPU memory this backend holds now: buffers held by live handles and
+   * their bytes, and buffers pooled for reuse. Buffers of tensors that are
+   * dropped are released when the garbage collector finalizes them.
+   */
+  readonly memory: () => Memory
   /** Destroys every buffer (called when the layer's scope closes); destroys the device too when the layer made it. */
   readonly release: () => void
 }
@@ -110,6 +118,7 @@ export const fromDevice = (gpu: GPUDevice, options: Options = {}, owned = false)
     viewKernels,
     fusion: makeFusion(device, cpuThreshold),
     liveBuffers: () => device.liveCount(),
+    memory: () => device.memory(),
     release: () => {
       device.destroy()
       if (owned && device.lost === undefined) gpu.destroy()

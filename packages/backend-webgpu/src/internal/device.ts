@@ -21,6 +21,21 @@ type HostArray = D.HostArray
 export const storageType = (dtype: DType): "f32" | "i32" => (dtype === "int32" ? "i32" : "f32")
 
 /** A GPU buffer with the number of handles that share it. */
+/** What `WebGPUBackendShape.memory()` reports. */
+export interface Memory {
+  /** GPU buffers held by live handles (tensor values, results not yet read). */
+  readonly liveBuffers: number
+  /** Their sizes in bytes (buffers are allocated in power-of-two sizes). */
+  readonly liveBytes: number
+  /**
+   * Buffers given back and kept for reuse (at most 256 MiB; beyond that
+   * they are destroyed). Their number follows the peak of what was live,
+   * dropped tensors included until the garbage collector finalizes them.
+   */
+  readonly pooledBuffers: number
+  readonly pooledBytes: number
+}
+
 class Storage {
   refs = 1
   constructor(
@@ -137,6 +152,7 @@ export class Device {
     this.lost = { reason, message, buffers, variables }
     this.live = new Set()
     this.pool.clear()
+    this.pooledBytes = 0
     this.released = []
     this.staging.clear()
     this.encoder = undefined
@@ -146,6 +162,18 @@ export class Device {
   /** Live (not pooled) GPU buffers. */
   liveCount(): number {
     return this.live.size
+  }
+
+  /** The GPU memory held: live buffers (held by handles) and pooled ones (given back, kept for reuse), with their sizes in bytes. */
+  memory(): Memory {
+    let liveBytes = 0
+    for (const s of this.live) liveBytes += s.buffer.size
+    // the buffers given back since the last submit are pooled then: counted as pooled already
+    let pooledBuffers = this.released.length
+    let pooledBytes = this.pooledBytes
+    for (const list of this.pool.values()) pooledBuffers += list.length
+    for (const b of this.released) pooledBytes += b.size
+    return { liveBuffers: this.live.size, liveBytes, pooledBuffers, pooledBytes }
   }
 
   private acquire(bytes: number): GPUBuffer {
@@ -313,6 +341,7 @@ export class Device {
     for (const list of this.staging.values()) for (const b of list) b.destroy()
     for (const b of this.released) b.destroy()
     this.pool.clear()
+    this.pooledBytes = 0
     this.staging.clear()
     this.released = []
     this.pipelines.clear()
