@@ -169,7 +169,7 @@ describe("webgpu backend lifecycle", () => {
     }
   })
 
-  it("keeps GPU memory flat over 10,000 training steps: as many live buffers and bytes after step 10,000 as after step 100", async () => {
+  it("keeps GPU memory flat over 10,000 training steps: as many live buffers and bytes after step 10,000 as after step 100, the pool within its cap", async () => {
     // every kernel as a shader (cpuThreshold 0), so that each step makes GPU buffers
     const rt = ManagedRuntime.make(WebGPUBackend.layer({ cpuThreshold: 0 }))
     const backend = await rt.runPromise(webgpu)
@@ -185,6 +185,9 @@ describe("webgpu backend lifecycle", () => {
     expect(early.liveBuffers).toBeGreaterThan(0)
     expect(late.liveBuffers).toBeLessThanOrEqual(early.liveBuffers)
     expect(late.liveBytes).toBeLessThanOrEqual(early.liveBytes)
+    // every buffer of this model is of the smallest size (256 bytes): the pool keeps at most 256 of them
+    expect(late.pooledBuffers).toBeLessThanOrEqual(256)
+    expect(late.pooledBytes).toBeLessThanOrEqual(256 * 256)
     await rt.dispose()
   })
 })
