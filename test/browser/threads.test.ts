@@ -2,7 +2,7 @@
 // a shared WebAssembly memory (the test server sends the cross-origin
 // isolation headers), the page's main thread spinning for the workers'
 // chunks (it may not block). Same bits on 1 and 3 threads (the reductions:
-// 100,000 elements per sum, split into blocks of 4096; the convolution split
+// 350,000 elements per sum, split into blocks of 4096; the convolution split
 // by images).
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
@@ -21,7 +21,7 @@ describe("CPU worker pool in the browser", () => {
     const n = 256
     const a = Tensor.make(data(n * n, 1), { shape: [n, n] })
     const b = Tensor.make(data(n * n, 2), { shape: [n, n] })
-    const x = Tensor.make(data(300_000, 3), { shape: [300_000] })
+    const x = Tensor.make(data(1_050_000, 3), { shape: [1_050_000] })
     // an odd batch in 2 groups, large enough to be split by images
     const images = Tensor.make(data(9 * 6 * 32 * 40, 4), { shape: [9, 6, 32, 40] })
     const kernels = Tensor.make(data(12 * 3 * 3 * 3, 5), { shape: [12, 3, 3, 3] })
@@ -30,7 +30,7 @@ describe("CPU worker pool in the browser", () => {
       Tensor.data(Tensor.matmul(a, b)),
       Tensor.data(Tensor.sin(x)),
       Tensor.data(Tensor.add(Tensor.mul(Tensor.tanh(x), 3), Tensor.mul(x, x))),
-      Tensor.data(Tensor.sum(Tensor.reshape(x, [3, 100_000]), { axis: 1 })),
+      Tensor.data(Tensor.sum(Tensor.reshape(x, [3, 350_000]), { axis: 1 })),
       Tensor.data(Tensor.max(x)),
       Tensor.data(Tensor.conv(images, kernels, { padding: "SAME", groups: 2 }))
     ])

@@ -21,9 +21,12 @@ type Loop = (out: HostArray, ops: ReadonlyArray<HostArray>, offs: ReadonlyArray<
 
 /**
  * Below this many elements a fused loop runs on the calling thread alone.
- * A 3-op loop of 65536 elements takes about 1 ms on one thread (bench's
- * threads.mjs --sweep), well above a worker's wake-up; its operands'
- * copies into the shared memory add about 3% of CPU time at 10⁶ elements.
+ * A 3-op loop of 65536 elements takes 1.7–2.4 ms on one thread, well above
+ * a worker's wake-up; its operands' copies into the shared memory add about
+ * 3% of CPU time at 10⁶ elements. `node bench/threads.mjs --only none
+ * --sweep --reps 9` (2 Dec 2026, 3 runs at load averages 3.2, 1.7 and 1.6,
+ * 2 cores) chose 131072, 262144 and 65536 (65536 split: 1.04×, 1.31×,
+ * 1.23×; 16384 slower split in all three); the earlier session's, 65536.
  */
 let FUSED_PAR_MIN = 65536
 /** Elements per chunk (rounded to whole periods). */

@@ -33,9 +33,12 @@ import { MAX_RUNS, RB, SUM_LEADING, SUM_RUNS, maxRuns, sumLeading, sumRuns } fro
 /**
  * Below this many input elements a reduction runs on the calling thread
  * alone (the split costs a copy of the input into shared memory and a
- * worker's wake-up; see `node bench/threads.mjs --sweep`).
+ * worker's wake-up). Measured by `node bench/threads.mjs --only none
+ * --sweep --reps 9` (2 Dec 2026, 3 runs at load averages 3.2, 1.7 and 1.6
+ * on this 2-core machine): a sum was slower split at every size up to
+ * 524288 elements (0.27–0.89×) and faster only at 1048576 (1.18–1.44×).
  */
-let REDUCE_PAR_MIN = 131072
+let REDUCE_PAR_MIN = 1048576
 
 /** Sets REDUCE_PAR_MIN (benchmarks, tests); returns the previous value. */
 export const setReduceThreshold = (n: number): number => {

@@ -189,14 +189,15 @@ const packB = (F: Float32Array, q: number, b: ArrayLike<number>, off: number, rs
 
 /**
  * Below this many multiply-adds a product runs on one thread. The split
- * costs a worker's wake-up (a futex: tens of µs, p90 18 µs measured here)
- * and the wait for its last chunk, so a product is split only where one
- * thread takes well over 100 µs: 128 × 128 × 128 (2²¹) takes about 170 µs
- * on one thread (`node bench/threads.mjs --sweep`, the 1-thread column);
- * on a machine loaded beyond its cores the sweep's wall times show no
- * size worth splitting, see bench/README.
+ * costs a worker's wake-up (a futex: tens of µs) and the wait for its last
+ * chunk. Measured by `node bench/threads.mjs --only none --sweep --reps 9`
+ * (2 Dec 2026, 3 runs at load averages 3.2, 1.7 and 1.6 on this 2-core
+ * machine, none idle): every product below 256 × 256 × 256 (2²⁴) was slower
+ * split (0.49–0.95×), 256³ itself 0.85–1.28×; `--only matmul512` gains
+ * 1.3–1.9× (512³). An earlier session's sweep found the same (no size up
+ * to 256³ faster split).
  */
-let GEMM_PAR_MIN = 2 ** 21
+let GEMM_PAR_MIN = 2 ** 24
 
 /**
  * How a product of `mp × k × np` is split over `threads` threads:
@@ -316,8 +317,13 @@ export const wasmUnary = { sin: 0, cos: 1, exp: 2 } as const
 const CHUNK = 65536
 /** Elements per chunk of a unary kernel split over threads. */
 const PAR_CHUNK = 16384
-/** Below this many elements a unary kernel runs on one thread (about 180 µs of sin on one thread, as GEMM_PAR_MIN). */
-let UNARY_PAR_MIN = 32768
+/**
+ * Below this many elements a unary kernel runs on one thread. Measured with
+ * GEMM_PAR_MIN's sweep (same runs): sin was slower split up to 131072
+ * elements in all three (0.76–0.94×), 262144 gained 1.36× and 1.50× in two
+ * (0.86× in the third); the earlier session's sweep chose 262144 too.
+ */
+let UNARY_PAR_MIN = 262144
 /** At most this many bytes of input are placed in linear memory at once for the threads. */
 const PAR_MAX_BYTES = 64 * 2 ** 20
 
