@@ -88,21 +88,15 @@ export function gemmTile(): i32 {
   return MR * 100 + NR
 }
 
-/**
- * Columns j0 … j1 (multiples of NR) of C = A · B, every row (threads split
- * a product by column blocks, or by rows with a shifted A and C and a
- * smaller mp). Each element of C is the same sum in the same order whatever
- * the column range or rows: the k blocks in order, each over p in order.
- */
-export function gemmF32(a: usize, ars: usize, acs: usize, b: usize, c: usize, mp: i32, np: i32, k: i32, kc: i32, nc: i32, j0: i32, j1: i32): void {
+export function gemmF32(a: usize, ars: usize, acs: usize, b: usize, c: usize, mp: i32, np: i32, k: i32, kc: i32, nc: i32): void {
   const ldc = <usize>np << 2
   for (let k0 = 0; k0 < k; k0 += kc) {
     const kb = min(kc, k - k0)
     const aBlock = a + <usize>k0 * acs
     const bBlock = b + (<usize>k0 * <usize>np << 2)
     const add = k0 > 0
-    for (let n0 = j0; n0 < j1; n0 += nc) {
-      const n1 = min(j1, n0 + nc)
+    for (let n0 = 0; n0 < np; n0 += nc) {
+      const n1 = min(np, n0 + nc)
       for (let i = 0; i < mp; i += MR) {
         const aStrip = aBlock + <usize>i * ars
         const cRow = c + <usize>i * ldc

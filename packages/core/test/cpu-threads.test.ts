@@ -63,9 +63,8 @@ describe("CPU worker pool", () => {
     }
   )
 
-  // wide products are split by column blocks of the output, each thread packing its own columns of b; sizes past the
-  // 4096 multiply-adds from which the WebAssembly kernel runs: widths that leave a partial block and a partial panel,
-  // several k blocks, k = 1, rows that are not a multiple of the tile
+  // products split over the threads (sizes past the 4096 multiply-adds from which the WebAssembly kernel runs):
+  // widths that leave a partial block and a partial panel, several k blocks, k = 1, rows that are not a multiple of the tile
   it.each([
     [3, 40, 40],
     [7, 300, 33],
@@ -74,7 +73,7 @@ describe("CPU worker pool", () => {
     [784, 128, 256],
     [5, 1, 1000],
     [67, 513, 71]
-  ])("a wide matmul %i×%i × %i, split by column blocks, gives the product, with the same bits on 1 and 2 threads", (m, k, n) => {
+  ])("a matmul %i×%i × %i gives the product, with the same bits on 1 and 2 threads", (m, k, n) => {
     const av = data(m * k, m), bv = data(k * n, n), bv2 = data(k * n, n + 1), bv3 = data(k * n, n + 2)
     // b, b stored transposed, b as a column slice of a wider matrix (read through strides); a row-major and transposed
     const a = Tensor.make(av, { shape: [m, k] })

@@ -16,14 +16,14 @@
  */
 import type { Strided } from "./matmul.js"
 import { currentPool, type SharedWasm } from "./threads.js"
-import { GEMM, GEMM_COLS, PACKB, UNARY } from "./worker-source.js"
+import { GEMM, PACKB, UNARY } from "./worker-source.js"
 import { wasmBase64, wasmSharedBase64 } from "./wasm-module.js"
 
 interface Exports {
   readonly memory: WebAssembly.Memory
   readonly heapBase: () => number
   readonly gemmTile: () => number
-  readonly gemmF32: (a: number, ars: number, acs: number, b: number, c: number, mp: number, np: number, k: number, kc: number, nc: number, j0: number, j1: number) => void
+  readonly gemmF32: (a: number, ars: number, acs: number, b: number, c: number, mp: number, np: number, k: number, kc: number, nc: number) => void
   readonly unaryF32: (src: number, dst: number, n: number, op: number) => number
   readonly packB: (src: number, rs: number, cs: number, dst: number, n: number, np: number, k: number, kc: number, j0: number, j1: number) => void
   readonly fusedTile: () => number
@@ -148,17 +148,23 @@ const reserve = (ex: Exports, bytes: number): boolean => {
  * Places a(i, p) = a[off + i·rs + p·cs] (i < m, p < k) at F[q ...] for the
  * kernel, which reads A through strides: a dense row-major or transposed
  * float32 operand is copied as it is (a memcpy); anything else is gathered
- * row-major (`aStrides` says how the kernel reads it). The elements after
- * m · k (read for the padding rows) are zeroed.
+ * row-major. Returns the kernel's strides in bytes [row, column]. The
+ * elements after m · k (read for the padding rows) are zeroed.
  */
-const placeA = (F: Float32Array, q: number, a: ArrayLike<number>, off: number, rs: number, cs: number, m: number, mp: number, k: number): void => {
-  if (a instanceof Float32Array && ((rs === k && cs === 1) || (rs === 1 && cs === m))) F.set(a.subarray(off, off + m * k), q)
-  else
+const placeA = (F: Float32Array, q: number, a: ArrayLike<number>, off: number, rs: number, cs: number, m: number, mp: number, k: number): [number, number] => {
+  let strides: [number, number]
+  if (a instanceof Float32Array && ((rs === k && cs === 1) || (rs === 1 && cs === m))) {
+    F.set(a.subarray(off, off + m * k), q)
+    strides = [4 * rs, 4 * cs]
+  } else {
     for (let i = 0, at = q; i < m; i++) {
       const row = off + i * rs
       for (let p = 0; p < k; p++) F[at++] = a[row + p * cs]!
     }
+    strides = [4 * k, 4]
+  }
   F.fill(0, q + m * k, q + mp * k)
+  return strides
 }
 
 /** Packs b(p, j) = b[off + p·rs + j·cs] into NR-column panels per `kc` block, columns past n as zeros. */
@@ -200,23 +206,13 @@ const packB = (F: Float32Array, q: number, b: ArrayLike<number>, off: number, rs
 let GEMM_PAR_MIN = 2 ** 24
 
 /**
- * How a product of `mp × k × np` is split over `threads` threads:
- * - by column blocks of C (`cols`: the width, a multiple of NR) where C has
- *   at least 2 · threads panels: each chunk packs its own columns of B and
- *   computes them for every row, so the threads neither pack for one
- *   another nor stream each other's panels, and the product is one job;
- * - else by rows (`rows`, a multiple of MR), every chunk reading all of B,
- *   which a job before it packs;
- * - not at all below GEMM_PAR_MIN.
- * About 2 chunks per thread (4 by rows): a thread that got the core late
- * takes fewer. The split changes no bits: each element of C is the same
- * sum in the same order.
+ * Rows of C per chunk when a product of `mp × k × np` is split over
+ * `threads` threads (a multiple of MR; `mp` or more: not split). Chunks of
+ * 4 per thread let a thread that got the core late take fewer.
  */
-const gemmSplit = (mp: number, k: number, np: number, threads: number): { readonly cols: number } | { readonly rows: number } | undefined => {
-  if (threads <= 1 || mp * k * np < GEMM_PAR_MIN) return undefined
-  if (np >= 2 * threads * NR) return { cols: Math.ceil(np / (2 * threads) / NR) * NR }
-  if (mp >= 2 * MR) return { rows: Math.max(MR, Math.ceil(mp / (4 * threads) / MR) * MR) }
-  return undefined
+const gemmRows = (mp: number, k: number, np: number, threads: number): number => {
+  if (threads <= 1 || mp * k * np < GEMM_PAR_MIN || mp < 2 * MR) return mp
+  return Math.max(MR, Math.ceil(mp / (4 * threads) / MR) * MR)
 }
 
 /** Sets the size thresholds of the parallel kernels (benchmarks measure them); returns the previous ones. */
@@ -226,10 +222,6 @@ export const setParallelThresholds = (t: { gemm?: number; unary?: number }): { g
   if (t.unary !== undefined) UNARY_PAR_MIN = t.unary
   return was
 }
-
-/** The strides in bytes [row, column] at which the kernel reads A once `placeA` has placed it. */
-const aStrides = (a: ArrayLike<number>, rs: number, cs: number, m: number, k: number): [number, number] =>
-  a instanceof Float32Array && ((rs === k && cs === 1) || (rs === 1 && cs === m)) ? [4 * rs, 4 * cs] : [4 * k, 4]
 
 /**
  * out[oOff + i·n + j] = Σ_p a(i, p) · b(p, j) in float32 on the WebAssembly
@@ -250,20 +242,26 @@ export const gemmF32Wasm = (
   const bP = aP + 4 * mp * k
   const cP = bP + 4 * k * np
   const pool = currentPool()
-  const split = shared !== undefined ? gemmSplit(mp, k, np, pool.threads) : undefined
-  const sw = split !== undefined ? shared : undefined
+  const rows = gemmRows(mp, k, np, pool.threads)
+  const sw = rows < mp ? shared : undefined
   // B as it is (row-major or transposed) after C, packed by the SIMD kernel (split over the threads when the product is)
   const dense = b instanceof Float32Array && ((B.rs === n && B.cs === 1) || (B.rs === 1 && B.cs === k))
   const rawP = cP + 4 * mp * np
   if (!reserve(ex, dense ? rawP + 4 * k * n : rawP)) return false
   const F = heap
+  let strides: [number, number] | undefined
   // k blocks of equal length, at most KC (784 = 4 × 196, not 3 × 256 + 16)
   const kc = Math.ceil(k / Math.ceil(k / KC))
-  const [ars, acs] = aStrides(a, A.rs, A.cs, m, k)
-  const placeB = () => {
-    if (dense) F.set((b as Float32Array).subarray(bOff, bOff + k * n), rawP >> 2)
-    else packB(F, bP >> 2, b, bOff, B.rs, B.cs, n, np, k, kc)
-  }
+  if (dense) {
+    F.set((b as Float32Array).subarray(bOff, bOff + k * n), rawP >> 2)
+    const panels = np / NR
+    const per = Math.max(1, Math.ceil(panels / (4 * pool.threads)))
+    // A is placed while the threads pack B
+    const during = () => void (strides = placeA(F, aP >> 2, a, aOff, A.rs, A.cs, m, mp, k))
+    if (sw !== undefined) pool.exec(sw, PACKB, [rawP, B.rs, B.cs, bP, n, np, k, kc, per], Math.ceil(panels / per), false, { during })
+    else ex.packB(rawP, B.rs, B.cs, bP, n, np, k, kc, 0, np)
+  } else packB(F, bP >> 2, b, bOff, B.rs, B.cs, n, np, k, kc)
+  const [ars, acs] = strides ?? placeA(F, aP >> 2, a, aOff, A.rs, A.cs, m, mp, k)
   const c = cP >> 2
   // rows i0 … i1 of C into out
   const copyRows = (i0: number, i1: number) => {
@@ -274,37 +272,12 @@ export const gemmF32Wasm = (
         for (let j = 0; j < n; j++) out[dst + j] = F[src + j]!
       }
   }
-  if (sw !== undefined && "cols" in split!) {
-    // one job: the operands are placed while the workers wake (chunk 0's feed), then each chunk packs and computes its columns
-    const feed = (chunk: number) => {
-      if (chunk > 0) return
-      placeB()
-      placeA(F, aP >> 2, a, aOff, A.rs, A.cs, m, mp, k)
-    }
-    const width = split.cols
-    pool.exec(sw, GEMM_COLS, [aP, ars, acs, bP, cP, mp, np, k, kc, NC, width, dense ? rawP : 0, B.rs, B.cs, n], Math.ceil(np / width), false, { feed })
-    copyRows(0, m)
-    return true
-  }
-  placeB()
-  if (dense) {
-    const panels = np / NR
-    const per = Math.max(1, Math.ceil(panels / (4 * pool.threads)))
-    // A is placed while the threads pack B
-    const during = () => placeA(F, aP >> 2, a, aOff, A.rs, A.cs, m, mp, k)
-    if (sw !== undefined) pool.exec(sw, PACKB, [rawP, B.rs, B.cs, bP, n, np, k, kc, per], Math.ceil(panels / per), false, { during })
-    else {
-      ex.packB(rawP, B.rs, B.cs, bP, n, np, k, kc, 0, np)
-      during()
-    }
-  } else placeA(F, aP >> 2, a, aOff, A.rs, A.cs, m, mp, k)
   if (sw !== undefined) {
-    // by rows: each block of rows copied out as soon as the calling thread has computed it (the rest after the job)
-    const rows = (split as { readonly rows: number }).rows
+    // each block of rows copied out as soon as the calling thread has computed it (the rest after the job)
     const drain = (chunk: number) => copyRows(Math.min(m, chunk * rows), Math.min(m, (chunk + 1) * rows))
     pool.exec(sw, GEMM, [aP, ars, acs, bP, cP, mp, np, k, kc, NC, rows], Math.ceil(mp / rows), false, { drain })
   } else {
-    ex.gemmF32(aP, ars, acs, bP, cP, mp, np, k, kc, NC, 0, np)
+    ex.gemmF32(aP, ars, acs, bP, cP, mp, np, k, kc, NC)
     copyRows(0, m)
   }
   return true

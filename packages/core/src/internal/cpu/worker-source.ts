@@ -27,7 +27,7 @@ export const SEQ = 0, CLAIM = 1, DONE = 2, KIND = 3, ERR = 4, ACC = 5, STOP = 6,
 export const CONTROL_INTS = 256
 
 /** Job kinds. */
-export const GEMM = 1, UNARY = 2, FUSED = 3, PACKB = 4, REDUCE = 5, FUSED_WASM = 6, CONV = 7, GEMM_COLS = 8
+export const GEMM = 1, UNARY = 2, FUSED = 3, PACKB = 4, REDUCE = 5, FUSED_WASM = 6, CONV = 7
 /** Arguments of a FUSED job before its operands' (type, pointer, length) triples. */
 export const FUSED_HEAD = 9
 
@@ -36,11 +36,6 @@ export const FUSED_HEAD = 9
  * on the WebAssembly exports `ex` (instantiated on the shared `memory`).
  * - GEMM, args [a, ars, acs, b, c, mp, np, k, kc, nc, rows]: rows
  *   chunk·rows … of C = A · B (gemmF32 on that strip of A and C);
- * - GEMM_COLS, args [a, ars, acs, b, c, mp, np, k, kc, nc, width, raw,
- *   brs, bcs, n]: columns chunk·width … of C = A · B, every row; when raw
- *   is not 0 the chunk first packs its own columns of B (packB from the
- *   unpacked B at raw, strides brs, bcs in elements, n columns), so no
- *   thread reads a panel another packs;
  * - UNARY, args [src, dst, n, op, per]: elements chunk·per … (unaryF32),
  *   adding its count of far arguments to ACC;
  * - PACKB, args [src, rs, cs, dst, n, np, k, kc, per]: column panels
@@ -91,12 +86,7 @@ export const runnerSource = (math: string): string => `function makeRunner(ex, c
     if (kind === ${GEMM}) {
       const rows = ctl[A + 10], i0 = c * rows, mp = ctl[A + 5], np = ctl[A + 6]
       const h = Math.min(rows, mp - i0)
-      ex.gemmF32(ctl[A] + i0 * ctl[A + 1], ctl[A + 1], ctl[A + 2], ctl[A + 3], ctl[A + 4] + i0 * np * 4, h, np, ctl[A + 7], ctl[A + 8], ctl[A + 9], 0, np)
-    } else if (kind === ${GEMM_COLS}) {
-      const np = ctl[A + 6], j0 = c * ctl[A + 10], j1 = Math.min(np, j0 + ctl[A + 10])
-      const raw = ctl[A + 11], b = ctl[A + 3], k = ctl[A + 7], kc = ctl[A + 8]
-      if (raw !== 0) ex.packB(raw, ctl[A + 12], ctl[A + 13], b, ctl[A + 14], np, k, kc, j0, j1)
-      ex.gemmF32(ctl[A], ctl[A + 1], ctl[A + 2], b, ctl[A + 4], ctl[A + 5], np, k, kc, ctl[A + 9], j0, j1)
+      ex.gemmF32(ctl[A] + i0 * ctl[A + 1], ctl[A + 1], ctl[A + 2], ctl[A + 3], ctl[A + 4] + i0 * np * 4, h, np, ctl[A + 7], ctl[A + 8], ctl[A + 9])
     } else if (kind === ${UNARY}) {
       const per = ctl[A + 4], i0 = c * per, len = Math.min(per, ctl[A + 2] - i0)
       const far = ex.unaryF32(ctl[A] + 4 * i0, ctl[A + 1] + 4 * i0, len, ctl[A + 3])
