@@ -17,7 +17,7 @@
  *   NaN first, as the CPU), one invocation per matrix, packed as
  *   `[LU (n × n), perm (n), sign (n)]`.
  */
-import { type DType as D, LinalgError } from "@diffect/core"
+import { type DType as D, Internal } from "@diffect/core"
 import { type Device, grid, type Handle } from "./device.js"
 import { bindings, mathLib, uses } from "./wgsl.js"
 
@@ -126,14 +126,7 @@ export const choleskyChecked = async (device: Device, a: Handle, shape: Shape, o
   for (let b = 0; b < batch && bad < 0; b++) if (Number.isNaN(firsts[b]!)) bad = b
   if (bad < 0) return l
   device.dispose(l)
-  const order = failingOrder(await device.read(a), bad * n * n, n)
-  const where = `in ${out} [${shape.join(", ")}]${batch > 1 ? ` (matrix ${bad} of the batch)` : ""}`
-  throw new LinalgError({
-    message:
-      order === undefined
-        ? `cholesky: the matrix is not positive-definite (a leading minor is not positive in the GPU's float32 arithmetic) ${where}`
-        : `cholesky: the matrix is not positive-definite (its leading minor of order ${order + 1} is not positive) ${where}`
-  })
+  throw Internal.notPositiveDefinite(out, shape, bad, failingOrder(await device.read(a), bad * n * n, n))
 }
 
 export const triangularSolve = (

@@ -21,13 +21,15 @@ interface Held {
   readonly backend: BackendShape
   readonly handle: unknown
 }
-const registry = new FinalizationRegistry<Held>((held) => {
+/** Releases a collected tensor's buffer on `backend` (if it is still there). */
+const disposeCollected = (backend: BackendShape | undefined, handle: unknown): void => {
   try {
-    held.backend.dispose(held.handle)
+    backend?.dispose(handle)
   } catch {
     // the backend may be gone (context lost): nothing left to release
   }
-})
+}
+const registry = new FinalizationRegistry<Held>((held) => disposeCollected(held.backend, held.handle))
 
 /** Caches `handle` on `t` as its buffer (released when `t` is garbage collected). */
 export const setBuffer = (t: Tensor, backend: BackendShape, handle: unknown): void => {
@@ -69,13 +71,7 @@ interface HeldElsewhere {
   readonly backend: WeakRef<BackendShape>
   readonly handle: unknown
 }
-const registryElsewhere = new FinalizationRegistry<HeldElsewhere>((held) => {
-  try {
-    held.backend.deref()?.dispose(held.handle)
-  } catch {
-    // the backend may be gone (context lost): nothing left to release
-  }
-})
+const registryElsewhere = new FinalizationRegistry<HeldElsewhere>((held) => disposeCollected(held.backend.deref(), held.handle))
 
 /** The buffer of a source tensor on `backend` (uploading and caching it the first time it is read there). */
 export const sourceHandle = (backend: BackendShape, t: Tensor): unknown => {

@@ -28,7 +28,7 @@
  * Where a texel's four elements lie in one matrix row (rows of a multiple
  * of 4), the steps read and write whole texels.
  */
-import { Internal, LinalgError } from "@diffect/core"
+import { Internal } from "@diffect/core"
 import type { Device, Handle } from "../device.js"
 import { mainOfValue, specials } from "../glsl.js"
 
@@ -157,10 +157,7 @@ ${mainOfValue(batch)}`)
     const bad = device.download(status)
     for (let b = 0; b < batch; b++) {
       const i = bad[b]!
-      if (i >= 0)
-        throw new LinalgError({
-          message: `cholesky: the matrix is not positive-definite (its leading minor of order ${i + 1} is not positive) in ${dtype} ${Internal.fmt(shape)}${batch > 1 ? ` (matrix ${b} of the batch)` : ""}`
-        })
+      if (i >= 0) throw Internal.notPositiveDefinite(dtype, shape, b, i)
     }
     return l
   } catch (e) {

@@ -31,6 +31,21 @@ const matrixAt = (src: HostArray, b: number, m: number, n: number): Float64Array
   return out
 }
 
+/**
+ * The LinalgError of a cholesky whose matrix `matrix` of the batch `shape`
+ * (of `dtype`) is not positive-definite: the words of every backend (the GPU
+ * backends repeat the CPU's). `order`: the leading minor found not positive
+ * (from 0); undefined where a GPU backend could not tell which (its float32
+ * rounding and the host's disagree).
+ */
+export const notPositiveDefinite = (dtype: string, shape: ReadonlyArray<number>, matrix: number, order: number | undefined): LinalgError => {
+  const minor = order === undefined ? "a leading minor is not positive in the GPU's float32 arithmetic" : `its leading minor of order ${order + 1} is not positive`
+  const batch = sizeOf(shape.slice(0, -2))
+  return new LinalgError({
+    message: `cholesky: the matrix is not positive-definite (${minor}) in ${dtype} ${fmt(shape)}${batch > 1 ? ` (matrix ${matrix} of the batch)` : ""}`
+  })
+}
+
 export const choleskyKernel: Kernel<"cholesky"> = ([a], _p, out) => {
   const [n] = last2(a!.shape)
   const batch = sizeOf(a!.shape.slice(0, -2))
@@ -38,10 +53,7 @@ export const choleskyKernel: Kernel<"cholesky"> = ([a], _p, out) => {
   const res = allocHost(out.dtype, batch * n * n)
   for (let b = 0; b < batch; b++) {
     const l = new Float64Array(n * n)
-    const notPositive = (i: number) =>
-      new LinalgError({
-        message: `cholesky: the matrix is not positive-definite (its leading minor of order ${i + 1} is not positive) in ${out.dtype} ${fmt(a!.shape)}${batch > 1 ? ` (matrix ${b} of the batch)` : ""}`
-      })
+    const notPositive = (i: number) => notPositiveDefinite(out.dtype, a!.shape, b, i)
     const bad = choleskyF64Wasm(src, b * n * n, n, l)
     if (bad !== undefined) {
       if (bad >= 0) throw notPositive(bad)
