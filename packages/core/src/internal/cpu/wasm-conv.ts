@@ -58,8 +58,12 @@ const align16 = (b: number): number => (b + 15) & ~15
 const BATCH_BYTES = 32 * 2 ** 20
 
 /**
- * Below this many multiply-adds a convolution runs on one thread (as
- * GEMM_PAR_MIN of `wasm.ts`: some 100 µs of work; each image is a chunk).
+ * Below this many multiply-adds a convolution runs on one thread (each image
+ * is a chunk). Not swept: 2²¹ is about 100 µs of work on one thread, well
+ * above a worker's wake-up. GEMM_PAR_MIN of `wasm.ts` (2²⁴, swept) is higher
+ * because a split product also packs and copies its operands per chunk; the
+ * benchmark's CNN layer (1.4·10⁷ multiply-adds over 32 images) had its
+ * kernel 1.67× faster split on a quiet machine (1.60 → 0.96 ms, load 2.2).
  */
 let CONV_PAR_MIN = 2 ** 21
 
