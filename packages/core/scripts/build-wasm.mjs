@@ -1,7 +1,10 @@
 // Compiles the WebAssembly SIMD kernels (assembly/kernels.ts, AssemblyScript)
-// twice (with its own memory, and importing a shared memory for the worker
-// threads of src/internal/cpu/threads.ts) and writes both, base64-encoded,
-// into src/internal/cpu/wasm-module.ts, so
+// four times (with its own memory, and importing a shared memory for the
+// worker threads of src/internal/cpu/threads.ts; each once with plain SIMD and
+// once with relaxed SIMD, whose fused multiply-add the GEMM and convolution
+// kernels use) and writes all four, base64-encoded, into
+// src/internal/cpu/wasm-module.ts (wasm.ts loads the relaxed variant where the
+// engine validates it, the plain one otherwise), so
 // the module ships inside the package's JavaScript (no file to fetch, works
 // in Node and browsers alike). Run by the root `prebuild`; the output is
 // committed so that a checkout runs (and tests the WebAssembly path) before
@@ -17,6 +20,8 @@ const target = here("../src/internal/cpu/wasm-module.ts")
 const flags = ["-O3", "--runtime", "stub", "--noAssert", "--enable", "simd", "--use", "abort="]
 /** The shared variant: memory imported from env.memory, shared, at most 8192 pages (512 MiB, wasm.ts's MAX_BYTES). */
 const sharedFlags = [...flags, "--enable", "threads", "--importMemory", "--sharedMemory", "--initialMemory", "1", "--maximumMemory", "8192"]
+/** Relaxed SIMD on top (f32x4.relaxed_madd in kernels.ts's madd4). */
+const relaxed = ["--enable", "relaxed-simd"]
 
 const sourceHash = createHash("sha256").update(readFileSync(source)).digest("hex").slice(0, 16)
 const previous = (() => {
@@ -26,7 +31,7 @@ const previous = (() => {
     return ""
   }
 })()
-if (previous.includes(`sourceHash = "${sourceHash}"`) && previous.includes("wasmSharedBase64") && !process.argv.includes("--force")) {
+if (previous.includes(`sourceHash = "${sourceHash}"`) && previous.includes("wasmSharedRelaxedBase64") && !process.argv.includes("--force")) {
   console.log(`wasm kernels up to date (${sourceHash})`)
   process.exit(0)
 }
@@ -46,6 +51,8 @@ const compile = async (extra) => {
 }
 const binary = await compile(flags)
 const shared = await compile(sharedFlags)
+const binaryRelaxed = await compile([...flags, ...relaxed])
+const sharedRelaxed = await compile([...sharedFlags, ...relaxed])
 const base64Lines = (bin) => Buffer.from(bin).toString("base64").match(/.{1,100}/g).map((l) => `  "${l}"`).join(",\n")
 writeFileSync(
   target,
@@ -55,6 +62,10 @@ writeFileSync(
     `/** The WebAssembly module (${binary.length} bytes), base64. */\n` +
     `export const wasmBase64 = [\n${base64Lines(binary)}\n].join("")\n` +
     `/** The same kernels importing a shared memory (env.memory, at most 8192 pages) for worker threads (${shared.length} bytes), base64. */\n` +
-    `export const wasmSharedBase64 = [\n${base64Lines(shared)}\n].join("")\n`
+    `export const wasmSharedBase64 = [\n${base64Lines(shared)}\n].join("")\n` +
+    `/** The own-memory module built with relaxed SIMD (fused multiply-add in GEMM and convolution; ${binaryRelaxed.length} bytes), base64. */\n` +
+    `export const wasmRelaxedBase64 = [\n${base64Lines(binaryRelaxed)}\n].join("")\n` +
+    `/** The shared-memory module built with relaxed SIMD (${sharedRelaxed.length} bytes), base64. */\n` +
+    `export const wasmSharedRelaxedBase64 = [\n${base64Lines(sharedRelaxed)}\n].join("")\n`
 )
-console.log(`wasm kernels built: ${binary.length} + ${shared.length} bytes (${sourceHash})`)
+console.log(`wasm kernels built: ${binary.length} + ${shared.length} + ${binaryRelaxed.length} + ${sharedRelaxed.length} bytes (${sourceHash})`)

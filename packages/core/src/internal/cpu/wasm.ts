@@ -13,11 +13,20 @@
  * cross-origin isolated) the module is the variant that imports it, and the
  * worker pool of `threads.ts` instantiates the same module on the same
  * memory: large products and unary kernels are split across threads.
+ *
+ * Each variant exists twice: built with relaxed SIMD (the GEMM and
+ * convolution accumulators use `f32x4.relaxed_madd`, a fused multiply-add
+ * where the CPU has one) and without. The relaxed build is tried first and
+ * used where the engine validates it (browsers, Node 22 and later; Node 20
+ * with `--experimental-wasm-relaxed-simd`); elsewhere the plain build. The
+ * worker pool instantiates the module the calling thread chose, so every
+ * thread runs the same instructions and results are equal for any thread
+ * count. `wasmBuild()` says which one loaded.
  */
 import type { Strided } from "./matmul.js"
 import { currentPool, type SharedWasm } from "./threads.js"
 import { GEMM, PACKB, UNARY } from "./worker-source.js"
-import { wasmBase64, wasmSharedBase64 } from "./wasm-module.js"
+import { wasmBase64, wasmRelaxedBase64, wasmSharedBase64, wasmSharedRelaxedBase64 } from "./wasm-module.js"
 
 interface Exports {
   readonly memory: WebAssembly.Memory
@@ -47,6 +56,8 @@ let enabled = true
 let heap = new Float32Array(0)
 /** The shared memory, its module and this thread's instance, when the shared variant loaded. */
 let shared: SharedWasm | undefined
+/** Which build loaded (meaningful once `wasm()` has returned the kernels). */
+let build: { readonly shared: boolean; readonly relaxed: boolean } = { shared: false, relaxed: false }
 
 const decode = (b64: string): Uint8Array<ArrayBuffer> => {
   const bin = atob(b64)
@@ -74,9 +85,11 @@ const loadShared = (): Exports | undefined => {
   try {
     const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true } as WebAssembly.MemoryDescriptor)
     if (!(memory.buffer instanceof SharedArrayBuffer)) return undefined
-    const made = instantiate(wasmSharedBase64, memory)
+    const relaxed = instantiate(wasmSharedRelaxedBase64, memory)
+    const made = relaxed ?? instantiate(wasmSharedBase64, memory)
     if (made === undefined) return undefined
     shared = { memory, module: made.module, exports: made.ex }
+    build = { shared: true, relaxed: relaxed !== undefined }
     return made.ex
   } catch {
     return undefined
@@ -86,7 +99,13 @@ const loadShared = (): Exports | undefined => {
 const load = (): Exports | undefined => {
   try {
     if (typeof WebAssembly !== "object") return undefined
-    const ex = loadShared() ?? instantiate(wasmBase64, undefined)?.ex
+    const own = (): Exports | undefined => {
+      const relaxed = instantiate(wasmRelaxedBase64, undefined)?.ex
+      const ex = relaxed ?? instantiate(wasmBase64, undefined)?.ex
+      if (ex !== undefined) build = { shared: false, relaxed: relaxed !== undefined }
+      return ex
+    }
+    const ex = loadShared() ?? own()
     if (ex === undefined) return undefined
     heap = new Float32Array(ex.memory.buffer)
     return ex
@@ -125,6 +144,14 @@ export const wasm = (): Exports | undefined => {
   if (state === "unloaded") state = load() ?? "failed"
   return state === "failed" ? undefined : state
 }
+
+/**
+ * Which WebAssembly build the kernels run on: `shared` (the worker pool's
+ * shared memory) and `relaxed` (relaxed SIMD's fused multiply-add in GEMM and
+ * convolution); undefined when they are unavailable or disabled.
+ */
+export const wasmBuild = (): { readonly shared: boolean; readonly relaxed: boolean } | undefined =>
+  wasm() === undefined ? undefined : build
 
 /** Turns the WebAssembly kernels off (or back on); returns the previous setting. */
 export const setWasmEnabled = (on: boolean): boolean => {
