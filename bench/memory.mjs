@@ -15,6 +15,7 @@
 //   still live after a full collection (`--expose-gc`); medians over rounds.
 import { fork } from "node:child_process"
 import { fileURLToPath } from "node:url"
+import { wasmFlags } from "./wasm-flags.mjs"
 
 const argv = process.argv.slice(2)
 const opt = (name, dflt) => {
@@ -83,7 +84,7 @@ const importSteps = (specs) =>
   new Promise((resolve) => {
     const child = fork(fileURLToPath(import.meta.url), [], {
       env: { ...process.env, DIFFECT_MEMORY_IMPORTS: specs.join(",") },
-      execArgv: ["--expose-gc"],
+      execArgv: ["--expose-gc", ...wasmFlags],
       stdio: ["ignore", "inherit", "inherit", "ipc"]
     })
     child.on("message", resolve)
@@ -97,7 +98,7 @@ if (which === "stages") {
     new Promise((resolve, reject) => {
       const child = fork(fileURLToPath(import.meta.url), [], {
         env: { ...process.env, DIFFECT_MEMORY_STAGES: lib, CALLS: String(calls) },
-        execArgv: ["--expose-gc"],
+        execArgv: ["--expose-gc", ...wasmFlags],
         stdio: ["ignore", "inherit", "inherit", "ipc"]
       })
       child.on("message", resolve)
@@ -150,6 +151,7 @@ const runChild = (kind) =>
   new Promise((resolve) => {
     const child = fork(fileURLToPath(import.meta.url), [], {
       env: { ...process.env, DIFFECT_MEMORY_CHILD: kind, STEPS: String(steps) },
+      execArgv: [...new Set([...process.execArgv, ...wasmFlags])],
       stdio: ["ignore", "inherit", "inherit", "ipc"]
     })
     child.on("message", resolve)

@@ -6,13 +6,14 @@
 // and ratios (peer time / diffect time: above 1 means diffect is faster) and
 // records it in bench/README.md.
 //
-//   node bench/run.mjs [--rounds 2] [--first-rounds 10] [--libs diffect,tfjs-cpu]
+//   node bench/run.mjs [--no-relaxed-simd] [--rounds 2] [--first-rounds 10] [--libs diffect,tfjs-cpu]
 //                      [--only matmul512,mlp] [--no-readme]
 import { fork } from "node:child_process"
 import { readFileSync, writeFileSync } from "node:fs"
 import os from "node:os"
 import { fileURLToPath } from "node:url"
 import { check, median, workloads } from "./common.mjs"
+import { relaxedSimd, wasmFlags } from "./wasm-flags.mjs"
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url))
 const argv = process.argv.slice(2)
@@ -36,7 +37,7 @@ const runChild = (lib, mode, ids) =>
     const child = fork(here("./child.mjs"), [lib, mode, ...ids], {
       serialization: "advanced",
       stdio: ["ignore", "inherit", "pipe", "ipc"],
-      execArgv: ["--expose-gc"]
+      execArgv: ["--expose-gc", ...wasmFlags]
     })
     let stderr = ""
     child.stderr.on("data", (d) => (stderr += d))
@@ -141,7 +142,7 @@ if (libs.includes("diffect-jit") && libs.includes("jax-js-jit")) {
   }
 }
 const table = lines.join("\n")
-const machine = `${os.cpus()[0]?.model ?? "unknown CPU"}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.release()}, Node ${process.version}`
+const machine = `${os.cpus()[0]?.model ?? "unknown CPU"}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.release()}, Node ${process.version}, WebAssembly relaxed SIMD ${relaxedSimd ? "on" : "off"}`
 const command = `node bench/run.mjs ${argv.join(" ")}`.trim()
 const summary = [
   `Measured ${new Date().toISOString().slice(0, 10)} on ${machine}.`,

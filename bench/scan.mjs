@@ -11,6 +11,7 @@
 import { fork } from "node:child_process"
 import os from "node:os"
 import { fileURLToPath } from "node:url"
+import { wasmFlags } from "./wasm-flags.mjs"
 
 const argv = process.argv.slice(2)
 const opt = (name, dflt) => {
@@ -49,6 +50,7 @@ const runChild = (variant, steps) =>
   new Promise((resolve) => {
     const child = fork(fileURLToPath(import.meta.url), [], {
       env: { ...process.env, DIFFECT_SCAN_CHILD: variant, STEPS: String(steps) },
+      execArgv: [...new Set([...process.execArgv, ...wasmFlags])],
       stdio: ["ignore", "inherit", "inherit", "ipc"]
     })
     child.on("message", resolve)

@@ -24,6 +24,7 @@ import * as Scope from "effect/Scope"
 import { CpuBackend, Tensor } from "@diffect/core"
 import * as T from "@diffect/transforms"
 import { inputs } from "./common.mjs"
+import { relaxedHere } from "./wasm-flags.mjs"
 import { elemChain, mlpProblem } from "./libs/diffect.mjs"
 
 const argv = process.argv.slice(2)
@@ -110,7 +111,7 @@ const matmul = (n) => {
 }
 
 const fmt = (ms) => (ms >= 1 ? `${ms.toFixed(2)} ms` : `${(ms * 1000).toFixed(0)} µs`)
-console.log(`${os.cpus()[0]?.model}, ${os.cpus().length} cores, Node ${process.version}; load average before: ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`)
+console.log(`${os.cpus()[0]?.model}, ${os.cpus().length} cores, Node ${process.version}, WebAssembly relaxed SIMD ${relaxedHere ? "on" : "off (Node 20: node --experimental-wasm-relaxed-simd bench/threads.mjs)"}; load average before: ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`)
 console.log(`| workload | 1 thread | ${threads} threads | speed-up | CPU time per call, 1 thread | ${threads} threads |`)
 console.log("|---|---|---|---|---|---|")
 for (const [id, make] of Object.entries(workloads)) {
