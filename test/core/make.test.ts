@@ -75,6 +75,14 @@ describe("Tensor.make", () => {
     const d = await Effect.runPromise(Tensor.data(t))
     d[1] = 200
     expect(await read(t)).toEqual([1, 2, 3])
+    // a computed tensor holds its result once read: later reads copy it too
+    const u = Tensor.mul(t, 2)
+    const first = await Effect.runPromise(Tensor.data(u))
+    first[0] = -1
+    const second = await Effect.runPromise(Tensor.data(u))
+    expect(Array.from(second)).toEqual([2, 4, 6])
+    second[2] = -1
+    expect(await read(u)).toEqual([2, 4, 6])
   })
 
   it("nested arrays, typed arrays and toArray agree on random shapes and dtypes", async () => {

@@ -14,7 +14,7 @@ import * as Effect from "effect/Effect"
 import type { BackendShape } from "../Backend.js"
 import type { HostArray } from "../DType.js"
 import { BackendError, type TensorError } from "../Errors.js"
-import { type Executed, execute, executeSync, failureOf, setBuffer } from "./execute.js"
+import { type Executed, execute, executeSync, failureOf, setBuffer, sourceHandle } from "./execute.js"
 import { planGraph } from "./plan.js"
 import { Tensor } from "./tensor.js"
 
@@ -70,13 +70,28 @@ const downloadAsync = (backend: BackendShape, read: NonNullable<BackendShape["do
   })
 
 /**
+ * A const read as it is: its buffer on `backend` (uploaded the first time),
+ * not owned, as a plan of the one const would give it, without planning
+ * (a read of a computed tensor, say a jitted function's output, is a
+ * const's read: a plan for it costs more than the copy of a small tensor).
+ */
+const constRoot = (backend: BackendShape, t: Tensor): Effect.Effect<Executed, TensorError> =>
+  Effect.suspend(() => {
+    try {
+      return Effect.succeed({ handles: [sourceHandle(backend, t)], owned: [false] })
+    } catch (e) {
+      return failureOf(e)
+    }
+  })
+
+/**
  * Evaluates `t` and copies its data to the host (a fresh array the caller
  * may keep). On a backend with `downloadAsync` the copy is asynchronous (the
  * page keeps running while the GPU finishes); the result buffer is released
  * once it is read, or when the read fails or is interrupted.
  */
 export const readHost = (backend: BackendShape, t: Tensor): Effect.Effect<HostArray, TensorError> =>
-  Effect.flatMap(evaluate(backend, [t]), ({ handles, owned }) => {
+  Effect.flatMap(t.op === "const" && !t.symbolic ? constRoot(backend, t) : evaluate(backend, [t]), ({ handles, owned }) => {
     const read = backend.downloadAsync
     if (read === undefined) {
       const host = backend.download(handles[0], t).slice() as HostArray
