@@ -97,7 +97,7 @@ describe("elementwise fusion on the CPU", () => {
     }
   })
 
-  it("float32 groups with sin, cos or exp (the WebAssembly kernel) give the separate kernels' bits and the JavaScript loop's", () => {
+  it("float32 groups on the WebAssembly kernel (with sin, cos, exp, a select or a comparison) give the separate kernels' bits and the JavaScript loop's", () => {
     // far arguments of sin and cos (|x| ≥ 1e5: the group is computed again by the JavaScript loop), NaN, ±∞, ±0
     const far = Tensor.make(Array.from({ length: 777 }, (_, i) => (i === 500 ? 3e5 : Math.sin(i) * 5)), { dtype: "float32" })
     const builds: Array<(x: Tensor.Tensor, y: Tensor.Tensor) => Tensor.Tensor[]> = [
@@ -107,6 +107,9 @@ describe("elementwise fusion on the CPU", () => {
       (x, y) => [Tensor.div(Tensor.sqrt(Tensor.abs(Tensor.sin(x))), Tensor.sub(Tensor.floor(y), Tensor.exp(x)))],
       (x, y) => [Tensor.mul(Tensor.where(Tensor.less(x, y), 1, 0), Tensor.cos(Tensor.add(x, y)))],
       (x, y) => [Tensor.where(Tensor.equal(Tensor.sin(x), Tensor.sin(y)), Tensor.exp(x), Tensor.maximum(x, Tensor.neg(y)))],
+      // selects and comparisons without a transcendental (a ReLU's gradient, a clipped difference)
+      (x, y) => [Tensor.add(Tensor.where(Tensor.greater(x, 0), y, 0), Tensor.where(Tensor.equal(x, 0), Tensor.mul(y, 0.5), 0))],
+      (x, y) => [Tensor.where(Tensor.less(Tensor.abs(Tensor.sub(x, y)), 1), Tensor.sub(x, y), Tensor.sign(Tensor.sub(x, y)))],
       // a group that also has an operation the kernel lacks (log1p): the JavaScript loop
       (x) => [Tensor.log1p(Tensor.exp(Tensor.neg(Tensor.abs(x))))]
     ]

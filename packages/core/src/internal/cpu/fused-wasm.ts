@@ -1,5 +1,5 @@
 /**
- * Fused float32 groups with sin, cos or exp on the WebAssembly kernel
+ * Fused float32 groups on the WebAssembly kernel
  * (`fusedF32` of `assembly/kernels.ts`): the group runs tile by tile in
  * linear memory, its intermediates in scratch tiles that stay in L1, so the
  * whole group is one pass over memory and its transcendentals run on the
@@ -40,6 +40,18 @@ interface Translated {
   readonly words: Int32Array
   readonly nops: number
   readonly nslots: number
+  /**
+   * Whether the kernel wins at any size: the group has sin, cos or exp (the
+   * JavaScript loop computes them at about half the speed) or a select or
+   * comparison (the loop's select goes through memory; the kernel's is a
+   * bitselect: the ReLU gradient's groups of an MLP step, 32,768 elements,
+   * took 0.23 ms in the loop and 0.12 ms on the kernel, `bench/profile.mjs
+   * mlp`). Other groups (adds, multiplies) go to the kernel only when they
+   * are split over the worker pool, where it measured 1.3–1.5× the loop's
+   * threads at 262,144 elements; below that the loop reads the host arrays
+   * in place and the two were level within this machine's noise.
+   */
+  readonly always: boolean
 }
 
 const translated = new WeakMap<ReadonlyArray<FusedOp>, Translated | null>()
@@ -47,8 +59,7 @@ const translated = new WeakMap<ReadonlyArray<FusedOp>, Translated | null>()
 /**
  * The kernel's form of `program` over `nLeaves` leaves, or null: not every
  * operation has a kernel code, a result is not float32 (comparisons: bool),
- * the group's result is not float32, or it has no sin, cos or exp (the
- * JavaScript loop, reading the host arrays in place, is as fast there).
+ * or the group's result is not float32.
  */
 const translate = (program: ReadonlyArray<FusedOp>, nLeaves: number): Translated | null => {
   let t = translated.get(program)
@@ -57,7 +68,6 @@ const translate = (program: ReadonlyArray<FusedOp>, nLeaves: number): Translated
   const last = program[program.length - 1]
   const ok =
     last !== undefined && last.dtype === "float32" &&
-    program.some((op) => op.prim === "sin" || op.prim === "cos" || op.prim === "exp") &&
     program.every((op) => CODES[op.prim] !== undefined && (op.dtype === "float32" || (op.dtype === "bool" && (op.prim === "greater" || op.prim === "less" || op.prim === "equal"))))
   if (ok) {
     const words: number[] = []
@@ -77,7 +87,8 @@ const translate = (program: ReadonlyArray<FusedOp>, nLeaves: number): Translated
       const [a = 0, b = 0, c = 0] = op.operands
       words.push(CODES[op.prim]!, dst, a, b, c)
     })
-    t = { words: Int32Array.from(words), nops: words.length / 5, nslots: nLeaves + program.length }
+    const always = program.some((op) => op.prim === "sin" || op.prim === "cos" || op.prim === "exp" || op.prim === "where" || op.prim === "greater" || op.prim === "less" || op.prim === "equal")
+    t = { words: Int32Array.from(words), nops: words.length / 5, nslots: nLeaves + program.length, always }
   }
   translated.set(program, t)
   return t
@@ -107,6 +118,9 @@ export const fusedWasm = (program: ReadonlyArray<FusedOp>, out: HostArray, array
   if (ex === undefined || ex.fusedTile() !== TILE) return false
   const t = translate(program, arrays.length)
   if (t === null) return false
+  const pool = currentPool()
+  const split = pool.threads > 1 && n >= parMin
+  if (!t.always && !split) return false
   const leaves: Leaf[] = []
   for (let i = 0; i < arrays.length; i++) {
     const a = arrays[i]!, x = acc[i]!
@@ -115,8 +129,7 @@ export const fusedWasm = (program: ReadonlyArray<FusedOp>, out: HostArray, array
     const kind = x.kind === "s" ? 1 : x.kind === "p" ? 2 : 0
     leaves.push({ kind: kind + (bool ? 3 : 0), src: a, from: x.kind === "d" ? 0 : x.off, length: kind === 1 ? 1 : kind === 2 ? period : n, bool })
   }
-  const pool = currentPool()
-  const sw = pool.threads > 1 && n >= parMin ? sharedWasm() : undefined
+  const sw = split ? sharedWasm() : undefined
   const threads = sw !== undefined ? pool.threads : 1
   // elements placed at once per full-length operand: all (threads) or one chunk
   const span = sw !== undefined ? n : Math.min(n, PER)

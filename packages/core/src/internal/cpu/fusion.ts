@@ -9,11 +9,12 @@
  * Operands may be strided views read in place when dense, scalar or
  * periodic (see `views.ts`); others are gathered first.
  *
- * A float32 group with sin, cos or exp whose every operation has a
- * WebAssembly form runs on the kernel of `fused-wasm.ts` instead (the same
- * bits); float32 sin, cos and exp are fusible for that (a group that also
- * has, say, a log runs them in the JavaScript loop, with fastmath's
- * functions: the same bits again).
+ * A float32 group whose every operation has a WebAssembly form runs on the
+ * kernel of `fused-wasm.ts` instead (the same bits) where that measured
+ * faster: with sin, cos, exp, a select or a comparison at any size, others
+ * when split over the worker pool; float32 sin, cos and exp are fusible for
+ * that (a group that also has, say, a log runs them in the JavaScript loop,
+ * with fastmath's functions: the same bits again).
  */
 import { allocHost, type DType, type HostArray } from "../../DType.js"
 import { alloc } from "./pool.js"
@@ -120,7 +121,7 @@ const kernel = (program: ReadonlyArray<FusedOp>, args: ReadonlyArray<KernelArg>,
     arrays.push(data)
   }
   if (period === 0) period = n
-  // a float32 group with sin, cos or exp: one pass on the WebAssembly kernel
+  // a float32 group the WebAssembly kernel runs faster (see fused-wasm.ts): one pass there
   if (out.dtype === "float32" && wasm() !== undefined && fusedWasm(program, res, arrays, acc, n, period, fusedThreshold())) return res
   let key = programKeys.get(program)
   if (key === undefined) programKeys.set(program, (key = program.map((op) => `${op.prim}:${op.dtype}:${op.operands.join(",")}`).join(";") + "|"))
