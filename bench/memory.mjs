@@ -13,6 +13,11 @@
 //   the adapter's imports, the inputs and the prepared function, the first
 //   call), the largest values seen after any of `--calls` calls, and what is
 //   still live after a full collection (`--expose-gc`); medians over rounds.
+//   A library named `<adapter>+bundle` (say diffect-jit+bundle) runs the same
+//   adapter bundled by esbuild into one file with everything it imports
+//   (effect, diffect; jax-js ships as one file already), as an application
+//   bundler would ship it: Node's loader keeps a cost per ES module, which an
+//   unbundled effect (65 modules for effect/Effect) pays and a bundle does not.
 import { fork } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { wasmFlags } from "./wasm-flags.mjs"
@@ -36,7 +41,7 @@ if (process.env.DIFFECT_MEMORY_STAGES) {
   }
   const stages = [["bare Node", sample()]]
   const { inputs } = await import("./common.mjs")
-  const adapter = (await import(`./libs/${lib}.mjs`)).default
+  const adapter = (await import(lib.endsWith("+bundle") ? `./.bundles/${lib.slice(0, -7)}.mjs` : `./libs/${lib}.mjs`)).default
   await adapter.init()
   stages.push(["imports", sample()])
   const run = await adapter.prepare("mlp", inputs("mlp"))
@@ -104,6 +109,18 @@ if (which === "stages") {
       child.on("message", resolve)
       child.on("exit", (code) => code !== 0 && reject(new Error(`${lib}: exit ${code}`)))
     })
+  for (const lib of libs.filter((l) => l.endsWith("+bundle"))) {
+    const { build } = await import("esbuild")
+    const name = lib.slice(0, -7)
+    await build({
+      entryPoints: [fileURLToPath(new URL(`./libs/${name}.mjs`, import.meta.url))],
+      outfile: fileURLToPath(new URL(`./.bundles/${name}.mjs`, import.meta.url)),
+      bundle: true,
+      format: "esm",
+      platform: "node",
+      logLevel: "warning"
+    })
+  }
   const got = Object.fromEntries(libs.map((l) => [l, []]))
   for (let r = 0; r < rounds; r++) for (const lib of libs) got[lib].push(await runStages(lib))
   const median = (xs) => {
