@@ -6,11 +6,10 @@
 // gives; `--no-relaxed-simd` on a harness's command line leaves it off (to
 // measure the plain-SIMD build).
 
-const z = new Array(16).fill(0)
-/** Whether this process validates relaxed SIMD (a module using f32x4.relaxed_madd). */
-export const relaxedHere = WebAssembly.validate(
-  new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 5, 1, 0x60, 0, 1, 0x7b, 3, 2, 1, 0, 0x0a, 0x3d, 1, 0x3b, 0, 0xfd, 0x0c, ...z, 0xfd, 0x0c, ...z, 0xfd, 0x0c, ...z, 0xfd, 0x85, 2, 0x0b])
-)
+import { relaxedSimdValidates } from "../packages/core/scripts/relaxed-simd-probe.mjs"
+
+/** Whether this process validates relaxed SIMD. */
+export const relaxedHere = relaxedSimdValidates
 const own = process.execArgv.filter((f) => f.startsWith("--experimental-wasm"))
 const add = !relaxedHere && !process.argv.includes("--no-relaxed-simd") && Number(process.versions.node.split(".")[0]) < 22
 /** The WebAssembly flags for a child process: this process's own, plus relaxed SIMD on Node 20 unless `--no-relaxed-simd`. */

@@ -10,20 +10,7 @@ import { Backend, CpuBackend, Tensor } from "../src/index.js"
 import { makeCpuBackend } from "../src/internal/cpu/backend.js"
 import { Pool } from "../src/internal/cpu/threads.js"
 import { setParallelThresholds, wasmBuild } from "../src/internal/cpu/wasm.js"
-
-/** The smallest module that uses a relaxed-SIMD instruction (f32x4.relaxed_madd of three zero vectors). */
-const relaxedProbe = new Uint8Array([
-  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
-  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // type: () -> v128
-  0x03, 0x02, 0x01, 0x00, // function 0 of type 0
-  0x0a, 0x3d, 0x01, 0x3b, 0x00, // code: one body, no locals
-  0xfd, 0x0c, ...new Array(16).fill(0), // v128.const 0
-  0xfd, 0x0c, ...new Array(16).fill(0),
-  0xfd, 0x0c, ...new Array(16).fill(0),
-  0xfd, 0x85, 0x02, // f32x4.relaxed_madd (0x105)
-  0x0b
-])
-const relaxedValidates = WebAssembly.validate(relaxedProbe)
+import { relaxedSimdProbe, relaxedSimdValidates } from "../scripts/relaxed-simd-probe.mjs"
 
 const data = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.7071 + seed * 1.37) * (1 + ((i * 7919) % 13)))
 const bits = (a: ArrayLike<number>) => new Uint32Array(Float32Array.from(a).buffer)
@@ -32,14 +19,14 @@ describe("WebAssembly build of the CPU kernels", () => {
   it("the probe module is well-formed (it validates once relaxed SIMD is on, and the plain build always does)", () => {
     // a malformed probe would read as "no relaxed SIMD" everywhere: check the
     // module without its relaxed instruction (three consts, drop two) validates
-    const plain = new Uint8Array([...relaxedProbe.slice(0, 19), 0x0a, 0x3c, 0x01, 0x3a, 0x00, ...relaxedProbe.slice(24, 78), 0x1a, 0x1a, 0x0b])
+    const plain = new Uint8Array([...relaxedSimdProbe.slice(0, 19), 0x0a, 0x3c, 0x01, 0x3a, 0x00, ...relaxedSimdProbe.slice(24, 78), 0x1a, 0x1a, 0x0b])
     expect(WebAssembly.validate(plain)).toBe(true)
   })
 
   it("runs the relaxed-SIMD build exactly where the engine validates relaxed SIMD", () => {
     const b = wasmBuild()
     expect(b).toBeDefined()
-    expect(b!.relaxed).toBe(relaxedValidates)
+    expect(b!.relaxed).toBe(relaxedSimdValidates)
     if (process.env.DIFFECT_EXPECT_RELAXED_SIMD === "1") expect(b!.relaxed).toBe(true)
   })
 
