@@ -56,8 +56,8 @@ let enabled = true
 let heap = new Float32Array(0)
 /** The shared memory, its module and this thread's instance, when the shared variant loaded. */
 let shared: SharedWasm | undefined
-/** Which build loaded (meaningful once `wasm()` has returned the kernels). */
-let build: { readonly shared: boolean; readonly relaxed: boolean } = { shared: false, relaxed: false }
+/** Whether the build that loaded is the relaxed-SIMD one (meaningful once `wasm()` has returned the kernels). */
+let relaxedLoaded = false
 
 const decode = (b64: string): Uint8Array<ArrayBuffer> => {
   const bin = atob(b64)
@@ -78,6 +78,14 @@ const instantiate = (b64: string, memory: WebAssembly.Memory | undefined): { mod
   return { module, ex }
 }
 
+/** A variant's relaxed-SIMD build where the engine validates it, else its plain build (noting which in `relaxedLoaded`). */
+const instantiateBest = (relaxedB64: string, plainB64: string, memory: WebAssembly.Memory | undefined): { module: WebAssembly.Module; ex: Exports } | undefined => {
+  const relaxed = instantiate(relaxedB64, memory)
+  const made = relaxed ?? instantiate(plainB64, memory)
+  if (made !== undefined) relaxedLoaded = relaxed !== undefined
+  return made
+}
+
 /** The shared variant, where SharedArrayBuffer exists and (in browsers) cross-origin isolation allows it. */
 const loadShared = (): Exports | undefined => {
   const g = globalThis as { crossOriginIsolated?: boolean }
@@ -85,11 +93,9 @@ const loadShared = (): Exports | undefined => {
   try {
     const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true } as WebAssembly.MemoryDescriptor)
     if (!(memory.buffer instanceof SharedArrayBuffer)) return undefined
-    const relaxed = instantiate(wasmSharedRelaxedBase64, memory)
-    const made = relaxed ?? instantiate(wasmSharedBase64, memory)
+    const made = instantiateBest(wasmSharedRelaxedBase64, wasmSharedBase64, memory)
     if (made === undefined) return undefined
     shared = { memory, module: made.module, exports: made.ex }
-    build = { shared: true, relaxed: relaxed !== undefined }
     return made.ex
   } catch {
     return undefined
@@ -99,13 +105,7 @@ const loadShared = (): Exports | undefined => {
 const load = (): Exports | undefined => {
   try {
     if (typeof WebAssembly !== "object") return undefined
-    const own = (): Exports | undefined => {
-      const relaxed = instantiate(wasmRelaxedBase64, undefined)?.ex
-      const ex = relaxed ?? instantiate(wasmBase64, undefined)?.ex
-      if (ex !== undefined) build = { shared: false, relaxed: relaxed !== undefined }
-      return ex
-    }
-    const ex = loadShared() ?? own()
+    const ex = loadShared() ?? instantiateBest(wasmRelaxedBase64, wasmBase64, undefined)?.ex
     if (ex === undefined) return undefined
     heap = new Float32Array(ex.memory.buffer)
     return ex
@@ -151,7 +151,7 @@ export const wasm = (): Exports | undefined => {
  * convolution); undefined when they are unavailable or disabled.
  */
 export const wasmBuild = (): { readonly shared: boolean; readonly relaxed: boolean } | undefined =>
-  wasm() === undefined ? undefined : build
+  wasm() === undefined ? undefined : { shared: shared !== undefined, relaxed: relaxedLoaded }
 
 /** Turns the WebAssembly kernels off (or back on); returns the previous setting. */
 export const setWasmEnabled = (on: boolean): boolean => {
