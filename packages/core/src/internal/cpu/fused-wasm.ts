@@ -45,7 +45,7 @@ interface Translated {
    * JavaScript loop computes them at about half the speed) or a select or
    * comparison (the loop's select goes through memory; the kernel's is a
    * bitselect: the ReLU gradient's groups of an MLP step, 32,768 elements,
-   * took 0.23 ms in the loop and 0.12 ms on the kernel, `bench/profile.mjs
+   * took 0.23–0.25 ms in the loop and 0.12–0.17 ms on the kernel, `bench/profile.mjs
    * mlp`). Other groups (adds, multiplies) go to the kernel only when they
    * are split over the worker pool, where it measured 1.3–1.5× the loop's
    * threads at 262,144 elements; below that the loop reads the host arrays
@@ -53,6 +53,9 @@ interface Translated {
    */
   readonly always: boolean
 }
+
+/** The operations for which the kernel wins at any size (Translated.always). */
+const ALWAYS: ReadonlySet<Prim> = new Set<Prim>(["sin", "cos", "exp", "where", "greater", "less", "equal"])
 
 const translated = new WeakMap<ReadonlyArray<FusedOp>, Translated | null>()
 
@@ -87,7 +90,7 @@ const translate = (program: ReadonlyArray<FusedOp>, nLeaves: number): Translated
       const [a = 0, b = 0, c = 0] = op.operands
       words.push(CODES[op.prim]!, dst, a, b, c)
     })
-    const always = program.some((op) => op.prim === "sin" || op.prim === "cos" || op.prim === "exp" || op.prim === "where" || op.prim === "greater" || op.prim === "less" || op.prim === "equal")
+    const always = program.some((op) => ALWAYS.has(op.prim))
     t = { words: Int32Array.from(words), nops: words.length / 5, nslots: nLeaves + program.length, always }
   }
   translated.set(program, t)
@@ -119,8 +122,9 @@ export const fusedWasm = (program: ReadonlyArray<FusedOp>, out: HostArray, array
   const t = translate(program, arrays.length)
   if (t === null) return false
   const pool = currentPool()
-  const split = pool.threads > 1 && n >= parMin
-  if (!t.always && !split) return false
+  const sw = pool.threads > 1 && n >= parMin ? sharedWasm() : undefined
+  // split over the pool or not at all (see Translated.always)
+  if (!t.always && sw === undefined) return false
   const leaves: Leaf[] = []
   for (let i = 0; i < arrays.length; i++) {
     const a = arrays[i]!, x = acc[i]!
@@ -129,7 +133,6 @@ export const fusedWasm = (program: ReadonlyArray<FusedOp>, out: HostArray, array
     const kind = x.kind === "s" ? 1 : x.kind === "p" ? 2 : 0
     leaves.push({ kind: kind + (bool ? 3 : 0), src: a, from: x.kind === "d" ? 0 : x.off, length: kind === 1 ? 1 : kind === 2 ? period : n, bool })
   }
-  const sw = split ? sharedWasm() : undefined
   const threads = sw !== undefined ? pool.threads : 1
   // elements placed at once per full-length operand: all (threads) or one chunk
   const span = sw !== undefined ? n : Math.min(n, PER)
