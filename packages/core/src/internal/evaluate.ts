@@ -43,6 +43,15 @@ const settleRoots = (backend: BackendShape, roots: ReadonlyArray<Tensor>, r: Exe
 }
 
 /**
+ * Roots that are all consts (tensors already computed, a jitted function's
+ * outputs): their buffers on `backend` (uploaded the first time), none owned,
+ * as a plan of them gives them, without planning (a plan of one const cost
+ * 12 µs, the read without it 0.9 µs); undefined when a root is not a const.
+ */
+const constsOnly = (backend: BackendShape, roots: ReadonlyArray<Tensor>): Executed | undefined =>
+  roots.every((t) => t.op === "const" && !t.symbolic) ? { handles: roots.map((t) => sourceHandle(backend, t)), owned: roots.map(() => false) } : undefined
+
+/**
  * Evaluates `roots` on `backend`, yielding to other fibers during long
  * evaluations. Returns one handle per root; the caller owns (and must
  * dispose) the handles reported as `owned`.
@@ -51,6 +60,8 @@ export const evaluate = (backend: BackendShape, roots: ReadonlyArray<Tensor>): E
   Effect.suspend(() => {
     let plan
     try {
+      const done = constsOnly(backend, roots)
+      if (done !== undefined) return Effect.succeed(done)
       plan = planGraph(backend, roots)
     } catch (e) {
       return failureOf(e)
@@ -60,7 +71,7 @@ export const evaluate = (backend: BackendShape, roots: ReadonlyArray<Tensor>): E
 
 /** `evaluate`, synchronously (throws EvalFailure). */
 export const evaluateMany = (backend: BackendShape, roots: ReadonlyArray<Tensor>): Executed =>
-  settleRoots(backend, roots, executeSync(planGraph(backend, roots), []))
+  constsOnly(backend, roots) ?? settleRoots(backend, roots, executeSync(planGraph(backend, roots), []))
 
 /** Reads a buffer with the backend's asynchronous read (a rejection that is not a BackendError becomes one). */
 const downloadAsync = (backend: BackendShape, read: NonNullable<BackendShape["downloadAsync"]>, handle: unknown, t: Tensor): Effect.Effect<HostArray, BackendError> =>
@@ -70,28 +81,13 @@ const downloadAsync = (backend: BackendShape, read: NonNullable<BackendShape["do
   })
 
 /**
- * A const read as it is: its buffer on `backend` (uploaded the first time),
- * not owned, as a plan of the one const would give it, without planning
- * (a read of a computed tensor, say a jitted function's output, is a
- * const's read: a plan for it costs more than the copy of a small tensor).
- */
-const constRoot = (backend: BackendShape, t: Tensor): Effect.Effect<Executed, TensorError> =>
-  Effect.suspend(() => {
-    try {
-      return Effect.succeed({ handles: [sourceHandle(backend, t)], owned: [false] })
-    } catch (e) {
-      return failureOf(e)
-    }
-  })
-
-/**
  * Evaluates `t` and copies its data to the host (a fresh array the caller
  * may keep). On a backend with `downloadAsync` the copy is asynchronous (the
  * page keeps running while the GPU finishes); the result buffer is released
  * once it is read, or when the read fails or is interrupted.
  */
 export const readHost = (backend: BackendShape, t: Tensor): Effect.Effect<HostArray, TensorError> =>
-  Effect.flatMap(t.op === "const" && !t.symbolic ? constRoot(backend, t) : evaluate(backend, [t]), ({ handles, owned }) => {
+  Effect.flatMap(evaluate(backend, [t]), ({ handles, owned }) => {
     const read = backend.downloadAsync
     if (read === undefined) {
       const host = backend.download(handles[0], t).slice() as HostArray
