@@ -22,6 +22,9 @@ import { fork } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { wasmFlags } from "./wasm-flags.mjs"
 
+/** The adapter a `<adapter>+bundle` library bundles, or undefined for a plain one. */
+const bundled = (lib) => (lib.endsWith("+bundle") ? lib.slice(0, -"+bundle".length) : undefined)
+
 const argv = process.argv.slice(2)
 const opt = (name, dflt) => {
   const i = argv.indexOf(`--${name}`)
@@ -41,7 +44,7 @@ if (process.env.DIFFECT_MEMORY_STAGES) {
   }
   const stages = [["bare Node", sample()]]
   const { inputs } = await import("./common.mjs")
-  const adapter = (await import(lib.endsWith("+bundle") ? `./.bundles/${lib.slice(0, -7)}.mjs` : `./libs/${lib}.mjs`)).default
+  const adapter = (await import(bundled(lib) !== undefined ? `./.bundles/${bundled(lib)}.mjs` : `./libs/${lib}.mjs`)).default
   await adapter.init()
   stages.push(["imports", sample()])
   const run = await adapter.prepare("mlp", inputs("mlp"))
@@ -109,9 +112,8 @@ if (which === "stages") {
       child.on("message", resolve)
       child.on("exit", (code) => code !== 0 && reject(new Error(`${lib}: exit ${code}`)))
     })
-  for (const lib of libs.filter((l) => l.endsWith("+bundle"))) {
+  for (const name of libs.map(bundled).filter((n) => n !== undefined)) {
     const { build } = await import("esbuild")
-    const name = lib.slice(0, -7)
     await build({
       entryPoints: [fileURLToPath(new URL(`./libs/${name}.mjs`, import.meta.url))],
       outfile: fileURLToPath(new URL(`./.bundles/${name}.mjs`, import.meta.url)),
