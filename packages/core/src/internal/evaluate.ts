@@ -32,7 +32,7 @@ const settleRoots = (backend: BackendShape, roots: ReadonlyArray<Tensor>, r: Exe
     given.add(handle)
     setBuffer(t, backend, handle)
     t.op = "const"
-    t.inputs = []
+    t.clearInputs()
     t.params = undefined
     t.host = undefined
     owned.forEach((_, j) => {

@@ -87,18 +87,38 @@ const dependents = (roots: ReadonlyArray<Tensor>, sources: ReadonlySet<Tensor>, 
       done(t, true)
       continue
     }
-    const cs = children(t, mode)
+    if (t.op === "input" || t.op === "custom") {
+      const cs = children(t, mode)
+      if (!expanded) {
+        stack.push(t)
+        expandedStack.push(1)
+        for (const c of cs)
+          if (c.mark !== pass) {
+            stack.push(c)
+            expandedStack.push(0)
+          }
+        continue
+      }
+      done(t, cs.some((c) => c.slot >= 0))
+      continue
+    }
+    // (a primitive's operands through `arity` and `input`: no array per node of a long graph)
+    const n = t.arity
     if (!expanded) {
       stack.push(t)
       expandedStack.push(1)
-      for (const c of cs)
+      for (let k = 0; k < n; k++) {
+        const c = t.input(k)
         if (c.mark !== pass) {
           stack.push(c)
           expandedStack.push(0)
         }
+      }
       continue
     }
-    done(t, cs.some((c) => c.slot >= 0))
+    let on = false
+    for (let k = 0; k < n && !on; k++) on = t.input(k).slot >= 0
+    done(t, on)
   }
   return { order: order.toArray(), pass }
 }

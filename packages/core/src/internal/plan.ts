@@ -76,7 +76,7 @@ const isViewOp = (op: string): boolean => op === "transpose" || op === "broadcas
  */
 const viewOf = (x: Tensor, ready: (t: Tensor) => boolean, R: (t: Tensor) => Tensor): View | undefined => {
   if (!isViewOp(x.op) || ready(x)) return undefined
-  const y = R(x.inputs[0]!)
+  const y = R(x.input(0))
   const v = viewOf(y, ready, R) ?? { base: y, strides: stridesOf(y.shape), offset: 0 }
   switch (x.op) {
     case "transpose": {
@@ -262,8 +262,8 @@ const hashString = (s: string): number => {
 
 /** Whether `c` (recorded with its operands merged) and `t` are the same application. */
 const sameApplication = (c: Tensor, t: Tensor, R: (x: Tensor) => Tensor): boolean => {
-  if (c.op !== t.op || c.dtype !== t.dtype || c.inputs.length !== t.inputs.length) return false
-  for (let i = 0; i < t.inputs.length; i++) if (R(c.inputs[i]!) !== R(t.inputs[i]!)) return false
+  if (c.op !== t.op || c.dtype !== t.dtype || c.arity !== t.arity) return false
+  for (let i = 0; i < t.arity; i++) if (R(c.input(i)) !== R(t.input(i))) return false
   return c.params === t.params || (c.params !== undefined && t.params !== undefined && JSON.stringify(c.params) === JSON.stringify(t.params))
 }
 
@@ -583,7 +583,7 @@ export const planGraph = (
     let y = x
     while (isViewOp(y.op) && !isReady(y)) {
       if (y.op === "reshape") return viewOf(x, isReady, R)?.base ?? x
-      y = R(y.inputs[0]!)
+      y = R(y.input(0))
     }
     return y
   }

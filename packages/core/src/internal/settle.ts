@@ -25,7 +25,10 @@ export const hasLiveInputs = (roots: ReadonlyArray<Tensor>, own?: ReadonlySet<Te
       if (t.value.symbolic) stack.push(t.value)
       continue
     }
-    for (const x of t.inputs) if (x.symbolic && x.mark !== pass) stack.push(x)
+    for (let k = 0; k < t.arity; k++) {
+      const x = t.input(k)
+      if (x.symbolic && x.mark !== pass) stack.push(x)
+    }
     if (t.op === "custom" && t.value!.symbolic) stack.push(t.value!)
   }
   return false

@@ -59,12 +59,20 @@ export class Tensor implements Pipeable, Inspectable {
   readonly dtype: DType
   /** @internal */ op: NodeOp
   /** @internal */ params: unknown
-  /** @internal */ inputs: ReadonlyArray<Tensor>
+  /**
+   * @internal the operands (see `inputs`): up to two are kept in these two
+   * fields, more as one array in `in0`. A graph of a long loop has one node
+   * per operation of every step, nearly all with one or two operands; an
+   * array of them would cost each node 56 to 64 bytes more.
+   */
+  private in0: Tensor | ReadonlyArray<Tensor> | undefined
+  /** @internal the second operand of a node of two */
+  private in1: Tensor | undefined
   /** @internal host data of a const */ host: HostArray | undefined
   /** @internal cached device buffer */ buf: DeviceBuffer | undefined
   /** @internal the error of an `error` node, the value of an `input` or `custom` node */
   private readonly extra: TensorError | Tensor | undefined
-  /** @internal bit 0: symbolic, bit 1: live */
+  /** @internal bit 0: symbolic, bit 1: live; the number of operands from bit 2 on */
   private flags: number
   /**
    * @internal the walk (see `newPass`) that last marked this node; `slot`
@@ -94,15 +102,45 @@ export class Tensor implements Pipeable, Inspectable {
     this.op = fields.op
     this.params = fields.params
     const inputs = fields.inputs ?? noInputs
-    this.inputs = inputs
+    const n = inputs.length
+    this.in0 = n === 0 ? undefined : n <= 2 ? inputs[0] : inputs.slice()
+    this.in1 = n === 2 ? inputs[1] : undefined
     this.host = fields.host
     this.buf = fields.buf
     this.extra = fields.op === "error" ? fields.error : fields.value
     let symbolic = fields.op === "input" || (fields.op === "custom" && fields.value!.symbolic)
     for (let i = 0; i < inputs.length && !symbolic; i++) symbolic = inputs[i]!.symbolic
-    this.flags = (symbolic ? 1 : 0) | (fields.op === "input" ? 2 : 0)
+    this.flags = (symbolic ? 1 : 0) | (fields.op === "input" ? 2 : 0) | (n << 2)
     this.mark = 0
     this.slot = 0
+  }
+
+  /** @internal the operands, as a fresh array (walks over large graphs use `arity` and `input`, which allocate nothing) */
+  get inputs(): ReadonlyArray<Tensor> {
+    const n = this.flags >>> 2
+    if (n === 0) return noInputs
+    if (n === 1) return [this.in0 as Tensor]
+    if (n === 2) return [this.in0 as Tensor, this.in1!]
+    return (this.in0 as ReadonlyArray<Tensor>).slice()
+  }
+
+  /** @internal the number of operands */
+  get arity(): number {
+    return this.flags >>> 2
+  }
+
+  /** @internal operand `i` (< arity) */
+  input(i: number): Tensor {
+    const n = this.flags >>> 2
+    if (n > 2) return (this.in0 as ReadonlyArray<Tensor>)[i]!
+    return i === 0 ? (this.in0 as Tensor) : this.in1!
+  }
+
+  /** @internal forgets the operands (a node replaced by its value: see `settleRoots`) */
+  clearInputs(): void {
+    this.in0 = undefined
+    this.in1 = undefined
+    this.flags &= 3
   }
 
   /** @internal whether the value depends on an `input` node */
