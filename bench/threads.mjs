@@ -134,9 +134,7 @@ const choose = (rows) => {
 }
 
 if (argv.includes("--sweep")) {
-  const { setParallelThresholds } = await import("../packages/core/dist/internal/cpu/wasm.js")
-  const { setFusedThreshold } = await import("../packages/core/dist/internal/cpu/fused-threads.js")
-  const { setReduceThreshold } = await import("../packages/core/dist/internal/cpu/reduce.js")
+  const { setParallelThresholds, setFusedThreshold, setReduceThreshold } = (await import("@diffect/core")).Internal
   const was = setParallelThresholds({ gemm: 0, unary: 0 })
   const wasFused = setFusedThreshold(0)
   const wasReduce = setReduceThreshold(0)

@@ -1,13 +1,13 @@
 // diffect with its WebAssembly kernels turned off: the pure-JavaScript CPU
 // kernels (not in the default table; `--libs diffect-js,tfjs-cpu`).
 import base from "./diffect.mjs"
-import { setWasmEnabled } from "../../packages/core/dist/internal/cpu/wasm.js"
+import { Internal } from "@diffect/core"
 
 export default {
   ...base,
   name: "diffect-js",
   async init() {
-    setWasmEnabled(false)
+    Internal.setWasmEnabled(false)
     await base.init()
   }
 }

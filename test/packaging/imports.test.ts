@@ -2,9 +2,11 @@
  * What importing the packages loads: the indexes of @diffect/core and
  * @diffect/transforms must not load effect/Schema (or any Schema module),
  * which only the checkpoint codec (`@diffect/core/Codec`) needs; loading it
- * costs every process some 7 MB of memory (bench/README.md). Each case runs a
- * fresh Node process that imports the packages from their sources with module
- * hooks recording every module loaded (test/packaging/imports/).
+ * costs every process some 7 MB of memory (bench/README.md). The built
+ * packages load their bundles (dist/bundle/), not one module per source file.
+ * Each case runs a fresh Node process that imports the packages (from their
+ * sources, or as built) with module hooks recording every module loaded
+ * (test/packaging/imports/).
  */
 import { execFile } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
@@ -47,6 +49,17 @@ describe("imports", () => {
     const effect = effectModules(urls)
     expect(effect).toContain("Effect.js")
     expect(effect.filter(isSchema)).toEqual([])
+  })
+
+  it("the built packages load their bundles: a few modules of diffect's own, not one per source file, and still no Schema", async () => {
+    // (Node keeps a cost per ES module: the 88 compiled modules of core and transforms cost about twice the memory of their bundles, bench/README.md)
+    const urls = await loadedBy("--built", "@diffect/core", "@diffect/transforms")
+    const own = urls.filter((u) => u.includes("/packages/"))
+    expect(own.some((u) => u.endsWith("/packages/core/dist/bundle/index.js"))).toBe(true)
+    expect(own.some((u) => u.endsWith("/packages/transforms/dist/bundle/index.js"))).toBe(true)
+    expect(own.filter((u) => !u.includes("/dist/bundle/"))).toEqual([])
+    expect(own.length).toBeLessThanOrEqual(8)
+    expect(effectModules(urls).filter(isSchema)).toEqual([])
   })
 
   it("the Codec subpath does load effect/Schema (the check above sees it when it is there)", async () => {

@@ -23,3 +23,7 @@ export * as cpu from "./cpu/structure.js"
 export { notPositiveDefinite } from "./cpu/linalg.js"
 export { loopNode, loopOut, type LoopParams, type ScanParams } from "./loop.js"
 export { closeProgram, freshInput } from "./loop-rules.js"
+/** The CPU kernels' switches and split thresholds, for bench/ (the bundled package has one copy of each module: set them through here). */
+export { setWasmEnabled, setParallelThresholds } from "./cpu/wasm.js"
+export { setFusedThreshold } from "./cpu/fused-threads.js"
+export { setReduceThreshold } from "./cpu/reduce.js"
