@@ -30,22 +30,21 @@ const customRule = (t: Tensor, mode: Mode): boolean => {
 }
 
 /**
- * The children of a node for traversal: an input stands for its value; a
- * custom node is seen through its rule (its inputs) when it has one for the
- * mode, else through its value.
+ * The children of an input or custom node for traversal: an input stands
+ * for its value; a custom node is seen through its rule (its inputs) when it
+ * has one for the mode, else through its value. (A primitive's children are
+ * its operands, read through `arity` and `input`.)
  */
 const children = (t: Tensor, mode: Mode): ReadonlyArray<Tensor> =>
   t.op === "input"
     ? t.value
       ? [t.value]
       : []
-    : t.op === "custom"
-      ? mode === "all"
-        ? [...t.inputs, t.value!]
-        : customRule(t, mode)
-          ? t.inputs
-          : [t.value!]
-      : t.inputs
+    : mode === "all"
+      ? [...t.inputs, t.value!]
+      : customRule(t, mode)
+        ? t.inputs
+        : [t.value!]
 
 /**
  * The nodes between `roots` and `sources` that depend on a source, in
@@ -87,28 +86,14 @@ const dependents = (roots: ReadonlyArray<Tensor>, sources: ReadonlySet<Tensor>, 
       done(t, true)
       continue
     }
-    if (t.op === "input" || t.op === "custom") {
-      const cs = children(t, mode)
-      if (!expanded) {
-        stack.push(t)
-        expandedStack.push(1)
-        for (const c of cs)
-          if (c.mark !== pass) {
-            stack.push(c)
-            expandedStack.push(0)
-          }
-        continue
-      }
-      done(t, cs.some((c) => c.slot >= 0))
-      continue
-    }
-    // (a primitive's operands through `arity` and `input`: no array per node of a long graph)
-    const n = t.arity
+    // an input or custom node's children as an array; a primitive's operands through `arity` and `input` (no array per node of a long graph)
+    const cs = t.op === "input" || t.op === "custom" ? children(t, mode) : undefined
+    const n = cs === undefined ? t.arity : cs.length
     if (!expanded) {
       stack.push(t)
       expandedStack.push(1)
       for (let k = 0; k < n; k++) {
-        const c = t.input(k)
+        const c = cs === undefined ? t.input(k) : cs[k]!
         if (c.mark !== pass) {
           stack.push(c)
           expandedStack.push(0)
@@ -117,7 +102,7 @@ const dependents = (roots: ReadonlyArray<Tensor>, sources: ReadonlySet<Tensor>, 
       continue
     }
     let on = false
-    for (let k = 0; k < n && !on; k++) on = t.input(k).slot >= 0
+    for (let k = 0; k < n && !on; k++) on = (cs === undefined ? t.input(k) : cs[k]!).slot >= 0
     done(t, on)
   }
   return { order: order.toArray(), pass }

@@ -192,15 +192,19 @@ const analyze = (
     const t = stack.pop()
     const wasExpanded = expanded.pop() === 1
     if (t.mark === pass || isReady(t)) continue
-    const ins = t.value !== undefined ? [t.value] : t.inputs
+    // an input or custom node is seen through its value; a primitive's operands are read through `arity` and `input` (no array per node)
+    const v = t.value
+    const n = v !== undefined ? 1 : t.arity
     if (!wasExpanded) {
       stack.push(t)
       expanded.push(1)
-      for (let i = ins.length - 1; i >= 0; i--)
-        if (ins[i]!.mark !== pass) {
-          stack.push(ins[i]!)
+      for (let i = n - 1; i >= 0; i--) {
+        const x = v !== undefined ? v : t.input(i)
+        if (x.mark !== pass) {
+          stack.push(x)
           expanded.push(0)
         }
+      }
       continue
     }
     t.mark = pass
@@ -209,7 +213,7 @@ const analyze = (
     escaped.push(rootSet.has(t) ? 1 : 0)
     if (t.size >= cseMin && !rootSet.has(t) && t.value === undefined && t.op !== "const" && t.op !== "input" && t.op !== "custom" && t.op !== "error") {
       let h = hashString(t.op) ^ Math.imul(hashString(t.dtype), 0x9e3779b1)
-      for (const x of ins) h = (Math.imul(h, 1000003) + idOf(R(x))) | 0
+      for (let i = 0; i < n; i++) h = (Math.imul(h, 1000003) + idOf(R(t.input(i)))) | 0
       const bucket = table.get(h)
       const prev = bucket === undefined ? undefined : Array.isArray(bucket) ? bucket.find((c) => sameApplication(c, t, R)) : sameApplication(bucket, t, R) ? bucket : undefined
       if (prev !== undefined) {
@@ -222,7 +226,8 @@ const analyze = (
     }
     // consumers are counted only for nodes large enough to be fused (the only ones asked about)
     const fuses = fusesAt(t)
-    for (const x of ins) {
+    for (let i = 0; i < n; i++) {
+      const x = v !== undefined ? v : t.input(i)
       if (x.size < cseMin) continue
       const y = R(x)
       if (y.mark !== pass) continue // a ready node: never asked about
