@@ -2,6 +2,9 @@
 // `diffect` uses the default CPU backend (a worker pool of one thread per
 // core); `diffect-t1` (libs/diffect-t1.mjs) the same adapter on
 // CpuBackend.layerWith({ threads: 1 }), for thread scaling in one run.
+// Results are read with `Tensor.dataShared`: on the CPU the tensor's own
+// buffer, no copy (as tfjs's `dataSync` gives its CPU backend's array, and
+// jax-js's `dataSync` copies its array out of wasm memory and frees it).
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
@@ -48,7 +51,7 @@ export const onBackend = (adapter, name, threads) => {
   }
 }
 const f32 = (data, shape) => Tensor.make(data, { shape })
-const read = (t) => Effect.runSync(provide(Tensor.data(t)))
+const read = (t) => Effect.runSync(provide(Tensor.dataShared(t)))
 /** Runs an Effect that may be asynchronous. */
 const run = (eff) => Effect.runPromise(provide(eff))
 
@@ -108,14 +111,14 @@ const adapter = {
       if (typeof T.grad !== "function") return undefined
       const x = f32(I.x, [I.n])
       const g = T.grad((x) => Tensor.sum(elemChain(x)))
-      return () => run(Effect.flatMap(g(x), (d) => Tensor.data(d))).then((d) => [d])
+      return () => run(Effect.flatMap(g(x), (d) => Tensor.dataShared(d))).then((d) => [d])
     }
     if (id === "mlp") {
       if (typeof T.valueAndGrad !== "function") return undefined
       const { x, onehot, vars, loss } = mlpProblem(I)
       const vg = T.valueAndGrad(loss, { gradVars: vars })
       return () =>
-        run(Effect.flatMap(vg(x, onehot), ([value, grads]) => Effect.all([value, ...grads].map(Tensor.data))))
+        run(Effect.flatMap(vg(x, onehot), ([value, grads]) => Effect.all([value, ...grads].map(Tensor.dataShared))))
     }
     if (id.startsWith("hess") || id.startsWith("jac")) {
       const kind = id.replace(/\d+/g, "")
@@ -127,7 +130,7 @@ const adapter = {
           ? (x) => Tensor.sum(Tensor.square(Tensor.tanh(Tensor.matmul(a, x))))
           : (x) => Tensor.tanh(Tensor.matmul(a, x))
       const t = T[name](f)
-      return () => run(Effect.flatMap(t(x), (h) => Tensor.data(h))).then((d) => [d])
+      return () => run(Effect.flatMap(t(x), (h) => Tensor.dataShared(h))).then((d) => [d])
     }
     if (id === "conv2d" || id === "conv2dGrad") {
       const { n, c, h, w, o, k } = I
@@ -136,7 +139,7 @@ const adapter = {
       if (typeof T.grad !== "function") return undefined
       const ct = f32(I.ct, [n, o, h, w])
       const g = T.grad((x, kernel) => Tensor.sum(Tensor.mul(Tensor.conv(x, kernel, { padding: "SAME" }), ct)), { argnums: [0, 1] })
-      return () => run(Effect.flatMap(g(x, kernel), (gs) => Effect.all(gs.map(Tensor.data))))
+      return () => run(Effect.flatMap(g(x, kernel), (gs) => Effect.all(gs.map(Tensor.dataShared))))
     }
     if (id === "solve256") {
       const a = f32(I.a, [I.n, I.n]), b = f32(I.b, [I.n])
@@ -150,7 +153,7 @@ const adapter = {
       if (typeof T.scan !== "function") return undefined
       const vg = T.valueAndGrad(bpttLoss(T, I))
       const W = f32(I.w, [I.n, I.n])
-      return () => run(Effect.flatMap(vg(W), ([value, grad]) => Effect.all([Tensor.data(value), Tensor.data(grad)])))
+      return () => run(Effect.flatMap(vg(W), ([value, grad]) => Effect.all([Tensor.dataShared(value), Tensor.dataShared(grad)])))
     }
     if (id === "gather" || id === "gatherGrad") {
       const table = f32(I.table, [I.rows, I.cols]), idx = Tensor.make(I.idx, { shape: [I.ids], dtype: "int32" })
@@ -158,7 +161,7 @@ const adapter = {
       if (typeof T.grad !== "function") return undefined
       const ct = f32(I.ct, [I.ids, I.cols])
       const g = T.grad((table) => Tensor.sum(Tensor.mul(Tensor.take(table, idx), ct)))
-      return () => run(Effect.flatMap(g(table), Tensor.data)).then((d) => [d])
+      return () => run(Effect.flatMap(g(table), Tensor.dataShared)).then((d) => [d])
     }
     if (id === "sort" || id === "argsort") {
       const x = f32(I.x, [I.n])

@@ -17,6 +17,7 @@ import { randomCases } from "./randomCases.js"
 import { opsCases } from "./opsCases.js"
 import { transformCases } from "./transformCases.js"
 import { controlFlowCases } from "./controlFlowCases.js"
+import { grad } from "@diffect/transforms"
 
 export const primitiveCases: ReadonlyArray<Case> = [
   ...unaryCases,
@@ -99,6 +100,54 @@ export const conformanceSuite = (name: string, layer: Layer.Layer<never, unknown
     it("covers every primitive", () => {
       const covered = new Set<Prim>(cases.flatMap((c) => c.prims))
       expect(prims.filter((p) => !covered.has(p))).toEqual([])
+    })
+
+    it("dataShared reads what data reads, and its array stays valid while later evaluations run", async () => {
+      const check = Effect.gen(function* () {
+        const backend = yield* Effect.service(Backend)
+        const made: Array<[string, Tensor.Tensor, ReadonlyArray<number>]> = [
+          ["float32", Tensor.mul(Tensor.make(new Float32Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17]), { shape: [17] }), 2), [2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32, 34]],
+          ["int32", Tensor.add(Tensor.arange(20), 1), Array.from({ length: 20 }, (_, i) => i + 1)],
+          ["bool", Tensor.greater(Tensor.arange(18), 8), Array.from({ length: 18 }, (_, i) => (i > 8 ? 1 : 0))],
+          ["a reshape of a const", Tensor.reshape(Tensor.make([[1, 2], [3, 4]]), [4]), [1, 2, 3, 4]]
+        ]
+        for (const [what, t, want] of made) {
+          if (!backend.supports(t.dtype)) continue
+          const shared = yield* Tensor.dataShared(t)
+          // evaluations of the same shape and dtype: a buffer wrongly given back to a pool would be overwritten here
+          for (let i = 0; i < 8; i++) yield* Tensor.data(Tensor.sub(Tensor.mul(t, 3), 7))
+          expect(Array.from(shared as ArrayLike<number>), what).toEqual(want)
+          expect(Array.from((yield* Tensor.data(t)) as ArrayLike<number>), what).toEqual(want)
+          const again = yield* Tensor.dataShared(t)
+          if (backend.hostBuffers === true) {
+            // host memory: the tensor's own storage, no copy
+            expect(again, what).toBe(shared)
+          } else {
+            // a device read is a fresh array: writing into it leaves the tensor as it was
+            expect(again, what).not.toBe(shared)
+            again[0] = 99
+            expect((yield* Tensor.data(t))[0], what).toBe(want[0])
+          }
+        }
+        // inside a transform a read evaluates a traced value into a buffer of the read's own
+        const seen: Array<ArrayLike<number>> = []
+        const f = (x: Tensor.Tensor) =>
+          Effect.gen(function* () {
+            seen.push(yield* Tensor.dataShared(Tensor.mul(x, 2)))
+            for (let i = 0; i < 8; i++) yield* Tensor.data(Tensor.sub(Tensor.mul(x, 3), 7))
+            return Tensor.sum(Tensor.square(x))
+          })
+        const x = Tensor.make(new Float32Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17]), { shape: [17] })
+        const g = yield* grad(f)(x)
+        for (let i = 0; i < 8; i++) yield* Tensor.data(Tensor.mul(g, 5))
+        expect(Array.from(seen[0]!)).toEqual(Array.from({ length: 17 }, (_, i) => 2 * (i + 1)))
+        const z = Tensor.make([[1, -2]], { dtype: "complex64" })
+        if (backend.supports("complex64")) expect(Array.from(yield* Tensor.dataShared(Tensor.mul(z, 2)))).toEqual([2, -4])
+        const bad = yield* Effect.flip(Tensor.dataShared(42 as never))
+        expect(bad._tag).toBe("DTypeError")
+        expect(bad.message).toContain("dataShared: expected a Tensor, got")
+      })
+      await runtime.runPromise(check)
     })
 
     for (const c of cases) {

@@ -3,6 +3,7 @@
  * their last use (what is live, not everything computed), a long read lets
  * other fibers run, and an interrupted read stops, releasing what it made.
  */
+import fc from "fast-check"
 import { Effect, Exit, Fiber } from "effect"
 import { describe, expect, it } from "vitest"
 import { Backend, type BackendShape, CpuBackend, Tensor } from "@diffect/core"
@@ -146,5 +147,46 @@ describe("evaluation", () => {
       await new Promise((r) => setTimeout(r, 20))
       expect(stats.calls).toBe(calls) // nothing ran after the interruption
     })
+  })
+})
+
+describe("reading without a copy (Tensor.dataShared)", () => {
+  const ops: ReadonlyArray<[string, (x: Tensor.Tensor) => Tensor.Tensor]> = [
+    ["the tensor itself", (x) => x],
+    ["x · 3 − 1", (x) => Tensor.sub(Tensor.mul(x, 3), 1)],
+    ["a reshape", (x) => Tensor.reshape(x, [-1])],
+    ["a sum over the last axis", (x) => Tensor.sum(x, { axis: -1 })],
+    ["a transpose", (x) => Tensor.transpose(x)],
+    ["a matmul with its transpose", (x) => Tensor.matmul(Tensor.cast(x, "float32"), Tensor.transpose(Tensor.cast(x, "float32")))]
+  ]
+  it("gives what data gives, for any op, dtype and shape, and later evaluations leave it as it was", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 9 }),
+        fc.integer({ min: 1, max: 40 }),
+        fc.constantFrom<"float32" | "float64" | "int32">("float32", "float64", "int32"),
+        fc.integer({ min: 0, max: ops.length - 1 }),
+        fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+        async (rows, cols, dtype, which, seed) => {
+          let r = seed
+          const values = Array.from({ length: rows * cols }, () => ((r = (r * 1103515245 + 12345) % 2 ** 31), (r % 2001) - 1000) as number)
+          const x = Tensor.make(dtype === "int32" ? Int32Array.from(values) : dtype === "float64" ? Float64Array.from(values) : Float32Array.from(values), { shape: [rows, cols], dtype })
+          const y = ops[which]![1](x)
+          const program = Effect.gen(function* () {
+            const shared = yield* Tensor.dataShared(y)
+            const kept = Array.from(shared as ArrayLike<number>)
+            // more evaluations of the same shapes and dtypes, which take buffers from the CPU pool
+            for (let i = 0; i < 4; i++) yield* Tensor.data(ops[which]![1](Tensor.add(x, i)))
+            return { shared, kept, copy: yield* Tensor.data(y), again: yield* Tensor.dataShared(y) }
+          })
+          const { shared, kept, copy, again } = await Effect.runPromise(program)
+          expect(shared.constructor).toBe(copy.constructor)
+          expect(Array.from(shared as ArrayLike<number>)).toEqual(kept)
+          expect(Array.from(copy as ArrayLike<number>)).toEqual(kept)
+          expect(again).toBe(shared) // the CPU backend's buffers are host memory: the same storage
+        }
+      ),
+      { numRuns: 60 }
+    )
   })
 })

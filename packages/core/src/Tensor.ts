@@ -105,6 +105,21 @@ export const eye: typeof C.eye = G.guard("eye", [G.axis("n"), G.axis("m", true),
  */
 export const data = RD.data
 /**
+ * The flat row-major data without a copy, where the backend keeps its
+ * buffers in host memory (the CPU backend): the tensor's own storage, as
+ * PyTorch's `.numpy()` and NumPy's `asarray` share it. Reading a result this
+ * way costs no second array; a large output read every step (a gradient in
+ * a training loop) then leaves half the garbage behind.
+ *
+ * The array is the tensor's value: **do not write into it**. A write would
+ * change this tensor and every tensor that shares its buffer (its reshapes,
+ * a jitted function's constant outputs). Keep `data` for an array to
+ * modify. On WebGL and WebGPU a read is a download into a fresh array
+ * anyway, and this is `data`. Transforms and `vmap` treat it as `data`.
+ * @example `const host = yield* Tensor.dataShared(grad)`
+ */
+export const dataShared = RD.dataShared
+/**
  * The data as nested arrays (bool as booleans; complex64 adds a last axis
  * of `[re, im]` pairs, the form `make` accepts back). Inside a transform
  * the values are constants (see `data`).

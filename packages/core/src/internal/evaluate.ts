@@ -82,15 +82,21 @@ const downloadAsync = (backend: BackendShape, read: NonNullable<BackendShape["do
 
 /**
  * Evaluates `t` and copies its data to the host (a fresh array the caller
- * may keep). On a backend with `downloadAsync` the copy is asynchronous (the
- * page keeps running while the GPU finishes); the result buffer is released
- * once it is read, or when the read fails or is interrupted.
+ * may keep; with `copy` false, on a backend whose buffers are host memory,
+ * the buffer itself, which the caller must not write into). On a backend
+ * with `downloadAsync` the copy is asynchronous (the page keeps running
+ * while the GPU finishes); the result buffer is released once it is read,
+ * or when the read fails or is interrupted.
  */
-export const readHost = (backend: BackendShape, t: Tensor): Effect.Effect<HostArray, TensorError> =>
+export const readHost = (backend: BackendShape, t: Tensor, copy = true): Effect.Effect<HostArray, TensorError> =>
   Effect.flatMap(evaluate(backend, [t]), ({ handles, owned }) => {
     const read = backend.downloadAsync
     if (read === undefined) {
-      const host = backend.download(handles[0], t).slice() as HostArray
+      const got = backend.download(handles[0], t)
+      // host buffers are the values themselves: without a copy the caller
+      // shares them (an owned one becomes the caller's: never given back to the pool)
+      if (!copy && backend.hostBuffers === true) return Effect.succeed(got)
+      const host = got.slice() as HostArray
       if (owned[0]) backend.dispose(handles[0])
       return Effect.succeed(host)
     }

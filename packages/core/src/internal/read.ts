@@ -31,6 +31,10 @@ const notATensor = (op: string, t: unknown): Effect.Effect<never, DTypeError> =>
 export const data = (t: Tensor): Effect.Effect<HostArray, TensorError> =>
   isTensor(t) ? Effect.flatMap(Effect.service(Backend), (b) => readHost(b, t)) : notATensor("data", t)
 
+/** `data` without the copy where the backend's buffers are host memory (see Tensor.dataShared). */
+export const dataShared = (t: Tensor): Effect.Effect<HostArray, TensorError> =>
+  isTensor(t) ? Effect.flatMap(Effect.service(Backend), (b) => readHost(b, t, false)) : notATensor("dataShared", t)
+
 /** Evaluates tensors and returns consts holding their values (see materializeMany). */
 export const materialize = (ts: ReadonlyArray<Tensor>): Effect.Effect<Tensor[], TensorError> =>
   ts.length === 0 ? Effect.succeed([]) : Effect.flatMap(Effect.service(Backend), (b) => materializeMany(b, ts))
@@ -49,7 +53,7 @@ const nest = (flat: ArrayLike<number>, shape: ReadonlyArray<number>, conv: (i: n
 }
 
 export const toArray = (t: Tensor): Effect.Effect<Nested, TensorError> =>
-  !isTensor(t) ? notATensor("toArray", t) : Effect.map(data(t), (host) =>
+  !isTensor(t) ? notATensor("toArray", t) : Effect.map(dataShared(t), (host) =>
     nest(host, t.shape, (i) =>
       t.dtype === "bool" ? host[i] === 1 : t.dtype === "complex64" ? [host[2 * i]!, host[2 * i + 1]!] : host[i]!
     )
@@ -65,5 +69,5 @@ export const item = (t: Tensor): Effect.Effect<number, TensorError> =>
           })
         )
       : t.size === 1 || t.op === "error"
-        ? Effect.map(data(t), (host) => host[0]!)
+        ? Effect.map(dataShared(t), (host) => host[0]!)
         : Effect.fail(new ShapeError({ message: `item: expected a tensor with one element, got shape ${fmt(t.shape)}` }))
