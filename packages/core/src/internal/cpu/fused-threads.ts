@@ -15,7 +15,7 @@ import type { HostArray } from "../../DType.js"
 import { currentPool } from "./threads.js"
 import type { Access } from "./views.js"
 import { sharedWasm, stage } from "./wasm.js"
-import { FUSED, FUSED_HEAD, CONTROL_INTS, ARGS } from "./worker-source.js"
+import { FUSED, FUSED_HEAD, ARGS_END, ARGS } from "./worker-source.js"
 
 type Loop = (out: HostArray, ops: ReadonlyArray<HostArray>, offs: ReadonlyArray<number>, rows: number, period: number) => void
 
@@ -32,7 +32,7 @@ let FUSED_PAR_MIN = 65536
 /** Elements per chunk (rounded to whole periods). */
 const PER = 16384
 /** The most operands a job can name in the control block. */
-const MAX_OPS = Math.floor((CONTROL_INTS - ARGS - FUSED_HEAD) / 3)
+const MAX_OPS = Math.floor((ARGS_END - ARGS - FUSED_HEAD) / 3)
 
 /** FUSED_PAR_MIN now. */
 export const fusedThreshold = (): number => FUSED_PAR_MIN

@@ -33,7 +33,7 @@
 import { BackendError } from "../../Errors.js"
 import { cosF, expF, sinF } from "./fastmath.js"
 import { reduceSource } from "./reduce-blocks.js"
-import { ACC, ARGS, AVAIL, CLAIM, CONTROL_INTS, DONE, ERR, KIND, READY, SEQ, SLEEPERS, STOP, WORKED, claimSource, nodeWorkerSource, runnerSource, webWorkerSource } from "./worker-source.js"
+import { ACC, ARGS, AVAIL, CLAIM, CONTROL_INTS, DONE, ERR, FIN, FIN_CHUNKS, KIND, READY, SEQ, SLEEPERS, STOP, WORKED, claimSource, nodeWorkerSource, runnerSource, webWorkerSource } from "./worker-source.js"
 
 /** What a pool needs of `wasm.ts`: the shared memory, the module and the calling thread's instance. */
 export interface SharedWasm {
@@ -279,6 +279,10 @@ export class Pool {
     ctl[ERR] = 0
     ctl[ACC] = 0
     const feed = io.feed
+    const drain = io.drain
+    // the finished flags of the chunks that have one (see FIN)
+    const flagged = drain !== undefined ? Math.min(chunks, FIN_CHUNKS) : 0
+    if (flagged > 0) ctl.fill(0, FIN, FIN + flagged)
     Atomics.store(ctl, AVAIL, feed === undefined ? chunks : 0)
     Atomics.store(ctl, DONE, 0)
     Atomics.store(ctl, CLAIM, chunks << 16)
@@ -302,26 +306,41 @@ export class Pool {
       failure = { e }
       Atomics.store(ctl, AVAIL, chunks)
     }
-    const drain = io.drain
     const drained = drain !== undefined ? new Uint8Array(chunks) : undefined
     let draining: unknown
+    const drainOne = (c: number) => {
+      try {
+        drain!(c)
+        drained![c] = 1
+      } catch (e) {
+        draining = e
+      }
+    }
+    // the first flagged chunk not copied out yet
+    let first = 0
+    /** Copies out the chunks the workers have finished (their FIN slot set) and this thread has not. */
+    const drainFinished = () => {
+      while (first < flagged && drained![first] === 1) first++
+      for (let c = first; c < flagged && draining === undefined; c++)
+        if (drained![c] === 0 && Atomics.load(ctl, FIN + c) === 1) drainOne(c)
+    }
     const after =
-      drain !== undefined && drained !== undefined
+      drain !== undefined
         ? (c: number) => {
             if (draining !== undefined) return
-            try {
-              drain(c)
-              drained[c] = 1
-            } catch (e) {
-              draining = e
-            }
+            drainOne(c)
+            // and the workers' results so far, while they compute the next chunks
+            drainFinished()
           }
         : undefined
     claimAll(ctl, s.run, after)
     const t1 = performance.now()
     let done = Atomics.load(ctl, DONE)
-    // the last chunks are usually a fraction of a chunk away: poll for a while before sleeping
-    for (let i = 0; done < chunks && i < MAIN_SPIN; i++) done = Atomics.load(ctl, DONE)
+    // the last chunks are usually a fraction of a chunk away: poll for a while (copying out what is finished) before sleeping
+    for (let i = 0; done < chunks && i < MAIN_SPIN; i++) {
+      if (flagged > 0 && draining === undefined) drainFinished()
+      done = Atomics.load(ctl, DONE)
+    }
     let last = Date.now()
     while (done < chunks) {
       if (canBlock) Atomics.wait(ctl, DONE, done, 1000)

@@ -23,8 +23,18 @@
  * so that the workers start on the first chunks during the copy).
  */
 export const SEQ = 0, CLAIM = 1, DONE = 2, KIND = 3, ERR = 4, ACC = 5, STOP = 6, SLEEPERS = 7, READY = 8, WORKED = 9, AVAIL = 10, ARGS = 16
-/** Int32 slots in a control block (ARGS … the end: the arguments). */
-export const CONTROL_INTS = 256
+/** The end of the arguments (ARGS … ARGS_END). */
+export const ARGS_END = 256
+/**
+ * FIN … FIN + FIN_CHUNKS: chunk c's slot turns 1 once its result is in
+ * shared memory (every thread stores it after the chunk, before counting it
+ * in DONE), so that the calling thread copies out the workers' results
+ * while the job still runs, not all after it. Chunks past FIN_CHUNKS have
+ * no slot (copied after the job).
+ */
+export const FIN = ARGS_END, FIN_CHUNKS = 256
+/** Int32 slots in a control block. */
+export const CONTROL_INTS = FIN + FIN_CHUNKS
 
 /** Job kinds. */
 export const GEMM = 1, UNARY = 2, FUSED = 3, PACKB = 4, REDUCE = 5, FUSED_WASM = 6, CONV = 7
@@ -180,6 +190,7 @@ export const claimSource = `function claimAll(ctl, run, after) {
     } catch (e) {
       Atomics.store(ctl, ${ERR}, 1)
     }
+    if (next < ${FIN_CHUNKS}) Atomics.store(ctl, ${FIN} + next, 1)
     if (Atomics.add(ctl, ${DONE}, 1) + 1 === chunks) Atomics.notify(ctl, ${DONE})
     if (after !== undefined) after(next)
   }
