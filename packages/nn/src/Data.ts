@@ -87,7 +87,8 @@ const load = (data: Dataset): Effect.Effect<Host, TensorError> =>
     const columns: Array<Host["columns"][number]> = []
     for (const k of keys) {
       const t = (data as Record<string | number, Tensor.Tensor>)[k]!
-      columns.push({ data: (yield* Tensor.data(t)) as never, shape: t.shape, dtype: t.dtype })
+      // only read (rows copied into each batch): the tensor's own buffer on the CPU, no copy of the whole dataset
+      columns.push({ data: (yield* Tensor.dataShared(t)) as never, shape: t.shape, dtype: t.dtype })
     }
     return { keys, columns, rows: columns[0]!.shape[0]!, isArray }
   })
@@ -116,7 +117,7 @@ const cut = (host: Host, order: ArrayLike<number> | undefined, options: BatchOpt
 const epoch = (host: Host, options: BatchOptions): Effect.Effect<Array<any>, DataError> =>
   options.key === undefined
     ? Effect.succeed(cut(host, undefined, options))
-    : Effect.map(Effect.flatMap(Random.permutation(options.key, host.rows), Tensor.data), (order) => cut(host, order, options))
+    : Effect.map(Effect.flatMap(Random.permutation(options.key, host.rows), Tensor.dataShared), (order) => cut(host, order, options))
 
 /**
  * One epoch of minibatches, as an array (shuffled when `options.key` is given;
