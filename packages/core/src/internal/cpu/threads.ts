@@ -280,14 +280,14 @@ export class Pool {
     ctl[ACC] = 0
     const feed = io.feed
     const drain = io.drain
-    // the finished flags of the chunks that have one (see FIN)
-    const flagged = drain !== undefined ? Math.min(chunks, FIN_CHUNKS) : 0
+    const t0 = performance.now()
+    const together = s.workers.length > 0 && chunks > 1 && t0 >= this.soloUntil
+    // the finished flags of the chunks that have one (see FIN), where workers take part
+    const flagged = drain !== undefined && together ? Math.min(chunks, FIN_CHUNKS) : 0
     if (flagged > 0) ctl.fill(0, FIN, FIN + flagged)
     Atomics.store(ctl, AVAIL, feed === undefined ? chunks : 0)
     Atomics.store(ctl, DONE, 0)
     Atomics.store(ctl, CLAIM, chunks << 16)
-    const t0 = performance.now()
-    const together = s.workers.length > 0 && chunks > 1 && t0 >= this.soloUntil
     if (together) {
       Atomics.add(ctl, SEQ, 1)
       if (Atomics.load(ctl, SLEEPERS) > 0) Atomics.notify(ctl, SEQ)
@@ -321,7 +321,9 @@ export class Pool {
     /** Copies out the chunks the workers have finished (their FIN slot set) and this thread has not. */
     const drainFinished = () => {
       while (first < flagged && drained![first] === 1) first++
-      for (let c = first; c < flagged && draining === undefined; c++)
+      // chunks not claimed yet cannot be finished
+      const end = Math.min(flagged, Atomics.load(ctl, CLAIM) & 0xffff)
+      for (let c = first; c < end && draining === undefined; c++)
         if (drained![c] === 0 && Atomics.load(ctl, FIN + c) === 1) drainOne(c)
     }
     const after =
@@ -330,7 +332,7 @@ export class Pool {
             if (draining !== undefined) return
             drainOne(c)
             // and the workers' results so far, while they compute the next chunks
-            drainFinished()
+            if (flagged > 0) drainFinished()
           }
         : undefined
     claimAll(ctl, s.run, after)
