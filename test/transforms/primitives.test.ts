@@ -201,8 +201,10 @@ const cases: ReadonlyArray<Case> = [
     prims: ["cast"],
     arb: unaryArb(-2, 2),
     f: (x: T) => Tensor.mul(Tensor.cast(Tensor.cast(x, "float32"), "float64"), 3),
-    // the float32 round trip is linear, so a wide step keeps rounding out of the differences
-    options: { eps: 0.5 }
+    // the float32 round trip is linear, so a wide step keeps most rounding out of the differences;
+    // at order 3 the cotangents of the nested vjps are rounded to float32 too, which left a central
+    // difference 1.25e-5 off (x = -1.00018, seed 2062073025; the default atol is 1e-5): float32's tolerance
+    options: { eps: 0.5, atol: 1e-4 }
   },
   {
     name: "cast (to float32 output)",
