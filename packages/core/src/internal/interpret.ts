@@ -120,7 +120,7 @@ export const jvpGraph = (roots: ReadonlyArray<Tensor>, seeds: ReadonlyMap<Tensor
       continue
     }
     if (t.op === "loopOut") {
-      tangent.set(t, loops.get(t.inputs[0]!)?.[(t.params as LoopOutParams).index] ?? null)
+      tangent.set(t, loops.get(t.input(0))?.[(t.params as LoopOutParams).index] ?? null)
       continue
     }
     if (t.op === "input" || (t.op === "custom" && !customRule(t, "jvp"))) {
@@ -164,7 +164,7 @@ export const vjpGraph = (roots: ReadonlyArray<Tensor>, cts: ReadonlyArray<Tensor
     const i = indexOf(t)
     const prev = i >= 0 ? acc[i] : offPath.get(t)
     // prev + (−c) is prev − c: one node, not two (the cotangent of the subtrahend of every sub)
-    const sum = prev === undefined ? ct : ct.op === "neg" && ct === fresh ? O.sub(prev, ct.inputs[0]!) : O.add(prev, ct)
+    const sum = prev === undefined ? ct : ct.op === "neg" && ct === fresh ? O.sub(prev, ct.input(0)) : O.add(prev, ct)
     if (i >= 0) acc[i] = sum
     else offPath.set(t, sum)
   }
@@ -188,7 +188,7 @@ export const vjpGraph = (roots: ReadonlyArray<Tensor>, cts: ReadonlyArray<Tensor
     const ct = acc[i]
     if (ct === undefined || sources.has(t)) continue
     if (t.op === "loopOut") {
-      const node = t.inputs[0]!
+      const node = t.input(0)
       const { index } = t.params as LoopOutParams
       let cs = loops.get(node)
       if (cs === undefined) loops.set(node, (cs = []))
@@ -255,7 +255,7 @@ export const batchGraph = (roots: ReadonlyArray<Tensor>, batched: ReadonlyMap<Te
       continue
     }
     if (t.op === "loopOut") {
-      out.set(t, loops.get(t.inputs[0]!)![(t.params as LoopOutParams).index]!)
+      out.set(t, loops.get(t.input(0))![(t.params as LoopOutParams).index]!)
       continue
     }
     if (t.op === "input") {
@@ -299,7 +299,7 @@ const batchCustom = (t: Tensor, out: ReadonlyMap<Tensor, BatchArg>, n: number): 
     let k = 0
     return results.map((r) => (r === null ? null : withBatch(done[k++]!, n)))
   }
-  const k = t.inputs.length
+  const k = t.arity
   const jvp = rules.jvp
   const vjp = rules.vjp
   const newRules: CustomRules = {

@@ -309,7 +309,7 @@ const scanVjpInfo = (body: Program, nc: number, nx: number, checkpoint: boolean,
     const ctDep = new Set(dependentOrder(g, new Set([...ctC, ...ctYs]), "all"))
     const cands = new Set<Tensor>()
     const add = (c: Tensor) => {
-      while (isLayoutOp(c.op) && c.inputs[0]!.symbolic) c = c.inputs[0]! // keep the smaller base, recompute the view
+      while (isLayoutOp(c.op) && c.input(0).symbolic) c = c.input(0) // keep the smaller base, recompute the view
       if (c.symbolic) cands.add(c)
     }
     for (const t of g) if (!ctDep.has(t)) add(t)
@@ -330,7 +330,7 @@ const scanVjpInfo = (body: Program, nc: number, nx: number, checkpoint: boolean,
   // the other sums of the constants' cotangents are accumulating carries: the body gives each step's part
   const backward = closeProgram(
     [...ctC, ...accIns, ...res, ...ctYs, ...xIns, ...kIns],
-    [...gC, ...accK.map((r) => gK[r]!), ...gX, ...hoistK.map((r) => gK[r]!.inputs[0]!), ...hoistK.map((r) => gK[r]!.inputs[1]!)]
+    [...gC, ...accK.map((r) => gK[r]!), ...gX, ...hoistK.map((r) => gK[r]!.input(0)), ...hoistK.map((r) => gK[r]!.input(1))]
   )
   if (error === undefined && isOpen(backward)) throw new Error("internal: the backward body of a scan reads a value it was not given")
   const info: ScanVjp = { forward, backward, numRes: res.length, fc, fx, fk, ctY, accK, hoistK, error }

@@ -22,6 +22,7 @@
  * program, bound anew at every execution).
  */
 import type { BackendShape, FusedOp, Kernel, KernelArg } from "../Backend.js"
+import type { DType } from "../DType.js"
 import type { Aval } from "./bind.js"
 import { BackendError, ConcretizationError, type TensorError } from "../Errors.js"
 import type { Prim, PrimParams } from "./primitives.js"
@@ -265,6 +266,13 @@ const hashString = (s: string): number => {
   return h
 }
 
+/** The dtypes of `x`'s operands (one array, read through `arity` and `input`), as `Fusion.canFuse` takes them. */
+const operandDtypes = (x: Tensor): DType[] => {
+  const ds = new Array<DType>(x.arity)
+  for (let i = 0; i < ds.length; i++) ds[i] = x.input(i).dtype
+  return ds
+}
+
 /** Whether `c` (recorded with its operands merged) and `t` are the same application. */
 const sameApplication = (c: Tensor, t: Tensor, R: (x: Tensor) => Tensor): boolean => {
   if (c.op !== t.op || c.dtype !== t.dtype || c.arity !== t.arity) return false
@@ -443,7 +451,7 @@ export const planGraph = (
   let dupBudget = 0
   const fusesAt = (x: Tensor): boolean =>
     fusion !== undefined && x.size >= minSize && !isViewOp(x.op) && x.op !== "const" && x.op !== "input" && x.op !== "custom" && x.op !== "error" &&
-    fusion.canFuse(x.op as Prim, x.dtype, x.inputs.map((y) => y.dtype))
+    fusion.canFuse(x.op as Prim, x.dtype, operandDtypes(x))
   const analyzeOnce = (): Analysis => {
     if (analysis === undefined) {
       analysis = analyze(roots, rootSet, isReady, fusesAt, minSize)
@@ -454,11 +462,14 @@ export const planGraph = (
   }
   /** The node that computes `x` (itself, or the equal node it was merged with). */
   const R = (x: Tensor): Tensor => rep.get(x) ?? x
-  const inputsOf = (x: Tensor): ReadonlyArray<Tensor> => (rep.size === 0 || !x.inputs.some((y) => rep.has(y)) ? x.inputs : x.inputs.map(R))
+  const inputsOf = (x: Tensor): ReadonlyArray<Tensor> => {
+    const ins = x.inputs
+    return rep.size === 0 || !ins.some((y) => rep.has(y)) ? ins : ins.map(R)
+  }
 
   const fusible = (x: Tensor): boolean =>
     fusion !== undefined && !isViewOp(x.op) && x.op !== "const" && x.op !== "input" && x.op !== "custom" && x.op !== "error" && x.op !== "loop" && x.op !== "loopOut" &&
-    !isReady(x) && !rep.has(x) && fusion.canFuse(x.op as Prim, x.dtype, x.inputs.map((y) => y.dtype))
+    !isReady(x) && !rep.has(x) && fusion.canFuse(x.op as Prim, x.dtype, operandDtypes(x))
 
   /**
    * The group of `t`: t and the fusible nodes of its shape below it whose

@@ -82,7 +82,7 @@ export const foldConstants = (p: Program, backend: BackendShape): Effect.Effect<
   const frontier = new Set<Tensor>()
   const add = (x: Tensor, isOutput = false) => {
     // a layout change (a scalar broadcast to a matrix) stays a view of its folded operand: folding it would materialize it
-    if (!isOutput) while (isLayout(x.op) && !x.inputs[0]!.symbolic) x = x.inputs[0]!
+    if (!isOutput) while (isLayout(x.op) && !x.input(0).symbolic) x = x.input(0)
     if (!x.symbolic && x.op !== "const" && x.op !== "error") frontier.add(x)
   }
   for (const t of dependents(p)) for (const x of t.op === "input" || t.op === "custom" ? [t.value!] : t.inputs) add(x)
