@@ -3,17 +3,24 @@
 // (graph building, interpretation, evaluation bookkeeping, Effect).
 //   node bench/profile.mjs [mlp|hess128|jacrev128|jacfwd128|elem|elemGrad|matmul512] [reps]
 // PROFILE_JIT=1 profiles the workload wrapped in `jit` (bench/libs/diffect-jit.mjs).
+// PROFILE_THREADS=n profiles it on CpuBackend.layerWith({ threads: n }) (default: the default backend).
 import { performance } from "node:perf_hooks"
 import { Backend, Internal } from "@diffect/core"
 import { Context } from "effect"
 import { inputs } from "./common.mjs"
-import eager from "./libs/diffect.mjs"
-import jitted from "./libs/diffect-jit.mjs"
-const adapter = process.env.PROFILE_JIT ? jitted : eager
+import eager, { withThreads as eagerThreads } from "./libs/diffect.mjs"
+import jitted, { withThreads as jitThreads } from "./libs/diffect-jit.mjs"
+const threads = process.env.PROFILE_THREADS === undefined ? undefined : Number(process.env.PROFILE_THREADS)
+const adapter =
+  threads === undefined
+    ? process.env.PROFILE_JIT ? jitted : eager
+    : (process.env.PROFILE_JIT ? jitThreads : eagerThreads)("profiled", threads)
 
 const id = process.argv[2] ?? "mlp"
 const reps = Number(process.argv[3] ?? 20)
-const cpu = Context.get(Context.empty(), Backend) // the default CPU backend
+await adapter.init()
+// the backend the adapter runs on: the default CPU backend, or the one of its own thread count
+const cpu = Context.get(adapter.context?.() ?? Context.empty(), Backend)
 void Internal
 const stats = new Map()
 const wrap = (table, tag) => {
@@ -50,7 +57,6 @@ if (cpu.fusion) {
     }
   }
 }
-await adapter.init()
 const run = await adapter.prepare(id, inputs(id))
 for (let i = 0; i < 5; i++) await run()
 stats.clear()

@@ -72,6 +72,19 @@ const workloads = {
   matmul128: () => matmul(128),
   matmul256: () => matmul(256),
   matmul512: () => matmul(512),
+  // the MLP step's two large products (784-256-10, batch 128), jitted as in mlpJit: x·W1 and xᵀ·δ
+  mlpXW: () => {
+    const I = inputs("mlp")
+    const x = f32(I.x, [I.batch, I.inp]), w = f32(I.w1, [I.inp, I.hidden])
+    const f = T.jit((x, w) => Tensor.matmul(x, w))
+    return () => Effect.flatMap(f(x, w), Tensor.data)
+  },
+  mlpXtD: () => {
+    const I = inputs("mlp")
+    const x = f32(I.x, [I.batch, I.inp]), d = f32(Float32Array.from({ length: I.batch * I.hidden }, (_, i) => Math.sin(i)), [I.batch, I.hidden])
+    const f = T.jit((x, d) => Tensor.matmul(Tensor.transpose(x), d))
+    return () => Effect.flatMap(f(x, d), Tensor.data)
+  },
   mlp: () => {
     const I = inputs("mlp")
     const { x, onehot, vars, loss } = mlpProblem(I)

@@ -43,6 +43,8 @@ export const onBackend = (adapter, name, threads) => {
   return {
     ...adapter,
     name,
+    /** The backend's context (undefined: the default backend). */
+    context: () => ctx,
     init: async () => {
       if (threads !== undefined) ctx = threadsContext(threads)
       await adapter.init()
