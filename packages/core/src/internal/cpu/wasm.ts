@@ -279,14 +279,28 @@ export const gemmF32Wasm = (
   let strides: [number, number] | undefined
   // k blocks of equal length, at most KC (784 = 4 × 196, not 3 × 256 + 16)
   const kc = Math.ceil(k / Math.ceil(k / KC))
-  if (dense) {
-    F.set((b as Float32Array).subarray(bOff, bOff + k * n), rawP >> 2)
+  if (dense && sw !== undefined) {
+    // split: a chunk packs one k block of some column panels; a row-major B is copied in block by block
+    // as the threads start packing the first blocks (a transposed one is copied whole first)
+    const src = b as Float32Array
     const panels = np / NR
-    const per = Math.max(1, Math.ceil(panels / (4 * pool.threads)))
+    const nkb = Math.ceil(k / kc)
+    // chunks per k block: about 4 per thread in all
+    const per = Math.ceil(panels / Math.min(panels, Math.max(1, Math.ceil((4 * pool.threads) / nkb))))
+    const pc = Math.ceil(panels / per)
+    const rowMajor = B.rs === n && B.cs === 1
+    const feed = (c: number) => {
+      if (c % pc !== 0) return
+      const k0 = (c / pc) * kc
+      if (rowMajor) F.set(src.subarray(bOff + k0 * n, bOff + Math.min(k, k0 + kc) * n), (rawP >> 2) + k0 * n)
+      else if (c === 0) F.set(src.subarray(bOff, bOff + k * n), rawP >> 2)
+    }
     // A is placed while the threads pack B
     const during = () => void (strides = placeA(F, aP >> 2, a, aOff, A.rs, A.cs, m, mp, k))
-    if (sw !== undefined) pool.exec(sw, PACKB, [rawP, B.rs, B.cs, bP, n, np, k, kc, per], Math.ceil(panels / per), false, { during })
-    else ex.packB(rawP, B.rs, B.cs, bP, n, np, k, kc, 0, np)
+    pool.exec(sw, PACKB, [rawP, B.rs, B.cs, bP, n, np, k, kc, per, pc], nkb * pc, false, { feed, during })
+  } else if (dense) {
+    F.set((b as Float32Array).subarray(bOff, bOff + k * n), rawP >> 2)
+    ex.packB(rawP, B.rs, B.cs, bP, n, np, k, kc, 0, np)
   } else packB(F, bP >> 2, b, bOff, B.rs, B.cs, n, np, k, kc)
   const [ars, acs] = strides ?? placeA(F, aP >> 2, a, aOff, A.rs, A.cs, m, mp, k)
   const c = cP >> 2
