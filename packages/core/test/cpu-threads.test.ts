@@ -64,9 +64,11 @@ describe("CPU worker pool", () => {
   )
 
   // products split over the threads (sizes past the 4096 multiply-adds from which the WebAssembly kernel runs):
-  // widths that leave a partial block and a partial panel, several k blocks, k = 1, rows that are not a multiple of the tile
+  // widths that leave a partial block and a partial panel, several k blocks, k = 1, rows that are not a multiple of the tile,
+  // more k blocks than B's split packing has groups (18 blocks of 251 rows, the last of 234: groups of two blocks)
   it.each([
     [3, 40, 40],
+    [9, 4501, 21],
     [7, 300, 33],
     [13, 784, 100],
     [128, 784, 256],

@@ -48,6 +48,8 @@ const NR = 8
 /** Blocks: a KC × NC block of B stays in L2 (64 KiB), MR × KC strips of A stream through L1. */
 const KC = 256
 const NC = 64
+/** At most this many groups of k blocks in a split packing of B (its chunks: groups × column-panel ranges). */
+const KGROUPS = 16
 /** Beyond this much linear memory the JavaScript kernels are used (memory never shrinks). */
 const MAX_BYTES = 512 * 2 ** 20
 
@@ -280,24 +282,25 @@ export const gemmF32Wasm = (
   // k blocks of equal length, at most KC (784 = 4 × 196, not 3 × 256 + 16)
   const kc = Math.ceil(k / Math.ceil(k / KC))
   if (dense && sw !== undefined) {
-    // split: a chunk packs one k block of some column panels; a row-major B is copied in block by block
-    // as the threads start packing the first blocks (a transposed one is copied whole first)
+    // split: a chunk packs a group of k blocks (rows) of some column panels; a row-major B is copied in
+    // group by group as the threads start packing the first groups (a transposed one is copied whole first)
     const src = b as Float32Array
     const panels = np / NR
     const nkb = Math.ceil(k / kc)
-    // chunks per k block: about 4 per thread in all
-    const per = Math.ceil(panels / Math.min(panels, Math.max(1, Math.ceil((4 * pool.threads) / nkb))))
+    // k blocks per group (at most KGROUPS groups), chunks per group: about 4 per thread in all
+    const bpg = Math.ceil(nkb / KGROUPS), groups = Math.ceil(nkb / bpg), rowsPer = bpg * kc
+    const per = Math.ceil(panels / Math.min(panels, Math.max(1, Math.ceil((4 * pool.threads) / groups))))
     const pc = Math.ceil(panels / per)
     const rowMajor = B.rs === n && B.cs === 1
     const feed = (c: number) => {
       if (c % pc !== 0) return
-      const k0 = (c / pc) * kc
-      if (rowMajor) F.set(src.subarray(bOff + k0 * n, bOff + Math.min(k, k0 + kc) * n), (rawP >> 2) + k0 * n)
+      const k0 = (c / pc) * rowsPer
+      if (rowMajor) F.set(src.subarray(bOff + k0 * n, bOff + Math.min(k, k0 + rowsPer) * n), (rawP >> 2) + k0 * n)
       else if (c === 0) F.set(src.subarray(bOff, bOff + k * n), rawP >> 2)
     }
     // A is placed while the threads pack B
     const during = () => void (strides = placeA(F, aP >> 2, a, aOff, A.rs, A.cs, m, mp, k))
-    pool.exec(sw, PACKB, [rawP, B.rs, B.cs, bP, n, np, k, kc, per, pc], nkb * pc, false, { feed, during })
+    pool.exec(sw, PACKB, [rawP, B.rs, B.cs, bP, n, np, k, kc, per, pc, rowsPer], groups * pc, false, { feed, during })
   } else if (dense) {
     F.set((b as Float32Array).subarray(bOff, bOff + k * n), rawP >> 2)
     ex.packB(rawP, B.rs, B.cs, bP, n, np, k, kc, 0, np)

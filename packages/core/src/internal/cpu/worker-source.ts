@@ -48,9 +48,9 @@ export const FUSED_HEAD = 9
  *   chunk·rows … of C = A · B (gemmF32 on that strip of A and C);
  * - UNARY, args [src, dst, n, op, per]: elements chunk·per … (unaryF32),
  *   adding its count of far arguments to ACC;
- * - PACKB, args [src, rs, cs, dst, n, np, k, kc, per, pc]: chunk c packs
- *   k block b = ⌊c / pc⌋ (rows b·kc …) of column panels (c mod pc)·per …
- *   of B for GEMM (packB on that block);
+ * - PACKB, args [src, rs, cs, dst, n, np, k, kc, per, pc, rows]: chunk c
+ *   packs rows ⌊c / pc⌋·rows … (whole k blocks of kc) of column panels
+ *   (c mod pc)·per … of B for GEMM (packB on those rows);
  * - FUSED, args [id, src, srcLength, ops, n, period, per, outType, out,
  *   then (type, pointer, length) per operand]: elements chunk·per … of a
  *   fused elementwise loop of `fusion.ts` (its source, UTF-16 at `src`,
@@ -103,9 +103,9 @@ export const runnerSource = (math: string): string => `function makeRunner(ex, c
       const far = ex.unaryF32(ctl[A] + 4 * i0, ctl[A + 1] + 4 * i0, len, ctl[A + 3])
       if (far > 0) Atomics.add(ctl, ${ACC}, far)
     } else if (kind === ${PACKB}) {
-      const per = ctl[A + 8], pc = ctl[A + 9], np = ctl[A + 5], kc = ctl[A + 7]
-      const b = Math.floor(c / pc), j0 = (c - b * pc) * per * 8, k0 = b * kc
-      ex.packB(ctl[A] + 4 * k0 * ctl[A + 1], ctl[A + 1], ctl[A + 2], ctl[A + 3] + 4 * k0 * np, ctl[A + 4], np, Math.min(kc, ctl[A + 6] - k0), kc, j0, Math.min(np, j0 + per * 8))
+      const per = ctl[A + 8], pc = ctl[A + 9], rows = ctl[A + 10], np = ctl[A + 5]
+      const g = Math.floor(c / pc), j0 = (c - g * pc) * per * 8, k0 = g * rows
+      ex.packB(ctl[A] + 4 * k0 * ctl[A + 1], ctl[A + 1], ctl[A + 2], ctl[A + 3] + 4 * k0 * np, ctl[A + 4], np, Math.min(rows, ctl[A + 6] - k0), ctl[A + 7], j0, Math.min(np, j0 + per * 8))
     } else if (kind === ${FUSED}) {
       const loop = loopOf(ctl[A], ctl[A + 1], ctl[A + 2])
       const nOps = ctl[A + 3], n = ctl[A + 4], period = ctl[A + 5], per = ctl[A + 6]
