@@ -274,7 +274,8 @@ export const gemmF32Wasm = (
   const rows = gemmRows(mp, k, np, pool.threads)
   const sw = rows < mp ? shared : undefined
   // B as it is (row-major or transposed) after C, packed by the SIMD kernel (split over the threads when the product is)
-  const dense = b instanceof Float32Array && ((B.rs === n && B.cs === 1) || (B.rs === 1 && B.cs === k))
+  const rowMajorB = B.rs === n && B.cs === 1
+  const dense = b instanceof Float32Array && (rowMajorB || (B.rs === 1 && B.cs === k))
   const rawP = cP + 4 * mp * np
   if (!reserve(ex, dense ? rawP + 4 * k * n : rawP)) return false
   const F = heap
@@ -289,13 +290,12 @@ export const gemmF32Wasm = (
     const nkb = Math.ceil(k / kc)
     // k blocks per group (at most KGROUPS groups), chunks per group: about 4 per thread in all
     const bpg = Math.ceil(nkb / KGROUPS), groups = Math.ceil(nkb / bpg), rowsPer = bpg * kc
-    const per = Math.ceil(panels / Math.min(panels, Math.max(1, Math.ceil((4 * pool.threads) / groups))))
+    const per = Math.ceil(panels / Math.min(panels, Math.ceil((4 * pool.threads) / groups)))
     const pc = Math.ceil(panels / per)
-    const rowMajor = B.rs === n && B.cs === 1
     const feed = (c: number) => {
       if (c % pc !== 0) return
       const k0 = (c / pc) * rowsPer
-      if (rowMajor) F.set(src.subarray(bOff + k0 * n, bOff + Math.min(k, k0 + rowsPer) * n), (rawP >> 2) + k0 * n)
+      if (rowMajorB) F.set(src.subarray(bOff + k0 * n, bOff + Math.min(k, k0 + rowsPer) * n), (rawP >> 2) + k0 * n)
       else if (c === 0) F.set(src.subarray(bOff, bOff + k * n), rawP >> 2)
     }
     // A is placed while the threads pack B
