@@ -357,12 +357,29 @@ export function fusedF32(prog: usize, nops: i32, leaves: usize, nleaves: i32, ns
       const kind = load<i32>(d)
       const p = <usize>load<u32>(d, 4)
       if (kind == 0) store<u32>(ptrs + (<usize>l << 2), <u32>(p + (<usize>s << 2)))
-      else if (kind == 2 || kind == 5 || kind == 3) {
+      else if (kind == 2) {
+        // a float32 period: read in place where the tile lies within one period (a bias of 256 or 512
+        // elements: every tile), else copied run by run into its tile
+        const period = load<i32>(d, 8)
+        let r = s % period
+        if (r + len <= period) store<u32>(ptrs + (<usize>l << 2), <u32>(p + (<usize>r << 2)))
+        else {
+          const t = tiles + (<usize>l * TILE << 2)
+          for (let j = 0; j < len; ) {
+            const run = min(len - j, period - r)
+            memory.copy(t + (<usize>j << 2), p + (<usize>r << 2), <usize>run << 2)
+            j += run
+            r = 0
+          }
+          store<u32>(ptrs + (<usize>l << 2), <u32>t)
+        }
+      } else if (kind == 5 || kind == 3) {
+        // bools (dense or a period) as 0 / 1
         const period = kind == 3 ? 0x7fffffff : load<i32>(d, 8)
         const t = tiles + (<usize>l * TILE << 2)
         let r = kind == 3 ? s : s % period
         for (let j = 0; j < len; j++) {
-          store<f32>(t + (<usize>j << 2), kind == 2 ? load<f32>(p + (<usize>r << 2)) : load<u8>(p + <usize>r) != 0 ? <f32>1 : <f32>0)
+          store<f32>(t + (<usize>j << 2), load<u8>(p + <usize>r) != 0 ? <f32>1 : <f32>0)
           if (++r == period) r = 0
         }
         store<u32>(ptrs + (<usize>l << 2), <u32>t)
@@ -446,6 +463,77 @@ export function fusedF32(prog: usize, nops: i32, leaves: usize, nleaves: i32, ns
     }
   }
   return far
+}
+
+// ------------------------------------------------------------------ leading-axes sums
+//
+// reduce-blocks.ts's sumLeading on a float32 input: the same units, the same
+// order (each column adds its rows one by one, in float64, from 0), so the
+// same bits; columns side by side in f64x2 lanes.
+
+/**
+ * Units u0 … u1 of a leading-axes sum: `src` holds m rows of w float32; unit
+ * u is row block b = ⌊u / ncc⌋ (rows b·rb …) over columns c0 … c1 of column
+ * chunk u mod ncc (cw wide); part (float64) [b·w + o] = Σ of column o over
+ * the block's rows, left to right.
+ */
+export function sumLeadingF32(src: usize, w: i32, m: i32, rb: i32, ncc: i32, cw: i32, part: usize, u0: i32, u1: i32): void {
+  const rowBytes = <usize>w << 2
+  for (let u = u0; u < u1; u++) {
+    const b = u / ncc, cc = u - b * ncc
+    const c0 = cc * cw, c1 = min(w, c0 + cw)
+    const p = part + (<usize>b * <usize>w << 3)
+    const j0 = b * rb, e = min(m, j0 + rb)
+    let o = c0
+    // 16 columns at a time: eight independent accumulators
+    for (; o + 16 <= c1; o += 16) {
+      let s0 = f64x2.splat(0), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0
+      let at = src + ((<usize>j0 * <usize>w + <usize>o) << 2)
+      for (let j = j0; j < e; j++) {
+        const v0 = v128.load(at), v1 = v128.load(at, 16), v2 = v128.load(at, 32), v3 = v128.load(at, 48)
+        s0 = f64x2.add(s0, f64x2.promote_low_f32x4(v0))
+        s1 = f64x2.add(s1, hiOf(v0))
+        s2 = f64x2.add(s2, f64x2.promote_low_f32x4(v1))
+        s3 = f64x2.add(s3, hiOf(v1))
+        s4 = f64x2.add(s4, f64x2.promote_low_f32x4(v2))
+        s5 = f64x2.add(s5, hiOf(v2))
+        s6 = f64x2.add(s6, f64x2.promote_low_f32x4(v3))
+        s7 = f64x2.add(s7, hiOf(v3))
+        at += rowBytes
+      }
+      const q = p + (<usize>o << 3)
+      v128.store(q, s0)
+      v128.store(q, s1, 16)
+      v128.store(q, s2, 32)
+      v128.store(q, s3, 48)
+      v128.store(q, s4, 64)
+      v128.store(q, s5, 80)
+      v128.store(q, s6, 96)
+      v128.store(q, s7, 112)
+    }
+    for (; o + 4 <= c1; o += 4) {
+      let s0 = f64x2.splat(0), s1 = s0
+      let at = src + ((<usize>j0 * <usize>w + <usize>o) << 2)
+      for (let j = j0; j < e; j++) {
+        const v = v128.load(at)
+        s0 = f64x2.add(s0, f64x2.promote_low_f32x4(v))
+        s1 = f64x2.add(s1, hiOf(v))
+        at += rowBytes
+      }
+      const q = p + (<usize>o << 3)
+      v128.store(q, s0)
+      v128.store(q, s1, 16)
+    }
+    for (; o < c1; o++) {
+      let s: f64 = 0
+      let at = src + ((<usize>j0 * <usize>w + <usize>o) << 2)
+      for (let j = j0; j < e; j++) {
+        s += <f64>load<f32>(at)
+        at += rowBytes
+      }
+      store<f64>(p + (<usize>o << 3), s)
+    }
+  }
 }
 
 // ------------------------------------------------------------------ direct convolution

@@ -97,7 +97,7 @@ describe("elementwise fusion on the CPU", () => {
     }
   })
 
-  it("float32 groups on the WebAssembly kernel (with sin, cos, exp, a select or a comparison) give the separate kernels' bits and the JavaScript loop's", () => {
+  it("float32 groups on the WebAssembly kernel give the separate kernels' bits and the JavaScript loop's", () => {
     // far arguments of sin and cos (|x| ≥ 1e5: the group is computed again by the JavaScript loop), NaN, ±∞, ±0
     const far = Tensor.make(Array.from({ length: 777 }, (_, i) => (i === 500 ? 3e5 : Math.sin(i) * 5)), { dtype: "float32" })
     const builds: Array<(x: Tensor.Tensor, y: Tensor.Tensor) => Tensor.Tensor[]> = [
@@ -110,6 +110,8 @@ describe("elementwise fusion on the CPU", () => {
       // selects and comparisons without a transcendental (a ReLU's gradient, a clipped difference)
       (x, y) => [Tensor.add(Tensor.where(Tensor.greater(x, 0), y, 0), Tensor.where(Tensor.equal(x, 0), Tensor.mul(y, 0.5), 0))],
       (x, y) => [Tensor.where(Tensor.less(Tensor.abs(Tensor.sub(x, y)), 1), Tensor.sub(x, y), Tensor.sign(Tensor.sub(x, y)))],
+      // arithmetic alone (on the kernel from 256 elements)
+      (x, y) => [Tensor.add(Tensor.mul(Tensor.sub(x, y), Tensor.div(y, Tensor.add(Tensor.abs(x), 0.25))), Tensor.maximum(Tensor.neg(x), Tensor.minimum(y, Tensor.sqrt(Tensor.abs(y)))))],
       // a group that also has an operation the kernel lacks (log1p): the JavaScript loop
       (x) => [Tensor.log1p(Tensor.exp(Tensor.neg(Tensor.abs(x))))]
     ]
@@ -137,6 +139,28 @@ describe("elementwise fusion on the CPU", () => {
     const mask = Tensor.greater(Tensor.reshape(values(4800), [120, 40]), Tensor.make(0.5))
     same(() => [Tensor.add(Tensor.exp(Tensor.mul(Tensor.sin(m), row)), Tensor.mul(Tensor.cos(col), 2.5))])
     same(() => [Tensor.where(mask, Tensor.exp(Tensor.neg(m)), Tensor.sin(row))])
+    // a row read periodically by the kernel: shorter than its tiles (copied run by run), one or two tiles long (read
+    // in place), longer and not a multiple (tiles straddling two periods); arithmetic alone and with a select
+    for (const w of [40, 256, 300, 512, 700]) {
+      const rows = Math.ceil(9000 / w)
+      const x = Tensor.reshape(values(rows * w), [rows, w])
+      const bias = Tensor.mul(values(w), -0.5)
+      const builds = [
+        () => [Tensor.mul(Tensor.add(x, bias), Tensor.sub(x, 0.5))],
+        () => [Tensor.where(Tensor.greater(Tensor.add(x, bias), 0), Tensor.mul(x, bias), 0)]
+      ]
+      for (const b of builds) {
+        same(b)
+        const wasmOn = read(b(), spied)
+        const was = setWasmEnabled(false)
+        try {
+          const js = read(b(), spied)
+          for (let i = 0; i < js[0]!.length; i++) if (!Object.is(wasmOn[0]![i], js[0]![i])) expect.fail(`period ${w}, [${i}]: kernel ${wasmOn[0]![i]}, loop ${js[0]![i]}`)
+        } finally {
+          setWasmEnabled(was)
+        }
+      }
+    }
   })
 
   it("a node read twice, or read as a root, is not fused away", () => {

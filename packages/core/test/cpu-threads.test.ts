@@ -231,6 +231,32 @@ describe("CPU worker pool", () => {
     }
   })
 
+  it("a float32 sum over leading axes (on the WebAssembly kernel) adds each column's rows in the same order as the JavaScript loop, for any width", () => {
+    // terms ±2⁵³ (exact in float32) among small integers: the float64 sum of a column depends on the order of its rows
+    const term = (i: number) => (i % 997 === 0 ? 2 ** 53 : i % 997 === 500 ? -(2 ** 53) : 1 + (i % 5))
+    for (const [m, w] of [[3 * RB + 5, 1], [RB + 17, 3], [1000, 4], [700, 15], [600, 16], [500, 17], [1200, 37], [128, 256], [9, 1000]] as const) {
+      const x = Tensor.make(Float32Array.from({ length: m * w }, (_, i) => term(Math.floor(i / w) * 7 + (i % w) * 131)), { shape: [m, w] })
+      // the blocked order, column by column: RB rows left to right, the blocks' sums left to right
+      const want = Array.from({ length: w }, (_, o) => {
+        let acc = 0
+        for (let b0 = 0; b0 < m; b0 += RB) {
+          let part = 0
+          for (let j = b0; j < Math.min(m, b0 + RB); j++) part += term(j * 7 + o * 131)
+          acc += part
+        }
+        return Math.fround(acc)
+      })
+      const f = () => Tensor.data(Tensor.sum(x, { axis: 0 }))
+      for (const run of [run1, run2]) expect(Array.from(run(f()))).toEqual(want)
+      const was = setWasmEnabled(false)
+      try {
+        expect(Array.from(run1(f()))).toEqual(want)
+      } finally {
+        setWasmEnabled(was)
+      }
+    }
+  })
+
   it("the workers took part (the properties above compared split work)", () => {
     expect(two.workerChunks).toBeGreaterThan(0)
   })

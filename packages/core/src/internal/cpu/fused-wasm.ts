@@ -44,18 +44,27 @@ interface Translated {
    * Whether the kernel wins at any size: the group has sin, cos or exp (the
    * JavaScript loop computes them at about half the speed) or a select or
    * comparison (the loop's select goes through memory; the kernel's is a
-   * bitselect: the ReLU gradient's groups of an MLP step, 32,768 elements,
-   * took 0.23–0.25 ms in the loop and 0.12–0.17 ms on the kernel, `bench/profile.mjs
-   * mlp`). Other groups (adds, multiplies) go to the kernel only when they
-   * are split over the worker pool, where it measured 1.3–1.5× the loop's
-   * threads at 262,144 elements; below that the loop reads the host arrays
-   * in place and the two were level within this machine's noise.
+   * bitselect). Other groups (adds, multiplies) go to the kernel from
+   * MIN_ELEMENTS.
    */
   readonly always: boolean
 }
 
 /** The operations for which the kernel wins at any size (Translated.always). */
 const ALWAYS: ReadonlySet<Prim> = new Set<Prim>(["sin", "cos", "exp", "where", "greater", "less", "equal"])
+
+/**
+ * From this many elements every group the kernel can run goes to it. Below,
+ * a group of adds and multiplies stays in the JavaScript loop, which reads
+ * the host arrays in place with no setup: measured on one thread (3 Dec
+ * 2026, two runs, groups x·y + y, (x + bias)·y with a bias period, and a
+ * 4-op chain): 16 and 64 elements 0.5–0.8 µs in the loop against
+ * 0.9–1.2 µs on the kernel, level at 256 (1.2–1.5 µs both), the kernel
+ * 1.8–2.0× faster at 1,024, 2.6–3× at 4,096 and 3–4× at 16,384 and 65,536
+ * (the loop runs at about 3 ns an element here, the kernel's tiles at
+ * under 1 including the copies in and out).
+ */
+const MIN_ELEMENTS = 256
 
 const translated = new WeakMap<ReadonlyArray<FusedOp>, Translated | null>()
 
@@ -123,8 +132,8 @@ export const fusedWasm = (program: ReadonlyArray<FusedOp>, out: HostArray, array
   if (t === null) return false
   const pool = currentPool()
   const sw = pool.threads > 1 && n >= parMin ? sharedWasm() : undefined
-  // split over the pool or not at all (see Translated.always)
-  if (!t.always && sw === undefined) return false
+  // small groups of arithmetic stay in the loop (see MIN_ELEMENTS)
+  if (!t.always && sw === undefined && n < MIN_ELEMENTS) return false
   const leaves: Leaf[] = []
   for (let i = 0; i < arrays.length; i++) {
     const a = arrays[i]!, x = acc[i]!

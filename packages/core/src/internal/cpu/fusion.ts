@@ -12,12 +12,12 @@
  * A float32 group whose every operation has a WebAssembly form runs on the
  * kernel of `fused-wasm.ts` instead (the same bits) where that measured
  * faster: with sin, cos, exp, a select or a comparison at any size, others
- * when split over the worker pool; float32 sin, cos and exp are fusible for
+ * from 256 elements; float32 sin, cos and exp are fusible for
  * that (a group that also has, say, a log runs them in the JavaScript loop,
  * with fastmath's functions: the same bits again).
  */
 import { allocHost, type DType, type HostArray } from "../../DType.js"
-import { alloc } from "./pool.js"
+import { allocUninitialized } from "./pool.js"
 import type { Aval, FusedOp, Fusion, KernelArg } from "../../Backend.js"
 import type { Prim } from "../primitives.js"
 import { sizeOf } from "../shape.js"
@@ -103,7 +103,8 @@ const MAX_LOOPS = 512
 
 const kernel = (program: ReadonlyArray<FusedOp>, args: ReadonlyArray<KernelArg>, out: Aval): HostArray => {
   const n = sizeOf(out.shape)
-  const res = alloc(out.dtype, n)
+  // every element is written (by the WebAssembly kernel or the loop)
+  const res = allocUninitialized(out.dtype, n)
   if (n === 0) return res
   const acc: Access[] = []
   const arrays: HostArray[] = []

@@ -39,6 +39,7 @@ interface Exports {
   readonly fusedF32: (prog: number, nops: number, leaves: number, nleaves: number, nslots: number, out: number, i0: number, i1: number, scratch: number) => number
   readonly convF32: (x: number, w: number, offs: number, y: number, taps: number, xw: number, o4: number, oh: number, ow8: number, sh: number) => void
   readonly padF32: (src: number, srcPlane: number, srcRow: number, dst: number, planes: number, h: number, w: number, xh: number, xw: number, top: number, left: number) => void
+  readonly sumLeadingF32: (src: number, w: number, m: number, rb: number, ncc: number, cw: number, part: number, u0: number, u1: number) => void
   readonly convF32Narrow: (x: number, w: number, ws0: number, ws1: number, ws2: number, poff: number, positions: number, y: number, c: number, kh: number, kw: number, xh: number, xw: number, dh: number, o4: number) => void
 }
 

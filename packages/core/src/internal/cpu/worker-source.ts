@@ -60,7 +60,9 @@ export const FUSED_HEAD = 9
  * - REDUCE, args [op, type, src, srcLength, part, partLength, m, nb, rb,
  *   w, ncc, cw, per, units]: units chunk·per … of a blocked reduction of
  *   `reduce-blocks.ts` (op: sumRuns, maxRuns, sumLeading) on the input at
- *   `src` (type 0 float32, 1 float64), partials (float64) at `part`.
+ *   `src` (type 0 float32, 1 float64), partials (float64) at `part`; a
+ *   float32 sumLeading runs on the WebAssembly kernel (sumLeadingF32: the
+ *   same order, the same bits).
  * - FUSED_WASM, args [prog, nops, leaves, nleaves, nslots, out, n, per,
  *   flags, nScratch, scratch, scratchBytes]: elements chunk·per … of a
  *   fused float32 program on the WebAssembly kernel (fusedF32), in one of
@@ -155,6 +157,7 @@ export const runnerSource = (math: string): string => `function makeRunner(ex, c
       const m = ctl[A + 6], nb = ctl[A + 7], rb = ctl[A + 8]
       if (op === 0) sumRuns(src, m, nb, rb, part, u0, u1)
       else if (op === 1) maxRuns(src, m, nb, rb, part, u0, u1)
+      else if (op === 2 && ctl[A + 1] === 0) ex.sumLeadingF32(ctl[A + 2], ctl[A + 9], m, rb, ctl[A + 10], ctl[A + 11], ctl[A + 4], u0, u1)
       else if (op === 2) sumLeading(src, ctl[A + 9], m, rb, ctl[A + 10], ctl[A + 11], part, u0, u1)
       else throw new Error("unknown reduction " + op)
     } else throw new Error("unknown job kind " + kind)
