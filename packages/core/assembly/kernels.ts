@@ -125,6 +125,138 @@ export function gemmF32(a: usize, ars: usize, acs: usize, b: usize, c: usize, mp
 }
 
 /**
+ * C (mp × 1) = A (mp × k) · b (k, contiguous), float32: a product with one
+ * column, which gemmF32 would pad to NR columns (8 × the work). A is read
+ * through strides as there. Each element gets exactly gemmF32's operations:
+ * per k block (kc long, the last shorter) a sum from 0 of madd4 steps in
+ * the order of p, then added to the sum of the blocks before it; so a
+ * product's column has the same bits whichever kernel computed it. Rows go
+ * in lanes, several groups of four at once (independent chains): a
+ * transposed A (rows 4 bytes apart) is loaded four rows at a time, a
+ * row-major one four steps of four rows at a time and transposed in
+ * registers; other strides gather lane by lane.
+ */
+export function gemvF32(a: usize, ars: usize, acs: usize, b: usize, c: usize, mp: i32, k: i32, kc: i32): void {
+  let i = 0
+  if (ars == 4) {
+    for (; i + 16 <= mp; i += 16) {
+      const row = a + (<usize>i << 2)
+      let t0 = f32x4.splat(0), t1 = t0, t2 = t0, t3 = t0
+      for (let k0 = 0; k0 < k; k0 += kc) {
+        const kb = min(kc, k - k0)
+        let s0 = f32x4.splat(0), s1 = s0, s2 = s0, s3 = s0
+        let at = row + <usize>k0 * acs
+        let bp = b + (<usize>k0 << 2)
+        for (let p = 0; p < kb; p++) {
+          const x = v128.load32_splat(bp)
+          s0 = madd4(v128.load(at), x, s0)
+          s1 = madd4(v128.load(at, 16), x, s1)
+          s2 = madd4(v128.load(at, 32), x, s2)
+          s3 = madd4(v128.load(at, 48), x, s3)
+          at += acs
+          bp += 4
+        }
+        if (k0 == 0) {
+          t0 = s0
+          t1 = s1
+          t2 = s2
+          t3 = s3
+        } else {
+          t0 = f32x4.add(s0, t0)
+          t1 = f32x4.add(s1, t1)
+          t2 = f32x4.add(s2, t2)
+          t3 = f32x4.add(s3, t3)
+        }
+      }
+      const q = c + (<usize>i << 2)
+      v128.store(q, t0)
+      v128.store(q, t1, 16)
+      v128.store(q, t2, 32)
+      v128.store(q, t3, 48)
+    }
+  } else if (acs == 4) {
+    for (; i + 8 <= mp; i += 8) {
+      const r0 = a + <usize>i * ars
+      let t0 = f32x4.splat(0), t1 = t0
+      for (let k0 = 0; k0 < k; k0 += kc) {
+        const kb = min(kc, k - k0)
+        let s0 = f32x4.splat(0), s1 = s0
+        let at = r0 + (<usize>k0 << 2)
+        let bp = b + (<usize>k0 << 2)
+        let p = 0
+        for (; p + 4 <= kb; p += 4) {
+          // rows i … i + 7, steps p … p + 3: two 4 × 4 blocks turned so that a vector holds one step of four rows
+          const a0 = v128.load(at), a1 = v128.load(at + ars), a2 = v128.load(at + 2 * ars), a3 = v128.load(at + 3 * ars)
+          const a4 = v128.load(at + 4 * ars), a5 = v128.load(at + 5 * ars), a6 = v128.load(at + 6 * ars), a7 = v128.load(at + 7 * ars)
+          const l01 = i32x4.shuffle(a0, a1, 0, 4, 1, 5), l23 = i32x4.shuffle(a2, a3, 0, 4, 1, 5)
+          const h01 = i32x4.shuffle(a0, a1, 2, 6, 3, 7), h23 = i32x4.shuffle(a2, a3, 2, 6, 3, 7)
+          const l45 = i32x4.shuffle(a4, a5, 0, 4, 1, 5), l67 = i32x4.shuffle(a6, a7, 0, 4, 1, 5)
+          const h45 = i32x4.shuffle(a4, a5, 2, 6, 3, 7), h67 = i32x4.shuffle(a6, a7, 2, 6, 3, 7)
+          let x = v128.load32_splat(bp)
+          s0 = madd4(i32x4.shuffle(l01, l23, 0, 1, 4, 5), x, s0)
+          s1 = madd4(i32x4.shuffle(l45, l67, 0, 1, 4, 5), x, s1)
+          x = v128.load32_splat(bp, 4)
+          s0 = madd4(i32x4.shuffle(l01, l23, 2, 3, 6, 7), x, s0)
+          s1 = madd4(i32x4.shuffle(l45, l67, 2, 3, 6, 7), x, s1)
+          x = v128.load32_splat(bp, 8)
+          s0 = madd4(i32x4.shuffle(h01, h23, 0, 1, 4, 5), x, s0)
+          s1 = madd4(i32x4.shuffle(h45, h67, 0, 1, 4, 5), x, s1)
+          x = v128.load32_splat(bp, 12)
+          s0 = madd4(i32x4.shuffle(h01, h23, 2, 3, 6, 7), x, s0)
+          s1 = madd4(i32x4.shuffle(h45, h67, 2, 3, 6, 7), x, s1)
+          at += 16
+          bp += 16
+        }
+        for (; p < kb; p++) {
+          const x = v128.load32_splat(bp)
+          s0 = madd4(gather4(at, ars), x, s0)
+          s1 = madd4(gather4(at + 4 * ars, ars), x, s1)
+          at += 4
+          bp += 4
+        }
+        if (k0 == 0) {
+          t0 = s0
+          t1 = s1
+        } else {
+          t0 = f32x4.add(s0, t0)
+          t1 = f32x4.add(s1, t1)
+        }
+      }
+      const q = c + (<usize>i << 2)
+      v128.store(q, t0)
+      v128.store(q, t1, 16)
+    }
+  }
+  for (; i < mp; i += MR) {
+    const row = a + <usize>i * ars
+    let total = f32x4.splat(0)
+    for (let k0 = 0; k0 < k; k0 += kc) {
+      const kb = min(kc, k - k0)
+      let acc = f32x4.splat(0)
+      let at = row + <usize>k0 * acs
+      let bp = b + (<usize>k0 << 2)
+      for (let p = 0; p < kb; p++) {
+        acc = madd4(ars == 4 ? v128.load(at) : gather4(at, ars), v128.load32_splat(bp), acc)
+        at += acs
+        bp += 4
+      }
+      total = k0 == 0 ? acc : f32x4.add(acc, total)
+    }
+    v128.store(c + (<usize>i << 2), total)
+  }
+}
+
+/** Four float32 `step` bytes apart, in lanes 0 … 3. */
+// @ts-ignore: decorator
+@inline
+function gather4(at: usize, step: usize): v128 {
+  let x = v128.load32_zero(at)
+  x = v128.load32_lane(at + step, x, 1)
+  x = v128.load32_lane(at + 2 * step, x, 2)
+  return v128.load32_lane(at + 3 * step, x, 3)
+}
+
+/**
  * Packs columns j0 … j1 (multiples of NR) of B for gemmF32: b(p, j) at
  * src + 4·(p·rs + j·cs) (strides in elements), into the layout above at
  * dst, columns past n as zeros. Threads pack disjoint column ranges.

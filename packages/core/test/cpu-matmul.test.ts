@@ -1,10 +1,11 @@
 import { createHash } from "node:crypto"
 import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
+import { fc, test as propTest } from "@fast-check/vitest"
 import { describe, expect, it } from "vitest"
 import { matmulKernel } from "../src/internal/cpu/matmul.js"
 import { release } from "../src/internal/cpu/pool.js"
-import { setWasmEnabled, wasm } from "../src/internal/cpu/wasm.js"
+import { gemmF32Wasm, setWasmEnabled, wasm } from "../src/internal/cpu/wasm.js"
 import { sourceHash } from "../src/internal/cpu/wasm-module.js"
 import type { DType, HostArray } from "../src/DType.js"
 import { allocHost } from "../src/DType.js"
@@ -116,6 +117,22 @@ describe("WebAssembly SIMD matmul", () => {
             expect.fail(`element ${i}: wasm ${viaWasm[i]}, js ${viaJs[i]}, float64 ${want[i]}`)
         }
       })
+
+  propTest.prop(
+    [fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1, max: 700 }), fc.constantFrom("row-major", "transposed", "strided"), fc.boolean(), fc.integer({ min: 0, max: 1000 })],
+    { numRuns: 60 }
+  )("a product with one column (a matrix times a vector) has the bits of that column in a wider product", (m, k, layout, stridedB, seed) => {
+    // A of any layout the kernel reads (a strided one is gathered lane by lane), k over several blocks, B's column read through a stride
+    const a = fill("float32", 2 * m * k, seed) as Float32Array
+    const A = layout === "row-major" ? { rs: k, cs: 1 } : layout === "transposed" ? { rs: 1, cs: m } : { rs: 2 * k, cs: 2 }
+    const n = 5
+    const wide = fill("float32", k * n, seed + 1) as Float32Array
+    const col = stridedB ? Float32Array.from({ length: 3 * k }, (_, i) => (i % 3 === 0 ? wide[(i / 3) * n]! : NaN)) : Float32Array.from({ length: k }, (_, p) => wide[p * n]!)
+    const one = new Float32Array(m), all = new Float32Array(m * n)
+    expect(gemmF32Wasm(a, 0, A, col, 0, { rs: stridedB ? 3 : 1, cs: 1 }, one, 0, m, k, 1)).toBe(true)
+    expect(gemmF32Wasm(a, 0, A, wide, 0, { rs: n, cs: 1 }, all, 0, m, k, n)).toBe(true)
+    for (let i = 0; i < m; i++) if (!Object.is(one[i], all[i * n])) expect.fail(`row ${i}: one column ${one[i]}, in the wider product ${all[i * n]}`)
+  })
 
   it("leaves no stale values behind between calls of different sizes", () => {
     const big = matmulKernel(fill("float32", 64 * 64, 1), fill("float32", 64 * 64, 2), "float32", 1, 64, 64, 64)

@@ -33,6 +33,7 @@ interface Exports {
   readonly heapBase: () => number
   readonly gemmTile: () => number
   readonly gemmF32: (a: number, ars: number, acs: number, b: number, c: number, mp: number, np: number, k: number, kc: number, nc: number) => void
+  readonly gemvF32: (a: number, ars: number, acs: number, b: number, c: number, mp: number, k: number, kc: number) => void
   readonly unaryF32: (src: number, dst: number, n: number, op: number) => number
   readonly packB: (src: number, rs: number, cs: number, dst: number, n: number, np: number, k: number, kc: number, j0: number, j1: number) => void
   readonly fusedTile: () => number
@@ -274,6 +275,21 @@ export const gemmF32Wasm = (
   const pool = currentPool()
   const rows = gemmRows(mp, k, np, pool.threads)
   const sw = rows < mp ? shared : undefined
+  // k blocks of equal length, at most KC (784 = 4 × 196, not 3 × 256 + 16)
+  const kc = Math.ceil(k / Math.ceil(k / KC))
+  if (n === 1 && sw === undefined) {
+    // one column (a matrix times a vector): gemvF32, the same bits without padding B to NR columns
+    const vP = aP + 4 * mp * k, yP = (vP + 4 * k + 15) & ~15
+    if (!reserve(ex, yP + 4 * mp)) return false
+    const F = heap
+    const [ars, acs] = placeA(F, aP >> 2, a, aOff, A.rs, A.cs, m, mp, k)
+    const v = vP >> 2
+    if (b instanceof Float32Array && B.rs === 1) F.set(b.subarray(bOff, bOff + k), v)
+    else for (let p = 0; p < k; p++) F[v + p] = b[bOff + p * B.rs]!
+    ex.gemvF32(aP, ars, acs, vP, yP, mp, k, kc)
+    out.set(F.subarray(yP >> 2, (yP >> 2) + m), oOff)
+    return true
+  }
   // B as it is (row-major or transposed) after C, packed by the SIMD kernel (split over the threads when the product is)
   const rowMajorB = B.rs === n && B.cs === 1
   const dense = b instanceof Float32Array && (rowMajorB || (B.rs === 1 && B.cs === k))
@@ -281,8 +297,6 @@ export const gemmF32Wasm = (
   if (!reserve(ex, dense ? rawP + 4 * k * n : rawP)) return false
   const F = heap
   let strides: [number, number] | undefined
-  // k blocks of equal length, at most KC (784 = 4 × 196, not 3 × 256 + 16)
-  const kc = Math.ceil(k / Math.ceil(k / KC))
   if (dense && sw !== undefined) {
     // split: a chunk packs a group of k blocks (rows) of some column panels; a row-major B is copied in
     // group by group as the threads start packing the first groups (a transposed one is copied whole first)
