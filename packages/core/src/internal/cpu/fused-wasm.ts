@@ -126,14 +126,14 @@ interface Leaf {
  */
 export const fusedWasm = (program: ReadonlyArray<FusedOp>, out: HostArray, arrays: ReadonlyArray<HostArray>, acc: ReadonlyArray<Access>, n: number, period: number, parMin: number): boolean => {
   if (!(out instanceof Float32Array)) return false
-  const ex = wasm()
-  if (ex === undefined || ex.fusedTile() !== TILE) return false
   const t = translate(program, arrays.length)
   if (t === null) return false
   const pool = currentPool()
   const sw = pool.threads > 1 && n >= parMin ? sharedWasm() : undefined
   // small groups of arithmetic stay in the loop (see MIN_ELEMENTS)
   if (!t.always && sw === undefined && n < MIN_ELEMENTS) return false
+  const ex = wasm()
+  if (ex === undefined || ex.fusedTile() !== TILE) return false
   const leaves: Leaf[] = []
   for (let i = 0; i < arrays.length; i++) {
     const a = arrays[i]!, x = acc[i]!

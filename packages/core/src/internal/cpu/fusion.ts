@@ -23,7 +23,6 @@ import type { Prim } from "../primitives.js"
 import { sizeOf } from "../shape.js"
 import { binaryExpr, unaryExpr, unaryFormula } from "./elementwise.js"
 import { cosF, expF, sinCosSource, sinF } from "./fastmath.js"
-import { wasm } from "./wasm.js"
 import { type Access, access, dense } from "./views.js"
 import { fusedOnThreads, fusedThreshold } from "./fused-threads.js"
 import { fusedWasm } from "./fused-wasm.js"
@@ -94,12 +93,33 @@ const compile = (program: ReadonlyArray<FusedOp>, kinds: ReadonlyArray<Access["k
     } }`)(sinF, cosF, expF) as Loop
 }
 
-/** The key of each program (a plan's programs are the same arrays at every run). */
-const programKeys = new WeakMap<ReadonlyArray<FusedOp>, string>()
+/**
+ * Compiled loops by program, then by the operands' layout and types: a
+ * number (5 bits an operand) for groups of up to 10 operands, a string
+ * beyond. A plan's programs are the same arrays at every run, so a replay
+ * finds its loop with one WeakMap and one Map lookup, no string built.
+ */
+const loops = new WeakMap<ReadonlyArray<FusedOp>, Map<number | string, Loop>>()
+/** Loops kept per program (a program is met with few layouts; cleared when full). */
+const MAX_LOOPS = 64
+const KIND_CODES = { d: 0, o: 1, s: 2, p: 3 } as const
+const DTYPE_CODES: Record<DType, number> = { float32: 0, float64: 1, bool: 2, int32: 3, complex64: 4 }
 
-/** Compiled loops by program and operand layout (bounded: cleared when full). */
-const loops = new Map<string, Loop>()
-const MAX_LOOPS = 512
+const loopFor = (program: ReadonlyArray<FusedOp>, args: ReadonlyArray<KernelArg>, acc: ReadonlyArray<Access>): Loop => {
+  let byLayout = loops.get(program)
+  if (byLayout === undefined) loops.set(program, (byLayout = new Map()))
+  let key: number | string
+  if (args.length <= 10) {
+    key = 0
+    for (let i = 0; i < args.length; i++) key = key * 32 + KIND_CODES[acc[i]!.kind] * 5 + DTYPE_CODES[args[i]!.dtype]
+  } else key = args.map((a, i) => `${acc[i]!.kind}${DTYPE_CODES[a.dtype]}`).join("")
+  let loop = byLayout.get(key)
+  if (loop === undefined) {
+    if (byLayout.size >= MAX_LOOPS) byLayout.clear()
+    byLayout.set(key, (loop = compile(program, acc.map((a) => a.kind), args.map((a) => a.dtype === "bool"))))
+  }
+  return loop
+}
 
 const kernel = (program: ReadonlyArray<FusedOp>, args: ReadonlyArray<KernelArg>, out: Aval): HostArray => {
   const n = sizeOf(out.shape)
@@ -123,15 +143,8 @@ const kernel = (program: ReadonlyArray<FusedOp>, args: ReadonlyArray<KernelArg>,
   }
   if (period === 0) period = n
   // a float32 group the WebAssembly kernel runs faster (see fused-wasm.ts): one pass there
-  if (out.dtype === "float32" && wasm() !== undefined && fusedWasm(program, res, arrays, acc, n, period, fusedThreshold())) return res
-  let key = programKeys.get(program)
-  if (key === undefined) programKeys.set(program, (key = program.map((op) => `${op.prim}:${op.dtype}:${op.operands.join(",")}`).join(";") + "|"))
-  for (let i = 0; i < args.length; i++) key += `${acc[i]!.kind}${args[i]!.dtype[0]}${args[i]!.dtype === "float64" ? "d" : ""}`
-  let loop = loops.get(key)
-  if (loop === undefined) {
-    if (loops.size >= MAX_LOOPS) loops.clear()
-    loops.set(key, (loop = compile(program, acc.map((a) => a.kind), args.map((a) => a.dtype === "bool"))))
-  }
+  if (out.dtype === "float32" && fusedWasm(program, res, arrays, acc, n, period, fusedThreshold())) return res
+  const loop = loopFor(program, args, acc)
   if (!fusedOnThreads(loop, res, arrays, acc, n, period)) loop(res, arrays, acc.map((a) => a.off), n / period, period)
   return res
 }

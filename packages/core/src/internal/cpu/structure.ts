@@ -5,6 +5,7 @@
  */
 import { allocHost, type DType, type HostArray } from "../../DType.js"
 import { type Shape, sizeOf, stridesOf } from "../shape.js"
+import { allocUninitialized } from "./pool.js"
 import { reduceRuns, sumLeadingAxes } from "./reduce.js"
 
 type Arr = HostArray
@@ -15,7 +16,8 @@ type Arr = HostArray
  */
 export const gather = (src: Arr, dtype: DType, outShape: Shape, srcStrides: ReadonlyArray<number>, offset = 0, w = dtype === "complex64" ? 2 : 1): Arr => {
   const n = sizeOf(outShape)
-  const out = allocHost(dtype, n)
+  // every element is written: a free buffer of the pool serves (a transposed vector of a loop's step, each step)
+  const out = allocUninitialized(dtype, n)
   if (n === 0) return out
   const r = outShape.length
   if (r === 0) {
