@@ -94,20 +94,32 @@ const compile = (program: ReadonlyArray<FusedOp>, kinds: ReadonlyArray<Access["k
 }
 
 /**
- * Compiled loops by program, then by the operands' layout and types: a
- * number (5 bits an operand) for groups of up to 10 operands, a string
- * beyond. A plan's programs are the same arrays at every run, so a replay
- * finds its loop with one WeakMap and one Map lookup, no string built.
+ * Compiled loops by program (its text: equal programs of separate eager
+ * evaluations share their loops), then by the operands' layout and types:
+ * a number (5 bits an operand) for groups of up to 10 operands, a string
+ * beyond. A program array remembers its table, so a plan's replay (the
+ * same arrays at every run) finds its loop with one WeakMap and one Map
+ * lookup, no string built.
  */
-const loops = new WeakMap<ReadonlyArray<FusedOp>, Map<number | string, Loop>>()
-/** Loops kept per program (a program is met with few layouts; cleared when full). */
-const MAX_LOOPS = 64
+const loops = new Map<string, Map<number | string, Loop>>()
+const tableOf = new WeakMap<ReadonlyArray<FusedOp>, Map<number | string, Loop>>()
+/** Programs kept (cleared when full), and loops per program (a program meets few layouts). */
+const MAX_PROGRAMS = 512
+const MAX_LAYOUTS = 64
 const KIND_CODES = { d: 0, o: 1, s: 2, p: 3 } as const
 const DTYPE_CODES: Record<DType, number> = { float32: 0, float64: 1, bool: 2, int32: 3, complex64: 4 }
 
 const loopFor = (program: ReadonlyArray<FusedOp>, args: ReadonlyArray<KernelArg>, acc: ReadonlyArray<Access>): Loop => {
-  let byLayout = loops.get(program)
-  if (byLayout === undefined) loops.set(program, (byLayout = new Map()))
+  let byLayout = tableOf.get(program)
+  if (byLayout === undefined) {
+    const text = program.map((op) => `${op.prim}:${op.dtype}:${op.operands.join(",")}`).join(";")
+    byLayout = loops.get(text)
+    if (byLayout === undefined) {
+      if (loops.size >= MAX_PROGRAMS) loops.clear()
+      loops.set(text, (byLayout = new Map()))
+    }
+    tableOf.set(program, byLayout)
+  }
   let key: number | string
   if (args.length <= 10) {
     key = 0
@@ -115,7 +127,7 @@ const loopFor = (program: ReadonlyArray<FusedOp>, args: ReadonlyArray<KernelArg>
   } else key = args.map((a, i) => `${acc[i]!.kind}${DTYPE_CODES[a.dtype]}`).join("")
   let loop = byLayout.get(key)
   if (loop === undefined) {
-    if (byLayout.size >= MAX_LOOPS) byLayout.clear()
+    if (byLayout.size >= MAX_LAYOUTS) byLayout.clear()
     byLayout.set(key, (loop = compile(program, acc.map((a) => a.kind), args.map((a) => a.dtype === "bool"))))
   }
   return loop
