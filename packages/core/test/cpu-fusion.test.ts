@@ -163,6 +163,27 @@ describe("elementwise fusion on the CPU", () => {
     }
   })
 
+  it("single float32 binary ops of 512 elements or more (the WebAssembly kernel) give the JavaScript kernels' bits, dense and broadcast", () => {
+    const viewsOnly: BackendShape = { ...cpuBackend, fusion: undefined as never }
+    const x = Tensor.reshape(values(40 * 64), [40, 64])
+    const y = Tensor.reshape(Tensor.mul(values(40 * 64 + 1), -0.75), [40 * 64 + 1])
+    const yd = Tensor.reshape(Tensor.slice(y, [1], [40 * 64 + 1]), [40, 64])
+    const row = Tensor.mul(values(64), 1.5), one = Tensor.make(0, { dtype: "float32" })
+    const ops = [Tensor.add, Tensor.sub, Tensor.mul, Tensor.div, Tensor.maximum, Tensor.minimum]
+    for (const backend of [plain, viewsOnly]) {
+      // dense pairs, a broadcast row, a scalar (a zero: x / 0 and 0 / 0), the operands swapped, a sliced (offset) operand
+      const build = () => ops.flatMap((f) => [f(x, yd), f(yd, x), f(x, row), f(row, x), f(x, one), f(one, x), f(Tensor.slice(yd, [1, 0], [40, 64]), Tensor.slice(x, [0, 0], [39, 64]))])
+      const kernel = read(build(), backend)
+      const was = setWasmEnabled(false)
+      try {
+        const js = read(build(), backend)
+        for (let k = 0; k < js.length; k++) for (let i = 0; i < js[k]!.length; i++) if (!Object.is(kernel[k]![i], js[k]![i])) expect.fail(`output ${k}[${i}]: kernel ${kernel[k]![i]}, loop ${js[k]![i]}`)
+      } finally {
+        setWasmEnabled(was)
+      }
+    }
+  })
+
   it("a node read twice, or read as a root, is not fused away", () => {
     const x = values(5000)
     same(() => {

@@ -13,7 +13,9 @@
  *   complex64 are gathered into dense arrays and use the plain kernels.
  */
 import { allocHost, type DType, type HostArray } from "../../DType.js"
-import { alloc, allocUninitialized } from "./pool.js"
+import { alloc, allocUninitialized, release } from "./pool.js"
+import { fusedThreshold } from "./fused-threads.js"
+import { SINGLE_MIN, binaryF32Wasm } from "./fused-wasm.js"
 import type { Aval, Kernel, KernelArg } from "../../Backend.js"
 import { sizeOf, stridesOf } from "../shape.js"
 import { gemmAny, type Strided } from "./matmul.js"
@@ -156,10 +158,11 @@ const dtypeCode: Record<DType, number> = { bool: 0, int32: 1, float32: 2, float6
  * sees one array type per operand;
  * undefined when some other layout is present.
  */
-const runLoop = (cache: Map<number, ViewLoop>, expr: string, names: ReadonlyArray<string>, args: ReadonlyArray<KernelArg>, inDtype: DType, out: Aval): HostArray | undefined => {
+const runLoop = (cache: Map<number, ViewLoop>, expr: string, names: ReadonlyArray<string>, args: ReadonlyArray<KernelArg>, inDtype: DType, out: Aval, op?: keyof typeof binaryExpr): HostArray | undefined => {
   const n = sizeOf(out.shape)
   const offs: number[] = []
   const ops: HostArray[] = []
+  const accs: Access[] = []
   let period = 0
   let key = dtypeCode[out.dtype] * 5 + dtypeCode[inDtype]
   for (const x of args) {
@@ -172,10 +175,17 @@ const runLoop = (cache: Map<number, ViewLoop>, expr: string, names: ReadonlyArra
     key = key * 4 + kindCode[a.kind]
     offs.push(a.off)
     ops.push(h(x))
+    accs.push(a)
+  }
+  if (period === 0) period = n
+  // float32 arithmetic of SINGLE_MIN elements or more: the WebAssembly kernel, reading the operands as the loop would (the same bits)
+  if (op !== undefined && out.dtype === "float32" && inDtype === "float32" && n >= SINGLE_MIN) {
+    const res = allocUninitialized("float32", n)
+    if (binaryF32Wasm(op, res, ops, accs, n, period, fusedThreshold())) return res
+    release(res)
   }
   const res = alloc(out.dtype, n)
   if (n === 0) return res
-  if (period === 0) period = n
   let loop = cache.get(key)
   if (loop === undefined) {
     const kinds = args.map((x) => access(x, n)!.kind)
@@ -194,7 +204,7 @@ export const binaryView = (op: keyof typeof binaryExpr, plain: Kernel<any>): Ker
     const [a, b] = args
     if (a!.strides === undefined && b!.strides === undefined) return plain(args, params, out)
     if (isFloat(a!.dtype)) {
-      const res = runLoop(cache, binaryExpr[op], ["x", "y"], args, a!.dtype, out)
+      const res = runLoop(cache, binaryExpr[op], ["x", "y"], args, a!.dtype, out, op)
       if (res !== undefined) return res
     }
     return plain(denseArgs(args), params, out)
