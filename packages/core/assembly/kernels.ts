@@ -376,8 +376,42 @@ function exp2lanes(x: v128): v128 {
 }
 
 /**
+ * tanh of two doubles: fastmath.ts's tanhF (the same operations, so the
+ * same bits): m = e^y − 1 for y = 2|x| from exp's reduction (y = k·ln 2 + r)
+ * and a Taylor polynomial of e^r − 1, tanh = m / (m + 2), the sign restored.
+ */
+// @ts-ignore: decorator
+@inline
+function tanh2lanes(x: v128): v128 {
+  const a = f64x2.abs(x)
+  const y = f64x2.add(a, a)
+  const yc = v128.bitselect(y, splat(88.8), f64x2.lt(y, splat(88.8)))
+  const k = f64x2.nearest(f64x2.mul(yc, splat(LOG2E)))
+  const r = f64x2.sub(f64x2.sub(yc, f64x2.mul(k, splat(LN2_HI))), f64x2.mul(k, splat(LN2_LO)))
+  let q = madd(r, splat(1.0 / 6227020800.0), 1.0 / 479001600.0)
+  q = madd(r, q, 1.0 / 39916800.0)
+  q = madd(r, q, 1.0 / 3628800.0)
+  q = madd(r, q, 1.0 / 362880.0)
+  q = madd(r, q, 1.0 / 40320.0)
+  q = madd(r, q, 1.0 / 5040.0)
+  q = madd(r, q, 1.0 / 720.0)
+  q = madd(r, q, 1.0 / 120.0)
+  q = madd(r, q, 1.0 / 24.0)
+  q = madd(r, q, 1.0 / 6.0)
+  q = madd(r, q, 1.0 / 2.0)
+  q = madd(r, q, 1.0 / 1.0)
+  q = f64x2.mul(r, q)
+  const ki = i64x2.extend_low_i32x4_s(i32x4.trunc_sat_f64x2_s_zero(k))
+  const s = i64x2.shl(i64x2.add(ki, i64x2.splat(1023)), 52)
+  const m = f64x2.add(f64x2.mul(q, s), f64x2.sub(s, splat(1)))
+  const t = f64x2.div(m, f64x2.add(m, splat(2)))
+  // x < 0 ? −t : x > 0 ? t : x (±0 and NaN kept)
+  return v128.bitselect(f64x2.neg(t), v128.bitselect(t, x, f64x2.gt(x, splat(0))), f64x2.lt(x, splat(0)))
+}
+
+/**
  * dst[i] = f(src[i]) for i < n (n a multiple of 4; dst may equal src),
- * f = sin (op 0), cos (op 1) or exp (op 2). Returns how many inputs were
+ * f = sin (op 0), cos (op 1), exp (op 2) or tanh (op 3). Returns how many inputs were
  * finite with |x| ≥ 1e5 (sin and cos): the caller recomputes those.
  */
 export function unaryF32(src: usize, dst: usize, n: i32, op: i32): i32 {
@@ -391,6 +425,9 @@ export function unaryF32(src: usize, dst: usize, n: i32, op: i32): i32 {
     if (op == 2) {
       a = exp2lanes(lo)
       b = exp2lanes(hi)
+    } else if (op == 3) {
+      a = tanh2lanes(lo)
+      b = tanh2lanes(hi)
     } else {
       const av = f32x4.abs(v)
       far += i32x4.bitmask(v128.and(f32x4.ge(av, limit), f32x4.ne(av, f32x4.splat(Infinity)))) != 0 ? 1 : 0
@@ -429,7 +466,7 @@ export function unaryF32(src: usize, dst: usize, n: i32, op: i32): i32 {
 const TILE = 256
 
 export const F_NEG = 0, F_ABS = 1, F_SQRT = 2, F_FLOOR = 3, F_SIGN = 4, F_SIN = 5, F_COS = 6, F_EXP = 7, F_SINCOS = 8
-export const F_ADD = 9, F_SUB = 10, F_MUL = 11, F_DIV = 12, F_MAX = 13, F_MIN = 14, F_GREATER = 15, F_LESS = 16, F_EQUAL = 17, F_WHERE = 18
+export const F_ADD = 9, F_SUB = 10, F_MUL = 11, F_DIV = 12, F_MAX = 13, F_MIN = 14, F_GREATER = 15, F_LESS = 16, F_EQUAL = 17, F_WHERE = 18, F_TANH = 19
 
 /** The tile length of fusedF32 (checked by the JavaScript side). */
 export function fusedTile(): i32 {
@@ -564,6 +601,12 @@ export function fusedF32(prog: usize, nops: i32, leaves: usize, nleaves: i32, ns
           for (let j: usize = 0; j < bytes; j += 16) {
             const v = v128.load(a + j)
             v128.store(dst + j, demote2(exp2lanes(f64x2.promote_low_f32x4(v)), exp2lanes(hiOf(v))))
+          }
+          break
+        case F_TANH:
+          for (let j: usize = 0; j < bytes; j += 16) {
+            const v = v128.load(a + j)
+            v128.store(dst + j, demote2(tanh2lanes(f64x2.promote_low_f32x4(v)), tanh2lanes(hiOf(v))))
           }
           break
         case F_ADD: for (let j: usize = 0; j < bytes; j += 16) v128.store(dst + j, f32x4.add(v128.load(a + j), v128.load(b + j))); break

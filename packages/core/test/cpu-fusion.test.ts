@@ -110,6 +110,9 @@ describe("elementwise fusion on the CPU", () => {
       // selects and comparisons without a transcendental (a ReLU's gradient, a clipped difference)
       (x, y) => [Tensor.add(Tensor.where(Tensor.greater(x, 0), y, 0), Tensor.where(Tensor.equal(x, 0), Tensor.mul(y, 0.5), 0))],
       (x, y) => [Tensor.where(Tensor.less(Tensor.abs(Tensor.sub(x, y)), 1), Tensor.sub(x, y), Tensor.sign(Tensor.sub(x, y)))],
+      // tanh (with the others, and alone)
+      (x, y) => [Tensor.mul(Tensor.tanh(x), Tensor.add(Tensor.tanh(Tensor.mul(y, 3)), Tensor.exp(Tensor.neg(Tensor.abs(x)))))],
+      (x) => [Tensor.tanh(Tensor.mul(x, 0.25))],
       // arithmetic alone (on the kernel from 256 elements)
       (x, y) => [Tensor.add(Tensor.mul(Tensor.sub(x, y), Tensor.div(y, Tensor.add(Tensor.abs(x), 0.25))), Tensor.maximum(Tensor.neg(x), Tensor.minimum(y, Tensor.sqrt(Tensor.abs(y)))))],
       // a group that also has an operation the kernel lacks (log1p): the JavaScript loop

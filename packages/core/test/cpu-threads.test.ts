@@ -103,14 +103,24 @@ describe("CPU worker pool", () => {
     }
   })
 
-  propTest.prop([fc.constantFrom("sin" as const, "cos" as const, "exp" as const), fc.integer({ min: 1, max: 20000 }), fc.integer({ min: 0, max: 1000 })], { numRuns: 20 })(
-    "sin, cos and exp give the same bits on 1 and 2 threads (far arguments included)",
+  propTest.prop([fc.constantFrom("sin" as const, "cos" as const, "exp" as const, "tanh" as const), fc.integer({ min: 1, max: 20000 }), fc.integer({ min: 0, max: 1000 })], { numRuns: 24 })(
+    "sin, cos, exp and tanh give the same bits on 1 and 2 threads (far arguments included)",
     (op, n, seed) => {
       const x = data(n, seed).map((v, i) => (i % 97 === 5 ? v * 3e5 : v * 4))
       const f = () => Tensor.data(Tensor[op](Tensor.make(x, { shape: [n] })))
       expect(bits(run2(f()))).toEqual(bits(run1(f())))
     }
   )
+
+  it("a float32 fused loop with tanh and an op the WebAssembly kernel lacks (log) runs on the workers too, with the bits of one thread", () => {
+    const x = Tensor.make(data(70000, 5), { shape: [70000] })
+    const f = () => Tensor.data(Tensor.mul(Tensor.tanh(x), Tensor.log(Tensor.add(Tensor.abs(x), 0.5))))
+    // the workers compiled and ran the loop (a worker without tanhF would fail its chunks, and the loop run unsplit)
+    const before = two.workerChunks
+    const a = run1(f())
+    for (let i = 0; i < 10; i++) expect(bits(run2(f()))).toEqual(bits(a))
+    expect(two.workerChunks).toBeGreaterThan(before)
+  })
 
   propTest.prop(
     [fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 120 }), fc.constantFrom("float32" as const, "float64" as const), fc.integer({ min: 0, max: 1000 })],

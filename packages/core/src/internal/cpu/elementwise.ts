@@ -4,7 +4,7 @@
  * monomorphic; complex64 (interleaved re, im) has explicit formulas.
  */
 import { allocHost, type DType, type HostArray } from "../../DType.js"
-import { cosF, expF, float32Expr, sinF } from "./fastmath.js"
+import { cosF, expF, float32Expr, sinF, tanhF } from "./fastmath.js"
 import { alloc, allocUninitialized, release } from "./pool.js"
 import { fusedThreshold } from "./fused-threads.js"
 import { SINGLE_MIN, binaryF32Wasm } from "./fused-wasm.js"
@@ -14,7 +14,7 @@ type Loop1 = (out: HostArray, a: HostArray, n: number) => void
 type Loop2 = (out: HostArray, a: HostArray, b: HostArray, n: number) => void
 
 const compile1 = (expr: string): Loop1 =>
-  new Function("sinF", "cosF", "expF", "erfF", `return function (out, a, n) { for (let i = 0; i < n; i++) { const x = a[i]; out[i] = ${expr}; } }`)(sinF, cosF, expF, erfF) as Loop1
+  new Function("sinF", "cosF", "expF", "tanhF", "erfF", `return function (out, a, n) { for (let i = 0; i < n; i++) { const x = a[i]; out[i] = ${expr}; } }`)(sinF, cosF, expF, tanhF, erfF) as Loop1
 const compile2 = (expr: string): Loop2 =>
   new Function("out", "a", "b", "n", `for (let i = 0; i < n; i++) { const x = a[i], y = b[i]; out[i] = ${expr}; }`) as Loop2
 
@@ -60,7 +60,7 @@ const cache1 = new Map<string, Loop1>()
 const cache2 = new Map<string, Loop2>()
 
 /**
- * The formula of a unary op on `dtype`: float32 sin, cos and exp use the
+ * The formula of a unary op on `dtype`: float32 sin, cos, exp and tanh use the
  * float32 versions of `fastmath.ts` (the fused loops do the same).
  */
 export const unaryFormula = (op: keyof typeof unaryExpr, dtype: DType): string =>

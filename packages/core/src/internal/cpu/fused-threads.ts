@@ -55,7 +55,7 @@ const viewOf = (t: number, buffer: ArrayBufferLike, ptr: number, length: number)
 /** An id and the source of each loop (its text is what the threads compile). */
 const sources = new WeakMap<Loop, { readonly id: number; readonly text: string }>()
 let nextId = 1
-/** Loops a thread could not run (a loop whose text needs more than sinF, cosF, expF): they stay on the calling thread. */
+/** Loops a thread could not run (a loop whose text needs more than sinF, cosF, expF, tanhF): they stay on the calling thread. */
 const refused = new WeakSet<Loop>()
 
 /**

@@ -28,7 +28,7 @@ import { FUSED_WASM } from "./worker-source.js"
 /** Operation codes of fusedF32 (kernels.ts's F_*). */
 const CODES: Partial<Record<Prim, number>> = {
   neg: 0, abs: 1, sqrt: 2, floor: 3, sign: 4, sin: 5, cos: 6, exp: 7,
-  add: 9, sub: 10, mul: 11, div: 12, max: 13, min: 14, greater: 15, less: 16, equal: 17, where: 18
+  add: 9, sub: 10, mul: 11, div: 12, max: 13, min: 14, greater: 15, less: 16, equal: 17, where: 18, tanh: 19
 }
 const SINCOS = 8
 const TILE = 256
@@ -41,7 +41,7 @@ interface Translated {
   readonly nops: number
   readonly nslots: number
   /**
-   * Whether the kernel wins at any size: the group has sin, cos or exp (the
+   * Whether the kernel wins at any size: the group has sin, cos, exp or tanh (the
    * JavaScript loop computes them at about half the speed) or a select or
    * comparison (the loop's select goes through memory; the kernel's is a
    * bitselect). Other groups (adds, multiplies) go to the kernel from
@@ -51,7 +51,7 @@ interface Translated {
 }
 
 /** The operations for which the kernel wins at any size (Translated.always). */
-const ALWAYS: ReadonlySet<Prim> = new Set<Prim>(["sin", "cos", "exp", "where", "greater", "less", "equal"])
+const ALWAYS: ReadonlySet<Prim> = new Set<Prim>(["sin", "cos", "exp", "tanh", "where", "greater", "less", "equal"])
 
 /**
  * From this many elements every group the kernel can run goes to it. Below,

@@ -22,7 +22,7 @@ import type { Aval, FusedOp, Fusion, KernelArg } from "../../Backend.js"
 import type { Prim } from "../primitives.js"
 import { sizeOf } from "../shape.js"
 import { binaryExpr, unaryExpr, unaryFormula } from "./elementwise.js"
-import { cosF, expF, sinCosSource, sinF } from "./fastmath.js"
+import { cosF, expF, sinCosSource, sinF, tanhF } from "./fastmath.js"
 import { type Access, access, dense } from "./views.js"
 import { fusedOnThreads, fusedThreshold } from "./fused-threads.js"
 import { fusedWasm } from "./fused-wasm.js"
@@ -83,14 +83,14 @@ const compile = (program: ReadonlyArray<FusedOp>, kinds: ReadonlyArray<Access["k
       return `let t${k}; { ${bind}; t${k} = ${stored}; }`
     })
     .join("\n")
-  return new Function("sinF", "cosF", "expF", `return function (out, ops, offs, rows, period) { ${pre}
+  return new Function("sinF", "cosF", "expF", "tanhF", `return function (out, ops, offs, rows, period) { ${pre}
     const sel = new Float64Array(2)
     let i = 0
     for (let r = 0; r < rows; r++) for (let j = 0; j < period; j++, i++) {
       ${reads}
       ${body}
       out[i] = t${program.length - 1};
-    } }`)(sinF, cosF, expF) as Loop
+    } }`)(sinF, cosF, expF, tanhF) as Loop
 }
 
 /**

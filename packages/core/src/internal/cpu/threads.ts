@@ -31,7 +31,7 @@
  * workers for the job after.
  */
 import { BackendError } from "../../Errors.js"
-import { cosF, expF, sinF } from "./fastmath.js"
+import { cosF, expF, sinF, tanhF } from "./fastmath.js"
 import { reduceSource } from "./reduce-blocks.js"
 import { ACC, ARGS, AVAIL, CLAIM, CONTROL_INTS, DONE, ERR, FIN, FIN_CHUNKS, KIND, READY, SEQ, SLEEPERS, STOP, WORKED, claimSource, nodeWorkerSource, runnerSource, webWorkerSource } from "./worker-source.js"
 
@@ -55,15 +55,15 @@ type Run = (kind: number, chunk: number) => void
 type ClaimAll = (ctl: Int32Array, run: Run, after?: (chunk: number) => void) => number
 
 /**
- * The float32 sin, cos, exp of fastmath.ts as source, for the fused loops a
+ * The float32 sin, cos, exp, tanh of fastmath.ts as source, for the fused loops a
  * thread compiles (the same functions: built from their own text; expF's
- * table of powers of two is rebuilt with the same Math.pow), and the units
+ * and tanhF's table of powers of two is rebuilt with the same Math.pow), and the units
  * of the blocked reductions (reduce-blocks.ts).
  */
 const mathSource = `const sinF = (${sinF.toString()}), cosF = (${cosF.toString()})
   const POW2 = new Float64Array(2100)
   for (let k = -1050; k < 1050; k++) POW2[k + 1050] = Math.pow(2, k)
-  const expF = (${expF.toString()})
+  const expF = (${expF.toString()}), tanhF = (${tanhF.toString()})
   ${reduceSource}`
 
 const claimAll = new Function(`${claimSource}; return claimAll`)() as ClaimAll

@@ -343,7 +343,7 @@ export const gemmF32Wasm = (
 }
 
 /** The unary ops with a WebAssembly kernel (float32), and their codes. */
-export const wasmUnary = { sin: 0, cos: 1, exp: 2 } as const
+export const wasmUnary = { sin: 0, cos: 1, exp: 2, tanh: 3 } as const
 
 /** Elements per call of the unary kernel on one thread (256 KiB of linear memory). */
 const CHUNK = 65536

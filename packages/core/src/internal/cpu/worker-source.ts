@@ -76,7 +76,7 @@ export const FUSED_HEAD = 9
  *   xpad (padBytes each, taken as FUSED_WASM's), then convF32 per group into
  *   y + chunk·yBytes (group g at g·o4·oh·ow8·4; weights at wp + g·o4·taps·4).
  *
- * `math` defines sinF, cosF, expF (the float32 functions of fastmath.ts)
+ * `math` defines sinF, cosF, expF, tanhF (the float32 functions of fastmath.ts)
  * for the compiled loops, and sumRuns, maxRuns, sumLeading.
  */
 export const runnerSource = (math: string): string => `function makeRunner(ex, ctl, memory) {
@@ -89,7 +89,7 @@ export const runnerSource = (math: string): string => `function makeRunner(ex, c
     const codes = new Uint16Array(memory.buffer, src, len)
     let text = ""
     for (let i = 0; i < len; i += 4096) text += String.fromCharCode.apply(null, codes.subarray(i, Math.min(len, i + 4096)))
-    f = new Function("sinF", "cosF", "expF", "return " + text)(sinF, cosF, expF)
+    f = new Function("sinF", "cosF", "expF", "tanhF", "return " + text)(sinF, cosF, expF, tanhF)
     if (loops.size >= 512) loops.clear()
     loops.set(id, f)
     return f
@@ -169,7 +169,7 @@ const AVAIL_SPIN = 1000
 
 /**
  * Claims and runs chunks of the current job until none is left (both sides
- * use it); returns how many it ran. The calling thread passes `after`, run
+ * use it); returns how many it ran without an error. The calling thread passes `after`, run
  * after each chunk it computed (it copies that chunk's result out while the
  * workers compute theirs).
  */
@@ -194,6 +194,7 @@ export const claimSource = `function claimAll(ctl, run, after) {
       run(Atomics.load(ctl, ${KIND}), next)
     } catch (e) {
       Atomics.store(ctl, ${ERR}, 1)
+      ran-- // not counted as run (WORKED counts the chunks workers computed)
     }
     if (next < ${FIN_CHUNKS}) Atomics.store(ctl, ${FIN} + next, 1)
     if (Atomics.add(ctl, ${DONE}, 1) + 1 === chunks) Atomics.notify(ctl, ${DONE})
