@@ -5,9 +5,9 @@
  */
 import { allocHost, type DType, type HostArray } from "../../DType.js"
 import { cosF, expF, float32Expr, sinF, tanhF } from "./fastmath.js"
-import { alloc, allocUninitialized, release } from "./pool.js"
+import { alloc } from "./pool.js"
 import { fusedThreshold } from "./fused-threads.js"
-import { SINGLE_MIN, binaryF32Wasm } from "./fused-wasm.js"
+import { binaryF32Wasm } from "./fused-wasm.js"
 import { erf as erfF } from "./special.js"
 
 type Loop1 = (out: HostArray, a: HostArray, n: number) => void
@@ -80,11 +80,10 @@ export const unaryReal = (op: keyof typeof unaryExpr, a: HostArray, dtype: DType
 const DENSE_PAIR = [{ kind: "d", off: 0, period: 0 }, { kind: "d", off: 0, period: 0 }] as const
 
 export const binaryReal = (op: keyof typeof binaryExpr, a: HostArray, b: HostArray, dtype: DType, outDtype: DType): HostArray => {
-  // float32 arithmetic of SINGLE_MIN elements or more: the WebAssembly kernel (the same bits)
-  if (dtype === "float32" && outDtype === "float32" && a.length >= SINGLE_MIN && a instanceof Float32Array && b instanceof Float32Array) {
-    const out = allocUninitialized("float32", a.length)
-    if (binaryF32Wasm(op, out, [a, b], DENSE_PAIR, a.length, a.length, fusedThreshold())) return out
-    release(out)
+  // float32 arithmetic of SINGLE_MIN elements or more (fused-wasm.ts): the WebAssembly kernel (the same bits)
+  if (dtype === "float32" && outDtype === "float32" && a instanceof Float32Array && b instanceof Float32Array) {
+    const out = binaryF32Wasm(op, [a, b], DENSE_PAIR, a.length, a.length, fusedThreshold())
+    if (out !== undefined) return out
   }
   const isInt = dtype === "int32"
   const key = `${op}:${dtype}:${outDtype}`

@@ -20,6 +20,7 @@
 import type { FusedOp } from "../../Backend.js"
 import type { HostArray } from "../../DType.js"
 import type { Prim } from "../primitives.js"
+import { allocUninitialized, release } from "./pool.js"
 import { currentPool } from "./threads.js"
 import type { Access } from "./views.js"
 import { linear, sharedWasm, stage, wasm } from "./wasm.js"
@@ -215,8 +216,7 @@ export const fusedWasm = (program: ReadonlyArray<FusedOp>, out: HostArray, array
 }
 
 /**
- * From this many elements a single binary op goes to the kernel (its
- * callers check it before they allocate). A float32 multiply on one
+ * From this many elements a single binary op goes to the kernel. A float32 multiply on one
  * thread, dense or with a broadcast row (3 Dec 2026): 0.8–0.9 µs in the
  * JavaScript kernels against 1.1–1.7 on this one at 256 elements, level at
  * 512 (1.3–1.5 against 1.2–1.3), 1.6–1.9× faster at 1,024, 2.3–3.3× at
@@ -232,13 +232,17 @@ const singles = new Map<Prim, ReadonlyArray<FusedOp>>()
 /**
  * A float32 binary op (add, sub, mul, div, max, min) on the kernel, as a
  * group of one operation (operands dense, scalar or periodic as `acc`
- * says): the same bits as the JavaScript kernels (one rounding of the exact
- * result either way). False, doing nothing, where it does not apply: another
- * op, or fewer than SINGLE_MIN elements.
+ * says), into a buffer of the pool: the same bits as the JavaScript kernels
+ * (one rounding of the exact result either way). Undefined, doing nothing,
+ * where it does not apply: another op, fewer than SINGLE_MIN elements, no
+ * kernel.
  */
-export const binaryF32Wasm = (op: Prim, out: HostArray, arrays: ReadonlyArray<HostArray>, acc: ReadonlyArray<Access>, n: number, period: number, parMin: number): boolean => {
-  if (n < SINGLE_MIN || !SINGLE.has(op)) return false
+export const binaryF32Wasm = (op: Prim, arrays: ReadonlyArray<HostArray>, acc: ReadonlyArray<Access>, n: number, period: number, parMin: number): Float32Array | undefined => {
+  if (n < SINGLE_MIN || !SINGLE.has(op)) return undefined
   let program = singles.get(op)
   if (program === undefined) singles.set(op, (program = [{ prim: op, dtype: "float32", operands: [0, 1] }]))
-  return fusedWasm(program, out, arrays, acc, n, period, parMin)
+  const out = allocUninitialized("float32", n) as Float32Array
+  if (fusedWasm(program, out, arrays, acc, n, period, parMin)) return out
+  release(out)
+  return undefined
 }

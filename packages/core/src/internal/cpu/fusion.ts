@@ -11,8 +11,8 @@
  *
  * A float32 group whose every operation has a WebAssembly form runs on the
  * kernel of `fused-wasm.ts` instead (the same bits) where that measured
- * faster: with sin, cos, exp, a select or a comparison at any size, others
- * from 256 elements; float32 sin, cos and exp are fusible for
+ * faster: with sin, cos, exp, tanh, a select or a comparison at any size,
+ * others from 256 elements; float32 sin, cos, exp and tanh are fusible for
  * that (a group that also has, say, a log runs them in the JavaScript loop,
  * with fastmath's functions: the same bits again).
  */
@@ -23,7 +23,7 @@ import type { Prim } from "../primitives.js"
 import { sizeOf } from "../shape.js"
 import { binaryExpr, unaryExpr, unaryFormula } from "./elementwise.js"
 import { cosF, expF, sinCosSource, sinF, tanhF } from "./fastmath.js"
-import { type Access, access, dense } from "./views.js"
+import { type Access, access, dense, dtypeCode, kindCode } from "./views.js"
 import { fusedOnThreads, fusedThreshold } from "./fused-threads.js"
 import { fusedWasm } from "./fused-wasm.js"
 
@@ -106,8 +106,6 @@ const tableOf = new WeakMap<ReadonlyArray<FusedOp>, Map<number | string, Loop>>(
 /** Programs kept (cleared when full), and loops per program (a program meets few layouts). */
 const MAX_PROGRAMS = 512
 const MAX_LAYOUTS = 64
-const KIND_CODES = { d: 0, o: 1, s: 2, p: 3 } as const
-const DTYPE_CODES: Record<DType, number> = { float32: 0, float64: 1, bool: 2, int32: 3, complex64: 4 }
 
 const loopFor = (program: ReadonlyArray<FusedOp>, args: ReadonlyArray<KernelArg>, acc: ReadonlyArray<Access>): Loop => {
   let byLayout = tableOf.get(program)
@@ -123,8 +121,8 @@ const loopFor = (program: ReadonlyArray<FusedOp>, args: ReadonlyArray<KernelArg>
   let key: number | string
   if (args.length <= 10) {
     key = 0
-    for (let i = 0; i < args.length; i++) key = key * 32 + KIND_CODES[acc[i]!.kind] * 5 + DTYPE_CODES[args[i]!.dtype]
-  } else key = args.map((a, i) => `${acc[i]!.kind}${DTYPE_CODES[a.dtype]}`).join("")
+    for (let i = 0; i < args.length; i++) key = key * 32 + kindCode[acc[i]!.kind] * 5 + dtypeCode[args[i]!.dtype]
+  } else key = args.map((a, i) => `${acc[i]!.kind}${dtypeCode[a.dtype]}`).join("")
   let loop = byLayout.get(key)
   if (loop === undefined) {
     if (byLayout.size >= MAX_LAYOUTS) byLayout.clear()

@@ -13,9 +13,9 @@
  *   complex64 are gathered into dense arrays and use the plain kernels.
  */
 import { allocHost, type DType, type HostArray } from "../../DType.js"
-import { alloc, allocUninitialized, release } from "./pool.js"
+import { alloc, allocUninitialized } from "./pool.js"
 import { fusedThreshold } from "./fused-threads.js"
-import { SINGLE_MIN, binaryF32Wasm } from "./fused-wasm.js"
+import { binaryF32Wasm } from "./fused-wasm.js"
 import type { Aval, Kernel, KernelArg } from "../../Backend.js"
 import { sizeOf, stridesOf } from "../shape.js"
 import { gemmAny, type Strided } from "./matmul.js"
@@ -149,8 +149,9 @@ const compileLoop = (expr: string, names: ReadonlyArray<string>, kinds: Readonly
     for (let r = 0; r < rows; r++) for (let j = 0; j < period; j++, i++) { ${read} out[i] = ${expr}; }`) as ViewLoop
 }
 
-const kindCode = { d: 0, o: 1, s: 2, p: 3 } as const
-const dtypeCode: Record<DType, number> = { bool: 0, int32: 1, float32: 2, float64: 3, complex64: 4 }
+/** Codes of operand kinds and dtypes for the keys of compiled loops (here and in fusion.ts). */
+export const kindCode = { d: 0, o: 1, s: 2, p: 3 } as const
+export const dtypeCode: Record<DType, number> = { bool: 0, int32: 1, float32: 2, float64: 3, complex64: 4 }
 
 /**
  * Runs `expr` over operands that are dense, scalar or periodic views, with
@@ -178,11 +179,10 @@ const runLoop = (cache: Map<number, ViewLoop>, expr: string, names: ReadonlyArra
     accs.push(a)
   }
   if (period === 0) period = n
-  // float32 arithmetic of SINGLE_MIN elements or more: the WebAssembly kernel, reading the operands as the loop would (the same bits)
-  if (op !== undefined && out.dtype === "float32" && inDtype === "float32" && n >= SINGLE_MIN) {
-    const res = allocUninitialized("float32", n)
-    if (binaryF32Wasm(op, res, ops, accs, n, period, fusedThreshold())) return res
-    release(res)
+  // float32 arithmetic of SINGLE_MIN elements or more (fused-wasm.ts): the WebAssembly kernel, reading the operands as the loop would (the same bits)
+  if (op !== undefined && out.dtype === "float32" && inDtype === "float32") {
+    const res = binaryF32Wasm(op, ops, accs, n, period, fusedThreshold())
+    if (res !== undefined) return res
   }
   const res = alloc(out.dtype, n)
   if (n === 0) return res
