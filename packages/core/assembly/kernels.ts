@@ -351,13 +351,34 @@ function sincos2(x: v128, cos: bool): v128 {
   return v128.bitselect(f64x2.neg(base), base, neg)
 }
 
+// exp's reduction (tanh's too): x = k·ln 2 + r with k = nearest(x·log₂e), ln 2 in two parts
+// @ts-ignore: decorator
+@inline
+function ln2Steps(x: v128): v128 {
+  return f64x2.nearest(f64x2.mul(x, splat(LOG2E)))
+}
+
+// @ts-ignore: decorator
+@inline
+function ln2Rest(x: v128, k: v128): v128 {
+  return f64x2.sub(f64x2.sub(x, f64x2.mul(k, splat(LN2_HI))), f64x2.mul(k, splat(LN2_LO)))
+}
+
+/** 2^k of two doubles holding integers (|k| < 1023), from its bits. */
+// @ts-ignore: decorator
+@inline
+function pow2lanes(k: v128): v128 {
+  const ki = i64x2.extend_low_i32x4_s(i32x4.trunc_sat_f64x2_s_zero(k))
+  return i64x2.shl(i64x2.add(ki, i64x2.splat(1023)), 52)
+}
+
 /** e^x of two doubles, x clamped to [−104, 88.8] (beyond, the float32 result is 0 or ∞). */
 // @ts-ignore: decorator
 @inline
 function exp2lanes(x: v128): v128 {
   const xc = f64x2.min(f64x2.max(x, splat(-104)), splat(88.8))
-  const k = f64x2.nearest(f64x2.mul(xc, splat(LOG2E)))
-  const r = f64x2.sub(f64x2.sub(xc, f64x2.mul(k, splat(LN2_HI))), f64x2.mul(k, splat(LN2_LO)))
+  const k = ln2Steps(xc)
+  const r = ln2Rest(xc, k)
   let p = madd(r, splat(1.0 / 39916800.0), 1.0 / 3628800.0)
   p = madd(r, p, 1.0 / 362880.0)
   p = madd(r, p, 1.0 / 40320.0)
@@ -369,10 +390,7 @@ function exp2lanes(x: v128): v128 {
   p = madd(r, p, 0.5)
   p = madd(r, p, 1.0)
   p = madd(r, p, 1.0)
-  // 2^k from its bits
-  const ki = i64x2.extend_low_i32x4_s(i32x4.trunc_sat_f64x2_s_zero(k))
-  const scale = i64x2.shl(i64x2.add(ki, i64x2.splat(1023)), 52)
-  return f64x2.mul(p, scale)
+  return f64x2.mul(p, pow2lanes(k))
 }
 
 /**
@@ -386,8 +404,8 @@ function tanh2lanes(x: v128): v128 {
   const a = f64x2.abs(x)
   const y = f64x2.add(a, a)
   const yc = v128.bitselect(y, splat(88.8), f64x2.lt(y, splat(88.8)))
-  const k = f64x2.nearest(f64x2.mul(yc, splat(LOG2E)))
-  const r = f64x2.sub(f64x2.sub(yc, f64x2.mul(k, splat(LN2_HI))), f64x2.mul(k, splat(LN2_LO)))
+  const k = ln2Steps(yc)
+  const r = ln2Rest(yc, k)
   let q = madd(r, splat(1.0 / 6227020800.0), 1.0 / 479001600.0)
   q = madd(r, q, 1.0 / 39916800.0)
   q = madd(r, q, 1.0 / 3628800.0)
@@ -401,8 +419,7 @@ function tanh2lanes(x: v128): v128 {
   q = madd(r, q, 1.0 / 2.0)
   q = madd(r, q, 1.0 / 1.0)
   q = f64x2.mul(r, q)
-  const ki = i64x2.extend_low_i32x4_s(i32x4.trunc_sat_f64x2_s_zero(k))
-  const s = i64x2.shl(i64x2.add(ki, i64x2.splat(1023)), 52)
+  const s = pow2lanes(k)
   const m = f64x2.add(f64x2.mul(q, s), f64x2.sub(s, splat(1)))
   const t = f64x2.div(m, f64x2.add(m, splat(2)))
   // x < 0 ? −t : x > 0 ? t : x (±0 and NaN kept)
@@ -562,7 +579,7 @@ export function fusedF32(prog: usize, nops: i32, leaves: usize, nleaves: i32, ns
       const code = load<i32>(o)
       const dst = <usize>load<u32>(ptrs + (<usize>load<i32>(o, 4) << 2))
       const a = <usize>load<u32>(ptrs + (<usize>load<i32>(o, 8) << 2))
-      const b = code >= F_ADD ? <usize>load<u32>(ptrs + (<usize>load<i32>(o, 12) << 2)) : a
+      const b = code >= F_ADD && code <= F_WHERE ? <usize>load<u32>(ptrs + (<usize>load<i32>(o, 12) << 2)) : a
       const c = code == F_WHERE ? <usize>load<u32>(ptrs + (<usize>load<i32>(o, 16) << 2)) : code == F_SINCOS ? <usize>load<u32>(ptrs + (<usize>load<i32>(o, 16) << 2)) : a
       const bytes = <usize>len << 2
       switch (code) {

@@ -17,26 +17,26 @@ import { alloc, release } from "./pool.js"
 import { randomKernel } from "./random.js"
 import { argsortKernel, cumsumKernel, gatherKernel, scatterAddKernel } from "./indexing.js"
 import { coreCount, Pool, withPool } from "./threads.js"
-import { unaryF32Wasm } from "./wasm.js"
+import { unaryF32Wasm, wasmUnary } from "./wasm.js"
 import { binaryView, dense, matmulView, whereView } from "./views.js"
 
 const h = (x: KernelArg): HostArray => x.handle as HostArray
 
-/** Below this many elements float32 sin/cos/exp run in JavaScript (same bits as WebAssembly). */
-const WASM_UNARY_MIN = 4096
 /**
- * The same for float32 tanh, whose JavaScript form costs more: one thread,
+ * Below this many elements float32 sin/cos/exp/tanh run in JavaScript
+ * (same bits as WebAssembly): 4096 for sin, cos, exp; 16 for tanh, whose
+ * JavaScript form costs more: one thread,
  * 3 Dec 2026 (`Tensor.tanh` kernel alone): 0.50 / 1.1 / 3.3 / 12 µs at
  * 16 / 64 / 256 / 1,024 elements in JavaScript against 0.45 / 0.8 / 2.3 /
  * 8.1 µs on WebAssembly (and 246 against 370 µs at 32,768; Math.tanh took
  * 420 there).
  */
-const WASM_TANH_MIN = 16
+const WASM_UNARY_MIN: { readonly [op in keyof typeof wasmUnary]: number } = { sin: 4096, cos: 4096, exp: 4096, tanh: 16 }
 
 const unary = (op: keyof typeof unaryExpr): Kernel<any> => ([a], _p, out) => {
-  if (a!.dtype === "float32" && out.dtype === "float32" && (op === "sin" || op === "cos" || op === "exp" || op === "tanh") && sizeOf(a!.shape) >= (op === "tanh" ? WASM_TANH_MIN : WASM_UNARY_MIN)) {
+  if (a!.dtype === "float32" && out.dtype === "float32" && op in wasmUnary && sizeOf(a!.shape) >= WASM_UNARY_MIN[op as keyof typeof wasmUnary]) {
     const res = alloc("float32", sizeOf(a!.shape)) as Float32Array
-    if (unaryF32Wasm(op, h(a!) as Float32Array, res, op === "sin" ? Math.sin : op === "cos" ? Math.cos : Math.exp)) return res
+    if (unaryF32Wasm(op as keyof typeof wasmUnary, h(a!) as Float32Array, res, Math[op as keyof typeof wasmUnary])) return res
   }
   if (a!.dtype === "complex64") {
     if (op === "abs") {

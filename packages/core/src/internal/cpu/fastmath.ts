@@ -57,6 +57,10 @@ const LN2_LO = 1.9082149292705877e-10
 const POW2 = new Float64Array(2100)
 for (let k = -1050; k < 1050; k++) POW2[k + 1050] = Math.pow(2, k)
 
+/** Source of k = nearest(v · log₂e) and r = v − k·ln 2 (ln 2 in two parts): the reduction of expF and tanhF. */
+const ln2Reduce = (v: string): string => `const k = (${v} * ${LOG2E} + ${ROUND}) - ${ROUND}
+    const r = (${v} - k * ${LN2_HI}) - k * ${LN2_LO}`
+
 /**
  * e^x for float32 results: x clamped to [−104, 88.8] (beyond it the float32
  * result is 0 or ∞ either way), k = nearest(x · log₂e), r = x − k·ln 2 in
@@ -66,8 +70,7 @@ export const expF = new Function(
   "POW2",
   `return function expF(x) {
     const xc = x > 88.8 ? 88.8 : x < -104 ? -104 : x
-    const k = (xc * ${LOG2E} + ${ROUND}) - ${ROUND}
-    const r = (xc - k * ${LN2_HI}) - k * ${LN2_LO}
+    ${ln2Reduce("xc")}
     const p = 1 + r * (1 + r * (0.5 + r * (${1 / 6} + r * (${1 / 24} + r * (${1 / 120} + r * (${1 / 720} + r * (${1 / 5040} + r * (${1 / 40320} + r * (${1 / 362880} + r * (${1 / 3628800} + r * ${1 / 39916800}))))))))))
     return p * POW2[k + 1050]
   }`
@@ -92,8 +95,7 @@ export const tanhF = new Function(
     const a = Math.abs(x)
     const y = a + a
     const yc = y < 88.8 ? y : 88.8
-    const k = (yc * ${LOG2E} + ${ROUND}) - ${ROUND}
-    const r = (yc - k * ${LN2_HI}) - k * ${LN2_LO}
+    ${ln2Reduce("yc")}
     const q = r * (1 + r * (${1 / 2} + r * (${1 / 6} + r * (${1 / 24} + r * (${1 / 120} + r * (${1 / 720} + r * (${1 / 5040} + r * (${1 / 40320} + r * (${1 / 362880} + r * (${1 / 3628800} + r * (${1 / 39916800} + r * (${1 / 479001600} + r * (${1 / 6227020800})))))))))))))
     const s = POW2[k + 1050]
     const m = q * s + (s - 1)
