@@ -7,7 +7,7 @@
  * - the order of kernel calls (operands before users; iterative, so long
  *   chains are fine);
  * - common subexpressions: equal primitive applications of 4096+ elements
- *   (512+ in a plan that is kept, see PlanOptions)
+ *   (of any size in a plan that is kept, see PLAN_MIN_KEPT)
  *   share one slot;
  * - views: operands that are chains of transpose / broadcast / slice /
  *   reshape nodes are read in place by the backend's `viewKernels`;
@@ -131,10 +131,16 @@ const MAX_GROUP = 48
  * Below this many elements a node is not fused, nor looked up for common
  * subexpressions, in a plan made for one evaluation (planning a group costs
  * more than the passes it saves). A plan that is kept and run many times
- * (`jit`) uses PLAN_MIN_KEPT instead.
+ * (`jit`) fuses and merges nodes of every size (PLAN_MIN_KEPT), as a loop
+ * body's plan does: planning is paid once, and each group saves a kernel
+ * call per replay. Measured with the quick start's training step (MLP
+ * 2-32-32-1 on 400 points, Adam, jitted; 6 Dec 2026, three alternated runs
+ * of 1,500 steps): 151 kernels per step at 512, 57 at 1, and 873–887 µs
+ * against 641–741 µs per step; the bench/ rows with larger tensors (MLP,
+ * hessians, jacobians, the chain gradient) were level.
  */
 const PLAN_MIN = 4096
-const PLAN_MIN_KEPT = 512
+const PLAN_MIN_KEPT = 1
 
 /** How a plan is made. */
 export interface PlanOptions {
