@@ -318,6 +318,13 @@ function madd(a: v128, b: v128, c: f64): v128 {
   return f64x2.add(splat(c), f64x2.mul(a, b))
 }
 
+// @ts-ignore: decorator
+@inline
+function addmul(c: v128, a: v128, b: v128): v128 {
+  // c + a · b, all three vectors
+  return f64x2.add(c, f64x2.mul(a, b))
+}
+
 /** sin (cos when `cos`) of two doubles; lanes with |x| ≥ 1e5 are fixed by the caller. */
 // @ts-ignore: decorator
 @inline
@@ -379,18 +386,13 @@ function exp2lanes(x: v128): v128 {
   const xc = f64x2.min(f64x2.max(x, splat(-104)), splat(88.8))
   const k = ln2Steps(xc)
   const r = ln2Rest(xc, k)
-  let p = madd(r, splat(1.0 / 39916800.0), 1.0 / 3628800.0)
-  p = madd(r, p, 1.0 / 362880.0)
-  p = madd(r, p, 1.0 / 40320.0)
-  p = madd(r, p, 1.0 / 5040.0)
-  p = madd(r, p, 1.0 / 720.0)
-  p = madd(r, p, 1.0 / 120.0)
-  p = madd(r, p, 1.0 / 24.0)
-  p = madd(r, p, 1.0 / 6.0)
-  p = madd(r, p, 0.5)
-  p = madd(r, p, 1.0)
-  p = madd(r, p, 1.0)
-  return f64x2.mul(p, pow2lanes(k))
+  // p = e^r by Estrin's scheme (fastmath.ts's expF, the same operations): pairs of terms, then pairs of pairs
+  const r2 = f64x2.mul(r, r), r4 = f64x2.mul(r2, r2), r8 = f64x2.mul(r4, r4)
+  const p0 = madd(r, splat(1.0), 1.0), p2 = madd(r, splat(1.0 / 6.0), 0.5), p4 = madd(r, splat(1.0 / 120.0), 1.0 / 24.0)
+  const p6 = madd(r, splat(1.0 / 5040.0), 1.0 / 720.0), p8 = madd(r, splat(1.0 / 362880.0), 1.0 / 40320.0)
+  const p10 = madd(r, splat(1.0 / 39916800.0), 1.0 / 3628800.0)
+  const p = addmul(addmul(p0, r2, p2), r4, addmul(p4, r2, p6))
+  return f64x2.mul(addmul(p, r8, addmul(p8, r2, p10)), pow2lanes(k))
 }
 
 /**
@@ -406,19 +408,14 @@ function tanh2lanes(x: v128): v128 {
   const yc = v128.bitselect(y, splat(88.8), f64x2.lt(y, splat(88.8)))
   const k = ln2Steps(yc)
   const r = ln2Rest(yc, k)
-  let q = madd(r, splat(1.0 / 6227020800.0), 1.0 / 479001600.0)
-  q = madd(r, q, 1.0 / 39916800.0)
-  q = madd(r, q, 1.0 / 3628800.0)
-  q = madd(r, q, 1.0 / 362880.0)
-  q = madd(r, q, 1.0 / 40320.0)
-  q = madd(r, q, 1.0 / 5040.0)
-  q = madd(r, q, 1.0 / 720.0)
-  q = madd(r, q, 1.0 / 120.0)
-  q = madd(r, q, 1.0 / 24.0)
-  q = madd(r, q, 1.0 / 6.0)
-  q = madd(r, q, 1.0 / 2.0)
-  q = madd(r, q, 1.0 / 1.0)
-  q = f64x2.mul(r, q)
+  // q = e^r − 1 = r · P(r), P by Estrin's scheme: pairs of terms, then pairs of pairs with r², r⁴, r⁸
+  // (fastmath.ts's tanhF, the same operations: a chain of 8 operations where Horner's has 25)
+  const r2 = f64x2.mul(r, r), r4 = f64x2.mul(r2, r2), r8 = f64x2.mul(r4, r4)
+  const p0 = madd(r, splat(1.0 / 2.0), 1.0), p2 = madd(r, splat(1.0 / 24.0), 1.0 / 6.0), p4 = madd(r, splat(1.0 / 720.0), 1.0 / 120.0)
+  const p6 = madd(r, splat(1.0 / 40320.0), 1.0 / 5040.0), p8 = madd(r, splat(1.0 / 3628800.0), 1.0 / 362880.0)
+  const p10 = madd(r, splat(1.0 / 479001600.0), 1.0 / 39916800.0)
+  const q0 = addmul(p0, r2, p2), q4 = addmul(p4, r2, p6), q8 = addmul(p8, r2, p10)
+  const q = f64x2.mul(r, addmul(addmul(q0, r4, q4), r8, addmul(q8, r4, splat(1.0 / 6227020800.0))))
   const s = pow2lanes(k)
   const m = f64x2.add(f64x2.mul(q, s), f64x2.sub(s, splat(1)))
   const t = f64x2.div(m, f64x2.add(m, splat(2)))
