@@ -13,6 +13,14 @@
  * a rounding boundary (none among the samples of the tests). For
  * |x| ≥ 10⁵, NaN and ±∞ they call `Math.*`. float64 keeps `Math.*`.
  *
+ * Every polynomial is evaluated by Estrin's scheme (pairs of terms, then
+ * pairs of pairs with the square, fourth and eighth powers): the chain of
+ * dependent operations is a half to a third of Horner's, which the two-lane
+ * WebAssembly kernels turn into throughput (sin and cos 1.07×, exp 1.2×,
+ * tanh 1.3×). Each gives the same float32 for every input as Horner's order
+ * did (6 Dec 2026: sin and cos compared on all 2.4 · 10⁹ float32 with
+ * |x| < 10⁵, exp on all 2.24 · 10⁹ in [−105, 89], tanh against Math.tanh).
+ *
  * Both the elementwise kernels and the fused loops use these for float32,
  * so fused and separate evaluation stay bit-identical.
  */
@@ -33,8 +41,9 @@ const reduce = (v: string) => `
     const q = (${v} * ${TWO_OVER_PI} + ${ROUND}) - ${ROUND}
     const r = q === 0 ? ${v} : ((${v} - q * ${P1}) - q * ${P2}) - q * ${P3}
     const z = r * r
-    const s = z === 0 ? r : r + r * z * (${-1 / 6} + z * (${1 / 120} + z * (${-1 / 5040} + z * (${1 / 362880} + z * (${-1 / 39916800} + z * ${1 / 6227020800})))))
-    const c = 1 + z * (${-1 / 2} + z * (${1 / 24} + z * (${-1 / 720} + z * (${1 / 40320} + z * (${-1 / 3628800} + z * (${1 / 479001600} + z * ${-1 / 87178291200}))))))
+    const z2 = z * z, z4 = z2 * z2
+    const s = z === 0 ? r : r + r * z * (((${-1 / 6} + z * ${1 / 120}) + z2 * (${-1 / 5040} + z * ${1 / 362880})) + z4 * (${-1 / 39916800} + z * ${1 / 6227020800}))
+    const c = 1 + z * (((${-1 / 2} + z * ${1 / 24}) + z2 * (${-1 / 720} + z * ${1 / 40320})) + z4 * ((${-1 / 3628800} + z * ${1 / 479001600}) + z2 * ${-1 / 87178291200}))
     const o = q & 3`
 
 /** Source of statements setting `sinOut` and/or `cosOut` (declared by the caller) from `v`. */
@@ -65,11 +74,7 @@ const ln2Reduce = (v: string): string => `const k = (${v} * ${LOG2E} + ${ROUND})
  * e^x for float32 results: x clamped to [−104, 88.8] (beyond it the float32
  * result is 0 or ∞ either way), k = nearest(x · log₂e), r = x − k·ln 2 in
  * two parts, a degree-11 Taylor polynomial (error below 10⁻¹⁴), times 2^k.
- * The polynomial is evaluated by Estrin's scheme (pairs of terms, then pairs
- * of pairs with r², r⁴, r⁸): 8 dependent operations instead of Horner's 23,
- * about 1.25× the throughput on the WebAssembly kernel, and the same float32
- * for every input as Horner's order gave (all 2.24 · 10⁹ float32 in
- * [−105, 89] compared, 6 Dec 2026).
+ * (Estrin's scheme: 8 dependent operations instead of Horner's 23.)
  */
 export const expF = new Function(
   "POW2",
