@@ -10,8 +10,8 @@
  * truncation error on [−π/4, π/4] is below 10⁻¹³, so that after rounding
  * to float32 they agree with `Math.fround(Math.sin(x))` except, at worst,
  * by one unit in the last place when the exact value lies within 10⁻¹³ of
- * a rounding boundary: on every float32 of their ranges
- * (`packages/core/scripts/check-fastmath-f32.ts`, 6 Dec 2026), sin differs
+ * a rounding boundary: on every float32 of their ranges (the repository's
+ * check-fastmath-f32 script in packages/core/scripts, 6 Dec 2026), sin differs
  * from Math.sin's float32 for 6 of the 2.4 · 10⁹ with |x| < 10⁵, cos for 2,
  * exp from Math.exp's for 2 of the 2.24 · 10⁹ in [−105, 89], each by one
  * unit; tanh for none. For |x| ≥ 10⁵, NaN and ±∞ sin and cos call
