@@ -384,7 +384,7 @@ function exp2lanes(x: v128): v128 {
   const r = ln2Rest(xc, k)
   // p = e^r by Estrin's scheme (fastmath.ts's expF, the same operations): pairs of terms, then pairs of pairs
   const r2 = f64x2.mul(r, r), r4 = f64x2.mul(r2, r2), r8 = f64x2.mul(r4, r4)
-  const p0 = madd(r, splat(1.0), 1.0), p2 = madd(r, splat(1.0 / 6.0), 0.5), p4 = madd(r, splat(1.0 / 120.0), 1.0 / 24.0)
+  const p0 = f64x2.add(splat(1), r), p2 = madd(r, splat(1.0 / 6.0), 0.5), p4 = madd(r, splat(1.0 / 120.0), 1.0 / 24.0)
   const p6 = madd(r, splat(1.0 / 5040.0), 1.0 / 720.0), p8 = madd(r, splat(1.0 / 362880.0), 1.0 / 40320.0)
   const p10 = madd(r, splat(1.0 / 39916800.0), 1.0 / 3628800.0)
   const p = addmul(addmul(p0, r2, p2), r4, addmul(p4, r2, p6))

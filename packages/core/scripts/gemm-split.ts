@@ -3,12 +3,13 @@
 // linear memory, no packing, no job control block): the calling thread
 // and one node:worker_threads worker instantiate the same WebAssembly module
 // on one shared memory and claim row blocks of C = A · B with an atomic
-// counter, as the worker pool does (rows per block as wasm.ts's gemmRows
-// chooses for two threads). Solo: the whole product in one gemmF32 call on
+// counter, as the worker pool does (wasm.ts's gemmRows and kBlock for two
+// threads). Solo: the whole product in one gemmF32 call on
 // the calling thread. Both are run alternately, 31 times per shape; prints
 // the medians and their ratio: the most a split product can gain here.
 //   node --experimental-wasm-relaxed-simd --import tsx packages/core/scripts/gemm-split.ts
 import { Worker } from "node:worker_threads"
+import { gemmRows, kBlock } from "../src/internal/cpu/wasm.js"
 import { wasmSharedBase64, wasmSharedRelaxedBase64 } from "../src/internal/cpu/wasm-module.js"
 
 const bytesOf = (b64: string) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))
@@ -79,9 +80,9 @@ console.log(`GEMM kernel alone, 1 thread against 2 (${relaxed ? "relaxed SIMD" :
 console.log("| m × k × n | 1 thread | 2 threads | speed-up |\n|---|---|---|---|")
 for (const [m, k, n, transposed] of shapes) {
   const a = base, b = a + 4 * m * k, c = b + 4 * k * n
-  const kc = Math.ceil(k / Math.ceil(k / 256))
-  // wasm.ts's gemmRows for two threads: about 4 blocks per thread, a multiple of 4 rows
-  const rows = Math.max(4, Math.ceil(m / 8 / 4) * 4)
+  const kc = kBlock(k)
+  // the backend's blocks of rows for two threads (every shape here is large enough to be split)
+  const rows = gemmRows(m, k, n, 2)
   const p: Job = { a, ars: transposed ? 4 : 4 * k, acs: transposed ? 4 * m : 4, b, c, m, k, n, kc, rows, blocks: Math.ceil(m / rows) }
   for (let i = 0; i < 5; i++) solo(p), await split(p)
   const one: number[] = [], two: number[] = []

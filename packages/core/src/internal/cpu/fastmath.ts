@@ -86,7 +86,7 @@ export const expF = new Function(
     const xc = x > 88.8 ? 88.8 : x < -104 ? -104 : x
     ${ln2Reduce("xc")}
     const r2 = r * r, r4 = r2 * r2, r8 = r4 * r4
-    const p0 = 1 + r * 1, p2 = 0.5 + r * ${1 / 6}, p4 = ${1 / 24} + r * ${1 / 120}
+    const p0 = 1 + r, p2 = 0.5 + r * ${1 / 6}, p4 = ${1 / 24} + r * ${1 / 120}
     const p6 = ${1 / 720} + r * ${1 / 5040}, p8 = ${1 / 40320} + r * ${1 / 362880}, p10 = ${1 / 3628800} + r * ${1 / 39916800}
     const p = ((p0 + r2 * p2) + r4 * (p4 + r2 * p6)) + r8 * (p8 + r2 * p10)
     return p * POW2[k + 1050]

@@ -241,10 +241,13 @@ let GEMM_PAR_MIN = 2 ** 24
  * `threads` threads (a multiple of MR; `mp` or more: not split). Chunks of
  * 4 per thread let a thread that got the core late take fewer.
  */
-const gemmRows = (mp: number, k: number, np: number, threads: number): number => {
+export const gemmRows = (mp: number, k: number, np: number, threads: number): number => {
   if (threads <= 1 || mp * k * np < GEMM_PAR_MIN || mp < 2 * MR) return mp
   return Math.max(MR, Math.ceil(mp / (4 * threads) / MR) * MR)
 }
+
+/** The length of the k blocks of a product with inner dimension k: equal blocks, at most KC (784 = 4 × 196, not 3 × 256 + 16). */
+export const kBlock = (k: number): number => Math.ceil(k / Math.ceil(k / KC))
 
 /** Sets the size thresholds of the parallel kernels (benchmarks measure them); returns the previous ones. */
 export const setParallelThresholds = (t: { gemm?: number; unary?: number }): { gemm: number; unary: number } => {
@@ -275,8 +278,7 @@ export const gemmF32Wasm = (
   const pool = currentPool()
   const rows = gemmRows(mp, k, np, pool.threads)
   const sw = rows < mp ? shared : undefined
-  // k blocks of equal length, at most KC (784 = 4 × 196, not 3 × 256 + 16)
-  const kc = Math.ceil(k / Math.ceil(k / KC))
+  const kc = kBlock(k)
   if (n === 1 && sw === undefined) {
     // one column (a matrix times a vector): gemvF32, the same bits without padding B to NR columns
     const vP = aP + 4 * mp * k, yP = (vP + 4 * k + 15) & ~15
